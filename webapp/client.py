@@ -1,0 +1,353 @@
+"""The model client: the source article's `LLMClient`, done properly.
+
+It follows R1's rules (see `prompt`), discovers the served model name when none
+is given, yields thinking and answer apart, and raises the app's own errors
+instead of printing them and returning "请求失败".
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import openai
+from openai.types.chat import ChatCompletion, ChatCompletionChunk
+
+from webapp.errors import (
+    AppError,
+    ContextTooLong,
+    EngineError,
+    EngineNotReady,
+    EngineTimeout,
+    EngineUnreachable,
+    ModelNotFound,
+)
+from webapp.prompt import r1_messages
+from webapp.reasoning import Piece, ReasoningSplitter
+
+RECOMMENDED_TEMPERATURE = 0.6
+RECOMMENDED_TOP_P = 0.95
+DEFAULT_MAX_TOKENS = 2048
+
+_CONTEXT_LIMIT = re.compile(r"maximum context length is (\d+)")
+
+
+@dataclass(frozen=True, slots=True)
+class StreamEnd:
+    """The last event of a stream: why it ended and what it cost."""
+
+    finish_reason: str | None
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TokenCount:
+    """What a prompt costs, measured by the engine's own tokenizer and template."""
+
+    count: int
+    max_model_len: int
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """A whole answer, thinking apart."""
+
+    reasoning: str
+    answer: str
+    finish_reason: str | None
+
+
+StreamEvent = Piece | StreamEnd
+
+
+def translate_error(exc: Exception, *, base_url: str, model: str | None = None) -> AppError:
+    """The one place where `openai` exceptions become the app's errors."""
+    if isinstance(exc, AppError):
+        return exc
+    if isinstance(exc, openai.APITimeoutError | httpx.TimeoutException):
+        return EngineTimeout(
+            f"The engine at {base_url} did not answer in time.", hint="Try a shorter question or a smaller max tokens."
+        )
+    if isinstance(exc, openai.APIConnectionError | httpx.TransportError):
+        return EngineUnreachable(
+            f"Nothing answers at {base_url} (connection refused or dropped).",
+            hint="Is the engine running? Check its log and the status panel.",
+        )
+    if isinstance(exc, openai.APIStatusError):
+        message = _server_message(exc)
+        if exc.status_code == 400 and (limit := _CONTEXT_LIMIT.search(message)):
+            return ContextTooLong(
+                f"The conversation is longer than the model's context of {limit.group(1)} tokens.",
+                hint="Start a new conversation, shorten the message, or lower max tokens.",
+            )
+        if exc.status_code == 404:
+            return ModelNotFound(
+                f"The engine does not serve the model {model!r}: {message}",
+                hint="Set SERVED_MODEL_NAME to a name the engine serves, or leave it empty.",
+            )
+        if exc.status_code == 401:
+            return EngineError("The engine refused the API key.", hint="Set VLLM_API_KEY to the server's key.")
+        if exc.status_code == 503:
+            return EngineNotReady(f"The engine is not ready: {message}", hint="Wait for it to finish loading.")
+        return EngineError(f"The engine answered {exc.status_code}: {message}")
+    return EngineError(f"The engine stream failed: {type(exc).__name__}: {exc}")
+
+
+def _server_message(exc: openai.APIStatusError) -> str:
+    body = exc.body
+    if isinstance(body, Mapping):
+        inner = body.get("error", body)
+        if isinstance(inner, Mapping) and inner.get("message"):
+            return str(inner["message"])
+        if body.get("message"):
+            return str(body["message"])
+    return exc.message
+
+
+def _delta_text(chunk: ChatCompletionChunk) -> tuple[str | None, str | None]:
+    if not chunk.choices:
+        return None, None
+    delta = chunk.choices[0].delta
+    extra = delta.model_extra or {}
+    # Current vLLM sends `reasoning`; releases before 2026 sent `reasoning_content`.
+    reasoning = extra.get("reasoning") or extra.get("reasoning_content")
+    return (str(reasoning) if reasoning else None), delta.content
+
+
+def _message_text(completion: ChatCompletion) -> tuple[str | None, str | None]:
+    message = completion.choices[0].message
+    extra = message.model_extra or {}
+    reasoning = extra.get("reasoning") or extra.get("reasoning_content")
+    return (str(reasoning) if reasoning else None), message.content
+
+
+class ModelClient:
+    """Talks to an OpenAI-compatible vLLM server serving an R1 model."""
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        api_key: str | None = None,
+        model: str | None = None,
+        timeout: float = 600.0,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._api_key = api_key or "EMPTY"
+        self._model = model
+        self._timeout = timeout
+        self._sync: openai.OpenAI | None = None
+        self._async: openai.AsyncOpenAI | None = None
+        self._http: httpx.AsyncClient | None = None
+
+    # -- plumbing -------------------------------------------------------------
+
+    def _sync_client(self) -> openai.OpenAI:
+        if self._sync is None:
+            # No retries: a refused connection must surface at once, not after backoff.
+            self._sync = openai.OpenAI(
+                base_url=self.base_url, api_key=self._api_key, timeout=self._timeout, max_retries=0
+            )
+        return self._sync
+
+    def _async_client(self) -> openai.AsyncOpenAI:
+        if self._async is None:
+            self._async = openai.AsyncOpenAI(
+                base_url=self.base_url, api_key=self._api_key, timeout=self._timeout, max_retries=0
+            )
+        return self._async
+
+    def _http_client(self) -> httpx.AsyncClient:
+        # For vLLM's own routes beside the OpenAI API (`/tokenize`).
+        if self._http is None:
+            self._http = httpx.AsyncClient(timeout=self._timeout, headers={"Authorization": f"Bearer {self._api_key}"})
+        return self._http
+
+    def _error(self, exc: Exception) -> AppError:
+        return translate_error(exc, base_url=self.base_url, model=self._model)
+
+    def _request(
+        self,
+        messages: Iterable[Mapping[str, object]],
+        *,
+        math: bool,
+        temperature: float,
+        top_p: float,
+        max_tokens: int,
+        stream: bool,
+    ) -> dict[str, Any]:
+        request: dict[str, Any] = {
+            "messages": r1_messages(messages, math=math),
+            "temperature": temperature,
+            "top_p": top_p,
+            "max_tokens": max_tokens,
+            "stream": stream,
+        }
+        if stream:
+            request["stream_options"] = {"include_usage": True}
+        return request
+
+    # -- model discovery ------------------------------------------------------
+
+    def model_name(self) -> str:
+        """The served model name: the configured one, or the first the server lists."""
+        if self._model is None:
+            try:
+                models = self._sync_client().models.list().data
+            except Exception as exc:
+                raise self._error(exc) from exc
+            self._model = self._first_model([m.id for m in models])
+        return self._model
+
+    async def amodel_name(self) -> str:
+        """`model_name`, without blocking the event loop."""
+        if self._model is None:
+            try:
+                page = await self._async_client().models.list()
+            except Exception as exc:
+                raise self._error(exc) from exc
+            self._model = self._first_model([m.id for m in page.data])
+        return self._model
+
+    def _first_model(self, ids: list[str]) -> str:
+        if not ids:
+            raise ModelNotFound(f"The engine at {self.base_url} serves no model.")
+        return ids[0]
+
+    # -- synchronous interface (scripts, the article's examples) -----------------
+
+    def chat_completion(
+        self,
+        messages: Iterable[Mapping[str, object]],
+        stream: bool = False,
+        temperature: float = RECOMMENDED_TEMPERATURE,
+        max_tokens: int = DEFAULT_MAX_TOKENS,
+        top_p: float = RECOMMENDED_TOP_P,
+        math: bool = False,
+    ) -> ChatCompletion | Iterator[ChatCompletionChunk]:
+        """One chat completion, raw from the server (a stream of chunks when `stream`)."""
+        request = self._request(
+            messages, math=math, temperature=temperature, top_p=top_p, max_tokens=max_tokens, stream=stream
+        )
+        try:
+            result = self._sync_client().chat.completions.create(model=self.model_name(), **request)
+        except AppError:
+            raise
+        except Exception as exc:
+            raise self._error(exc) from exc
+        if stream:
+            return self._guard(result)
+        assert isinstance(result, ChatCompletion)
+        return result
+
+    def _guard(self, chunks: Any) -> Iterator[ChatCompletionChunk]:
+        try:
+            yield from chunks
+        except Exception as exc:
+            raise self._error(exc) from exc
+
+    def stream_chat(self, messages: Iterable[Mapping[str, object]], **sampling: Any) -> Iterator[StreamEvent]:
+        """Stream thinking and answer pieces, then a `StreamEnd`."""
+        chunks = self.chat_completion(messages, stream=True, **sampling)
+        assert not isinstance(chunks, ChatCompletion)
+        splitter = ReasoningSplitter()
+        end = StreamEnd(None)
+        for chunk in chunks:
+            yield from splitter.feed(*_delta_text(chunk))
+            end = _end_of(chunk, end)
+        yield from splitter.finish()
+        yield end
+
+    def complete(self, messages: Iterable[Mapping[str, object]], **sampling: Any) -> Reply:
+        """A whole answer with its thinking apart."""
+        completion = self.chat_completion(messages, stream=False, **sampling)
+        assert isinstance(completion, ChatCompletion)
+        splitter = ReasoningSplitter()
+        pieces = splitter.feed(*_message_text(completion)) + splitter.finish()
+        return Reply(
+            reasoning="".join(p.text for p in pieces if p.kind == "reasoning"),
+            answer="".join(p.text for p in pieces if p.kind == "content"),
+            finish_reason=completion.choices[0].finish_reason,
+        )
+
+    def simple_chat(self, user_message: str, system_message: str | None = None, **sampling: Any) -> str:
+        """The answer to one question (a system message is folded into the user turn)."""
+        messages: list[dict[str, str]] = []
+        if system_message:
+            messages.append({"role": "system", "content": system_message})
+        messages.append({"role": "user", "content": user_message})
+        return self.complete(messages, **sampling).answer
+
+    # -- asynchronous interface (the app) -------------------------------------
+
+    async def astream(
+        self,
+        messages: Iterable[Mapping[str, object]],
+        *,
+        temperature: float = RECOMMENDED_TEMPERATURE,
+        top_p: float = RECOMMENDED_TOP_P,
+        max_tokens: int = DEFAULT_MAX_TOKENS,
+        math: bool = False,
+    ) -> AsyncIterator[StreamEvent]:
+        """Stream thinking and answer pieces, then a `StreamEnd`, without blocking the loop."""
+        request = self._request(
+            messages, math=math, temperature=temperature, top_p=top_p, max_tokens=max_tokens, stream=True
+        )
+        splitter = ReasoningSplitter()
+        end = StreamEnd(None)
+        try:
+            model = await self.amodel_name()
+            stream = await self._async_client().chat.completions.create(model=model, **request)
+            async for chunk in stream:
+                for piece in splitter.feed(*_delta_text(chunk)):
+                    yield piece
+                end = _end_of(chunk, end)
+        except AppError:
+            raise
+        except Exception as exc:
+            raise self._error(exc) from exc
+        for piece in splitter.finish():
+            yield piece
+        if end.finish_reason is None:
+            # A stream that stops without a finish reason was cut, not finished.
+            raise EngineError("The engine closed the stream before the answer was finished.")
+        yield end
+
+    async def acount_tokens(self, messages: Iterable[Mapping[str, object]], *, math: bool = False) -> TokenCount | None:
+        """The prompt's exact token count from vLLM's `/tokenize`; None where it has none."""
+        root = self.base_url.removesuffix("/v1")
+        body = {
+            "model": await self.amodel_name(),
+            "messages": r1_messages(messages, math=math),
+            "add_generation_prompt": True,
+        }
+        try:
+            response = await self._http_client().post(f"{root}/tokenize", json=body)
+        except Exception as exc:
+            raise self._error(exc) from exc
+        if response.status_code != 200:
+            return None  # not a vLLM server: the engine will enforce its own limit
+        data = response.json()
+        return TokenCount(count=int(data["count"]), max_model_len=int(data["max_model_len"]))
+
+    async def aclose(self) -> None:
+        """Release the HTTP connections."""
+        if self._async is not None:
+            await self._async.close()
+        if self._http is not None:
+            await self._http.aclose()
+        if self._sync is not None:
+            self._sync.close()
+
+
+def _end_of(chunk: ChatCompletionChunk, previous: StreamEnd) -> StreamEnd:
+    finish = previous.finish_reason
+    if chunk.choices and chunk.choices[0].finish_reason:
+        finish = chunk.choices[0].finish_reason
+    if chunk.usage is not None:
+        return StreamEnd(finish, chunk.usage.prompt_tokens, chunk.usage.completion_tokens)
+    return StreamEnd(finish, previous.prompt_tokens, previous.completion_tokens)

@@ -1,0 +1,280 @@
+"""The model engine: a vLLM server the app launches and watches, or an external one.
+
+`Engine` knows where the server is, whether it is ready, and why not. A launched
+engine runs in its own process group with its output appended to the log file;
+the app serves its pages while it loads and never waits on it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import enum
+import logging
+import os
+import secrets
+import shlex
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+
+import httpx
+
+from webapp import preflight
+from webapp.errors import AppError, EngineNotReady, LaunchRefused
+from webapp.settings import Settings
+
+log = logging.getLogger(__name__)
+
+ENGINE_HOST = "127.0.0.1"  # never exposed: the app is the only way in
+_STOP_GRACE = 10.0
+_POLL_INTERVAL = 0.5
+# Our own settings share vLLM's prefix; vLLM warns about unknown VLLM_* variables.
+_APP_ONLY_ENV = ("VLLM_BASE_URL", "VLLM_LOG_FILE")
+
+
+class EngineState(enum.StrEnum):
+    STARTING = "starting"
+    READY = "ready"
+    ERROR = "error"
+    STOPPED = "stopped"
+    EXTERNAL = "external"
+
+
+@dataclass(frozen=True, slots=True)
+class EngineStatus:
+    """A snapshot of the engine for health checks and the UI."""
+
+    state: EngineState
+    ready: bool
+    base_url: str
+    error: AppError | None = None
+
+
+def engine_command(settings: Settings, *, python: str = sys.executable) -> list[str]:
+    """The vLLM command line for these settings (the API key goes in the environment)."""
+    command = [
+        python,
+        "-m",
+        "vllm.entrypoints.openai.api_server",
+        "--model",
+        settings.model,
+        "--served-model-name",
+        settings.served_model_name,
+        "--reasoning-parser",
+        "deepseek_r1",
+        "--max-model-len",
+        str(settings.max_model_len),
+        "--gpu-memory-utilization",
+        str(settings.gpu_memory_utilization),
+        "--dtype",
+        settings.dtype,
+        "--host",
+        ENGINE_HOST,
+        "--port",
+        str(settings.engine_port),
+    ]
+    if settings.quantization:
+        command += ["--quantization", settings.quantization]
+    if settings.enforce_eager:
+        command.append("--enforce-eager")
+    command += shlex.split(settings.engine_args)
+    return command
+
+
+def engine_environment(api_key: str, base: dict[str, str] | None = None) -> dict[str, str]:
+    """The launched engine's environment: offline-safe, quiet, with its API key."""
+    env = dict(os.environ if base is None else base)
+    for name in _APP_ONLY_ENV:
+        env.pop(name, None)
+    env["VLLM_API_KEY"] = api_key  # not on the command line, where `ps` would show it
+    env.setdefault("VLLM_NO_USAGE_STATS", "1")
+    env.setdefault("DO_NOT_TRACK", "1")
+    env.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+def preflight_checks(settings: Settings) -> None:
+    """Every mistake visible before launch, in the order a person would fix them."""
+    preflight.check_model(settings.model, settings.quantization)
+    preflight.check_awq_kernel(settings.model, gpu=preflight.has_nvidia_gpu(), flags=preflight.cpu_flags())
+    preflight.check_port_free(ENGINE_HOST, settings.engine_port)
+    preflight.check_downloadable(settings.model)
+
+
+def health_url(base_url: str) -> str:
+    """vLLM's `/health` sits beside `/v1`, not under it."""
+    root = base_url.removesuffix("/").removesuffix("/v1")
+    return f"{root}/health"
+
+
+class Engine:
+    """Owns the engine's process (when launched) and its readiness."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._process: subprocess.Popen[bytes] | None = None
+        self._watch: asyncio.Task[None] | None = None
+        self._error: AppError | None = None
+        self._ready = False
+        self._stopped = False
+        if settings.vllm_base_url:
+            self.base_url = settings.vllm_base_url
+            self.api_key = settings.vllm_api_key or "EMPTY"
+        else:
+            self.base_url = f"http://{ENGINE_HOST}:{settings.engine_port}/v1"
+            self.api_key = secrets.token_urlsafe(32)
+
+    @property
+    def external(self) -> bool:
+        return self.settings.external_engine
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process else None
+
+    def status(self) -> EngineStatus:
+        if self._error is not None:
+            state = EngineState.ERROR
+        elif self._stopped:
+            state = EngineState.STOPPED
+        elif self.external:
+            state = EngineState.EXTERNAL
+        else:
+            state = EngineState.READY if self._ready else EngineState.STARTING
+        return EngineStatus(
+            state=state, ready=self._ready and self._error is None, base_url=self.base_url, error=self._error
+        )
+
+    def require_ready(self) -> None:
+        """Raise a clear error unless a chat can be served now."""
+        status = self.status()
+        if status.ready:
+            return
+        if status.error is not None:
+            raise EngineNotReady(status.error.message, hint=status.error.hint)
+        if status.state is EngineState.STOPPED:
+            raise EngineNotReady("The engine has stopped.")
+        raise EngineNotReady("The model is still loading.", hint="Try again in a moment.")
+
+    # -- life cycle -----------------------------------------------------------
+
+    async def start(self) -> None:
+        """Launch (or find) the engine and watch it until ready, in the background."""
+        self._stopped = False
+        if not self.external:
+            try:
+                preflight_checks(self.settings)
+                self._launch()
+            except LaunchRefused as exc:
+                log.error("engine not launched: %s", exc)
+                self._error = exc
+                return
+        self._watch = asyncio.create_task(self._watch_until_ready(), name="engine-watch")
+
+    def _launch(self) -> None:
+        log_path = self.settings.vllm_log_file
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        command = engine_command(self.settings)
+        with log_path.open("ab") as log_file:
+            stamp = time.strftime("%Y-%m-%d %H:%M:%S")
+            log_file.write(f"\n[webapp {stamp}] launching: {shlex.join(command)}\n".encode())
+            log_file.flush()
+            # Own process group: one signal stops the API server and its engine core.
+            self._process = subprocess.Popen(
+                command,
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env=engine_environment(self.api_key),
+                start_new_session=True,
+            )
+        log.info("engine launched, pid %s, log %s", self._process.pid, log_path)
+
+    async def _watch_until_ready(self) -> None:
+        deadline = time.monotonic() + self.settings.engine_start_timeout
+        url = health_url(self.base_url)
+        async with httpx.AsyncClient(timeout=5.0) as http:
+            while not self._stopped:
+                if self._process is not None and (code := self._process.poll()) is not None:
+                    self._fail(
+                        f"The engine exited with code {code} while starting.",
+                        hint=f"Its log, {self.settings.vllm_log_file}, says why.",
+                    )
+                    return
+                if await _answers(http, url, self.base_url, self.api_key):
+                    self._ready = True
+                    self._error = None
+                    log.info("engine ready at %s", self.base_url)
+                    return
+                if not self.external and time.monotonic() > deadline:
+                    self._fail(
+                        f"The engine was not ready after {self.settings.engine_start_timeout:.0f} s.",
+                        hint="Raise ENGINE_START_TIMEOUT, or check its log for a hang.",
+                    )
+                    return
+                await asyncio.sleep(_POLL_INTERVAL)
+
+    def _fail(self, message: str, *, hint: str | None = None) -> None:
+        log.error("engine failed: %s", message)
+        self._error = EngineNotReady(message, hint=hint)
+
+    async def wait_ready(self, within: float) -> EngineStatus:
+        """Wait up to `within` seconds for the engine to be ready or to fail."""
+        end = time.monotonic() + within
+        while time.monotonic() < end:
+            status = self.status()
+            if status.ready or status.error is not None or self._watch is None:
+                return status
+            await asyncio.sleep(0.1)
+        return self.status()
+
+    async def stop(self) -> None:
+        """Stop watching, and stop the engine's whole process group."""
+        self._stopped = True
+        self._ready = False
+        if self._watch is not None:
+            self._watch.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._watch
+            self._watch = None
+        process, self._process = self._process, None
+        if process is not None:
+            await asyncio.to_thread(stop_process_group, process)
+
+
+async def _answers(http: httpx.AsyncClient, url: str, base_url: str, api_key: str) -> bool:
+    try:
+        response = await http.get(url)
+        if response.status_code == 200:
+            return True
+        if response.status_code == 404:
+            # Not every OpenAI-compatible server has /health; a model list will do.
+            models = await http.get(f"{base_url}/models", headers={"Authorization": f"Bearer {api_key}"})
+            return models.status_code == 200
+    except httpx.HTTPError:
+        pass  # not listening yet
+    return False
+
+
+def stop_process_group(process: subprocess.Popen[bytes], grace: float = _STOP_GRACE) -> None:
+    """SIGTERM the process group, then SIGKILL whatever is left after `grace` seconds."""
+    if process.poll() is not None:
+        return
+    _signal_group(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        _signal_group(process.pid, signal.SIGKILL)
+        process.wait(timeout=grace)
+    else:
+        # The leader is gone; make sure no worker of its group lingers on the port.
+        _signal_group(process.pid, signal.SIGKILL)
+
+
+def _signal_group(pgid: int, sig: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, sig)

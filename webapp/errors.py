@@ -1,0 +1,79 @@
+"""The errors a user can meet, each with a message fit for a person.
+
+Every layer raises these; the API and the UI translate them once, at their edge.
+"""
+
+from __future__ import annotations
+
+
+class AppError(Exception):
+    """Base of every error the app shows to a person."""
+
+    #: HTTP status the REST API answers with.
+    status: int = 500
+    #: Short machine-readable name, stable across releases.
+    kind: str = "error"
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return f"{self.message} {self.hint}" if self.hint else self.message
+
+
+class EngineError(AppError):
+    """The model engine could not answer."""
+
+    status = 502
+    kind = "engine_error"
+
+
+class EngineNotReady(EngineError):
+    """The engine is still starting, or has failed to start."""
+
+    status = 503
+    kind = "engine_not_ready"
+
+
+class EngineUnreachable(EngineError):
+    """Nothing answers at the engine's address."""
+
+    status = 503
+    kind = "engine_unreachable"
+
+
+class EngineTimeout(EngineError):
+    """The engine took longer than the request timeout."""
+
+    status = 504
+    kind = "engine_timeout"
+
+
+class ModelNotFound(EngineError):
+    """The engine does not serve the model the app asked for."""
+
+    status = 502
+    kind = "model_not_found"
+
+
+class ContextTooLong(AppError):
+    """The prompt and the answer budget do not fit in the model's context."""
+
+    status = 413
+    kind = "context_too_long"
+
+
+class LaunchRefused(AppError):
+    """A mistake in the engine configuration, seen before launching it."""
+
+    status = 503
+    kind = "launch_refused"
+
+
+class InvalidInput(AppError):
+    """Something a user or client sent cannot be used as it is."""
+
+    status = 422
+    kind = "invalid_input"

@@ -1,0 +1,119 @@
+"""Separating R1's thinking from its answer in a stream of deltas.
+
+R1's prompt already opens the thinking block (`<think>\\n`), so the output is
+`...reasoning...</think>answer` with no opening tag. A vLLM server started with
+`--reasoning-parser deepseek_r1` puts the thinking in a separate field
+(`reasoning`, formerly `reasoning_content`); a server without the parser sends
+everything as content, and the tags must be split here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+OPEN_TAG = "<think>"
+CLOSE_TAG = "</think>"
+
+Kind = Literal["reasoning", "content"]
+
+
+@dataclass(frozen=True, slots=True)
+class Piece:
+    """A run of text that is either thinking or answer."""
+
+    kind: Kind
+    text: str
+
+
+def _held_back(text: str, tag: str) -> int:
+    """Length of the longest suffix of `text` that could be the start of `tag`."""
+    for size in range(min(len(tag) - 1, len(text)), 0, -1):
+        if tag.startswith(text[-size:]):
+            return size
+    return 0
+
+
+class ReasoningSplitter:
+    """Turns a stream of (reasoning, content) deltas into thinking and answer pieces.
+
+    Once the server has sent any reasoning field, it runs the parser and content is
+    answer. If content comes first, the server runs without the parser: content is
+    thinking until a raw `</think>`, as vLLM's own parser would decide.
+    """
+
+    def __init__(self) -> None:
+        self._raw_mode: bool | None = None
+        self._in_thinking = True
+        self._pending = ""
+        self._at_start = True
+
+    def feed(self, reasoning: str | None, content: str | None) -> list[Piece]:
+        """Take one delta; return the pieces that are certain so far."""
+        pieces: list[Piece] = []
+        if reasoning:
+            if self._raw_mode is None:
+                self._raw_mode = False
+            pieces.append(Piece("reasoning", reasoning))
+        if content:
+            if self._raw_mode is None:
+                self._raw_mode = True
+            if self._raw_mode and self._in_thinking:
+                pieces.extend(self._split_raw(content))
+            else:
+                pieces.append(Piece("content", content))
+        return _merge(pieces)
+
+    def finish(self) -> list[Piece]:
+        """Flush what was held back at the end of the stream."""
+        text, self._pending = self._pending, ""
+        if not text:
+            return []
+        return [Piece("reasoning" if self._in_thinking else "content", text)]
+
+    def _split_raw(self, content: str) -> list[Piece]:
+        text = self._pending + content
+        self._pending = ""
+        if self._at_start:
+            # Older templates end at `<｜Assistant｜>`, so the model writes the tag itself.
+            stripped = text.lstrip()
+            if OPEN_TAG.startswith(stripped) and len(stripped) < len(OPEN_TAG):
+                self._pending = text
+                return []
+            if stripped.startswith(OPEN_TAG):
+                text = stripped[len(OPEN_TAG) :]
+            self._at_start = False
+        index = text.find(CLOSE_TAG)
+        if index >= 0:
+            self._in_thinking = False
+            out = [Piece("reasoning", text[:index])] if index else []
+            answer = text[index + len(CLOSE_TAG) :]
+            if answer:
+                out.append(Piece("content", answer))
+            return out
+        keep = _held_back(text, CLOSE_TAG)
+        if keep:
+            self._pending = text[-keep:]
+            text = text[:-keep]
+        return [Piece("reasoning", text)] if text else []
+
+
+def _merge(pieces: list[Piece]) -> list[Piece]:
+    merged: list[Piece] = []
+    for piece in pieces:
+        if not piece.text:
+            continue
+        if merged and merged[-1].kind == piece.kind:
+            merged[-1] = Piece(piece.kind, merged[-1].text + piece.text)
+        else:
+            merged.append(piece)
+    return merged
+
+
+def split_completed(text: str) -> tuple[str, str]:
+    """Split a whole raw completion into (reasoning, answer)."""
+    splitter = ReasoningSplitter()
+    pieces = splitter.feed(None, text) + splitter.finish()
+    reasoning = "".join(p.text for p in pieces if p.kind == "reasoning")
+    answer = "".join(p.text for p in pieces if p.kind == "content")
+    return reasoning, answer

@@ -1,0 +1,157 @@
+"""The one typed settings class: every knob, its default, its environment variable."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_MODEL = "casperhansen/deepseek-r1-distill-qwen-1.5b-awq"
+DEFAULT_SERVED_NAME = "DeepSeek-R1-Distill-Qwen-1.5B"
+
+
+class Settings(BaseSettings):
+    """Configuration read from the environment (and `.env`), overridable by `app.py` flags."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True, frozen=True)
+
+    model: str = Field(
+        DEFAULT_MODEL,
+        validation_alias="MODEL",
+        description="Checkpoint the engine serves: a local directory or a Hugging Face id.",
+    )
+    served_model_name: str = Field(
+        DEFAULT_SERVED_NAME,
+        validation_alias="SERVED_MODEL_NAME",
+        description="Name the engine serves the model under (what clients ask for).",
+    )
+    quantization: str | None = Field(
+        None,
+        validation_alias="QUANTIZATION",
+        description=(
+            "vLLM quantization method. Empty: detected from the checkpoint, which lets "
+            "vLLM pick the fast awq_marlin kernel on Ampere or newer GPUs."
+        ),
+    )
+    dtype: str = Field(
+        "auto",
+        validation_alias="DTYPE",
+        description="Weights/activations dtype: auto, float16 (T4 cards), bfloat16 or float32.",
+    )
+    max_model_len: int = Field(
+        4096,
+        ge=128,
+        validation_alias="MAX_MODEL_LEN",
+        description="Longest prompt plus answer, in tokens.",
+    )
+    gpu_memory_utilization: float = Field(
+        0.9,
+        gt=0,
+        le=1,
+        validation_alias="GPU_MEMORY_UTILIZATION",
+        description="Share of GPU memory vLLM may take for weights and KV cache.",
+    )
+    enforce_eager: bool = Field(
+        False,
+        validation_alias="ENFORCE_EAGER",
+        description="Skip CUDA graphs / torch.compile: less memory and a faster start, slower decode.",
+    )
+    engine_port: int = Field(
+        8000,
+        ge=1,
+        le=65535,
+        validation_alias="ENGINE_PORT",
+        description="Port of the launched vLLM server (bound to 127.0.0.1 only).",
+    )
+    engine_args: str = Field(
+        "",
+        validation_alias="ENGINE_ARGS",
+        description="Extra vLLM arguments, shell-quoted (e.g. `--tensor-parallel-size 2`).",
+    )
+    engine_start_timeout: float = Field(
+        900,
+        gt=0,
+        validation_alias="ENGINE_START_TIMEOUT",
+        description="Seconds the launched engine may take to become ready before it counts as failed.",
+    )
+    vllm_log_file: Path = Field(
+        Path("deepseek_qwen.log"),
+        validation_alias="VLLM_LOG_FILE",
+        description="File the engine's output is appended to (read by the status viewer).",
+    )
+    vllm_base_url: str | None = Field(
+        None,
+        validation_alias="VLLM_BASE_URL",
+        description="Use this OpenAI-compatible server (e.g. `http://host:8000/v1`) and launch none.",
+    )
+    vllm_api_key: str | None = Field(
+        None,
+        validation_alias="VLLM_API_KEY",
+        description="API key for the server at VLLM_BASE_URL (a launched engine gets a fresh one).",
+    )
+    request_timeout: float = Field(
+        600,
+        gt=0,
+        validation_alias="REQUEST_TIMEOUT",
+        description="Seconds one model request may take before it is abandoned.",
+    )
+    data_dir: Path = Field(
+        Path("data"),
+        validation_alias="DATA_DIR",
+        description="Directory for the app's own files (SQLite database, demo model).",
+    )
+    database_url: str | None = Field(
+        None,
+        validation_alias="DATABASE_URL",
+        description="SQLAlchemy URL of the history database. Empty: `sqlite:///<DATA_DIR>/chat.db`.",
+    )
+    host: str = Field(
+        "0.0.0.0",
+        validation_alias="APP_HOST",
+        description="Interface the web app listens on.",
+    )
+    port: int = Field(
+        7860,
+        ge=1,
+        le=65535,
+        validation_alias="APP_PORT",
+        description="Port of the web app (`app.py --port`).",
+    )
+    log_level: Literal["debug", "info", "warning", "error"] = Field(
+        "info",
+        validation_alias="LOG_LEVEL",
+        description="Verbosity of the app's own log.",
+    )
+
+    @field_validator("quantization", "vllm_base_url", "vllm_api_key", "database_url", mode="before")
+    @classmethod
+    def _blank_is_none(cls, value: object) -> object:
+        # An empty variable in a compose file or `.env` means "not set".
+        if isinstance(value, str) and value.strip() in ("", "auto"):
+            return None
+        return value
+
+    @field_validator("vllm_base_url")
+    @classmethod
+    def _base_url_is_http(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError(f"VLLM_BASE_URL must start with http:// or https://, got {value!r}")
+        return value.rstrip("/") if value else value
+
+    @model_validator(mode="after")
+    def _ports_differ(self) -> Settings:
+        if self.vllm_base_url is None and self.port == self.engine_port:
+            raise ValueError(f"APP_PORT and ENGINE_PORT are both {self.port}: choose two ports")
+        return self
+
+    @property
+    def external_engine(self) -> bool:
+        """True when the app talks to a server it did not launch."""
+        return self.vllm_base_url is not None
+
+    @property
+    def resolved_database_url(self) -> str:
+        """The database URL, defaulting to a SQLite file under the data directory."""
+        return self.database_url or f"sqlite:///{self.data_dir / 'chat.db'}"
