@@ -103,6 +103,11 @@ def cpu_flags() -> set[str]:
     return set()
 
 
+def awq_kernel_available(*, gpu: bool, flags: set[str]) -> bool:
+    """Whether vLLM has a 4-bit AWQ kernel here (see `check_awq_kernel`)."""
+    return gpu or platform.machine() not in ("x86_64", "AMD64") or "avx512f" in flags
+
+
 def check_awq_kernel(model: str, *, gpu: bool, flags: set[str]) -> None:
     """Refuse an AWQ checkpoint on an x86 CPU whose vLLM build has no AWQ kernel.
 
@@ -110,7 +115,7 @@ def check_awq_kernel(model: str, *, gpu: bool, flags: set[str]) -> None:
     4-bit kernel (`cpu_gemm_wna16`), so on AVX2-only CPUs the engine loads the
     checkpoint and then fails on the first request.
     """
-    if gpu or platform.machine() not in ("x86_64", "AMD64") or "avx512f" in flags:
+    if awq_kernel_available(gpu=gpu, flags=flags):
         return
     if quant_method(model) == "awq":
         raise LaunchRefused(

@@ -1,0 +1,143 @@
+"""Fixtures: tiny models built here, one real vLLM server per session, the app around it."""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+import uvicorn
+from fastapi import FastAPI
+
+from webapp import preflight, tiny_model
+from webapp.application import create_app
+from webapp.engine import Engine
+from webapp.settings import Settings
+
+# The engine inherits the environment: keep it offline, small and out of ~/.cache.
+os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("VLLM_NO_USAGE_STATS", "1")
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+
+ENGINE_READY_TIMEOUT = 300.0
+SERVED_NAME = "tiny-r1"
+MAX_MODEL_LEN = 512
+
+
+def free_port() -> int:
+    """A TCP port nothing listens on right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def awq_decodes_here() -> bool:
+    """True when this machine's vLLM build has a kernel for AWQ (GPU, or an AVX-512 CPU)."""
+    return preflight.awq_kernel_available(gpu=preflight.has_nvidia_gpu(), flags=preflight.cpu_flags())
+
+
+@pytest.fixture(scope="session")
+def models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A directory holding the three tiny checkpoints: random, scripted and awq."""
+    root = tmp_path_factory.mktemp("models")
+    for variant in ("random", "scripted", "awq"):
+        tiny_model.build(root / variant, variant)
+    return root
+
+
+@dataclass
+class LiveApp:
+    """The app, served by uvicorn on a free port, with the engine it launched."""
+
+    url: str
+    settings: Settings
+    engine: Engine
+    early_healthz: int
+    early_readyz: int
+    engine_ready_after: float
+
+
+class _Server(uvicorn.Server):
+    def install_signal_handlers(self) -> None:  # the test runner owns the signals
+        pass
+
+
+@contextmanager
+def serve(app: FastAPI, port: int) -> Iterator[str]:
+    """Run `app` under uvicorn in a thread (lifespan included); yield its URL."""
+    server = _Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, name=f"app-{port}", daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while not server.started and thread.is_alive() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if not server.started:
+        raise RuntimeError(f"the app did not start on port {port}")
+    try:
+        yield url
+    finally:
+        server.should_exit = True
+        thread.join(timeout=60)
+
+
+@pytest.fixture(scope="session")
+def live_app(models_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveApp]:
+    """The real app launching a real vLLM server on the tiny scripted model (AWQ where it decodes)."""
+    work = tmp_path_factory.mktemp("app")
+    os.environ.setdefault("VLLM_CACHE_ROOT", str(work / "vllm-cache"))
+    model = models_dir / ("awq" if awq_decodes_here() else "scripted")
+    settings = Settings(
+        model=str(model),
+        served_model_name=SERVED_NAME,
+        max_model_len=MAX_MODEL_LEN,
+        enforce_eager=True,
+        engine_port=free_port(),
+        port=free_port(),
+        host="127.0.0.1",
+        vllm_log_file=work / "deepseek_qwen.log",
+        data_dir=work / "data",
+    )
+    app = create_app(settings)
+    engine: Engine = app.state.engine
+    started = time.monotonic()
+    with serve(app, settings.port) as url, httpx.Client(timeout=5) as http:
+        # The app must answer at once, while the engine is still loading.
+        early_healthz = http.get(f"{url}/healthz").status_code
+        early_readyz = http.get(f"{url}/readyz").status_code
+        ready = False
+        while time.monotonic() - started < ENGINE_READY_TIMEOUT:
+            response = http.get(f"{url}/readyz")
+            if response.status_code == 200:
+                ready = True
+                break
+            if response.json().get("engine") == "error":
+                break
+            time.sleep(0.5)
+        if not ready:
+            log = settings.vllm_log_file.read_text()[-4000:] if settings.vllm_log_file.exists() else ""
+            pytest.fail(f"engine never became ready: {engine.status()}\n--- engine log tail ---\n{log}")
+        pid = engine.pid
+        yield LiveApp(url, settings, engine, early_healthz, early_readyz, time.monotonic() - started)
+    # Stopping the app stops the engine's whole process group.
+    assert pid is not None
+    try:
+        os.killpg(pid, 0)
+    except ProcessLookupError:
+        pass
+    else:
+        pytest.fail(f"the engine's process group {pid} outlived the app")
+
+
+@pytest.fixture
+def scripted_model(models_dir: Path) -> Path:
+    return models_dir / "scripted"

@@ -1,0 +1,57 @@
+"""The vLLM command line and environment the launcher builds from the settings."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from webapp.engine import engine_command, engine_environment, health_url
+from webapp.settings import Settings
+
+
+def settings(**overrides: Any) -> Settings:
+    return Settings(_env_file=None, **overrides)
+
+
+def flag(command: list[str], name: str) -> str:
+    return command[command.index(name) + 1]
+
+
+def test_command_carries_the_settings() -> None:
+    command = engine_command(
+        settings(model="/models/r1-awq", max_model_len=2048, gpu_memory_utilization=0.8, engine_port=8123),
+        python="python3",
+    )
+    assert command[:3] == ["python3", "-m", "vllm.entrypoints.openai.api_server"]
+    assert flag(command, "--model") == "/models/r1-awq"
+    assert flag(command, "--served-model-name") == "DeepSeek-R1-Distill-Qwen-1.5B"
+    assert flag(command, "--reasoning-parser") == "deepseek_r1"
+    assert flag(command, "--max-model-len") == "2048"
+    assert flag(command, "--gpu-memory-utilization") == "0.8"
+    assert flag(command, "--host") == "127.0.0.1"
+    assert flag(command, "--port") == "8123"
+
+
+def test_quantization_is_left_to_detection_unless_asked() -> None:
+    assert "--quantization" not in engine_command(settings())
+    assert flag(engine_command(settings(quantization="awq")), "--quantization") == "awq"
+
+
+def test_enforce_eager_and_extra_args() -> None:
+    assert "--enforce-eager" not in engine_command(settings())
+    command = engine_command(settings(enforce_eager=True, engine_args="--tensor-parallel-size 2 --seed '7'"))
+    assert "--enforce-eager" in command
+    assert command[-4:] == ["--tensor-parallel-size", "2", "--seed", "7"]
+
+
+def test_api_key_goes_in_the_environment_not_the_command() -> None:
+    key = "k-123"
+    assert not any(key in part for part in engine_command(settings()))
+    env = engine_environment(key, {"VLLM_BASE_URL": "x", "VLLM_LOG_FILE": "y", "PATH": "/bin"})
+    assert env["VLLM_API_KEY"] == key
+    assert "VLLM_BASE_URL" not in env and "VLLM_LOG_FILE" not in env
+    assert env["VLLM_NO_USAGE_STATS"] == "1" and env["PATH"] == "/bin"
+
+
+def test_health_url_sits_beside_v1() -> None:
+    assert health_url("http://h:8000/v1") == "http://h:8000/health"
+    assert health_url("http://h:8000") == "http://h:8000/health"
