@@ -25,7 +25,7 @@ class Sampling:
 
     temperature: float = RECOMMENDED_TEMPERATURE
     top_p: float = RECOMMENDED_TOP_P
-    max_tokens: int = DEFAULT_MAX_TOKENS
+    max_tokens: int | None = DEFAULT_MAX_TOKENS
     math: bool = False
 
 

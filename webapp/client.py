@@ -30,7 +30,8 @@ from webapp.reasoning import Piece, ReasoningSplitter
 
 RECOMMENDED_TEMPERATURE = 0.6
 RECOMMENDED_TOP_P = 0.95
-DEFAULT_MAX_TOKENS = 2048
+# None: as many as fit in the context, so R1's long thinking is not cut at an arbitrary 2048.
+DEFAULT_MAX_TOKENS: int | None = None
 
 _CONTEXT_LIMIT = re.compile(r"maximum context length is (\d+)")
 
@@ -177,16 +178,17 @@ class ModelClient:
         math: bool,
         temperature: float,
         top_p: float,
-        max_tokens: int,
+        max_tokens: int | None,
         stream: bool,
     ) -> dict[str, Any]:
         request: dict[str, Any] = {
             "messages": r1_messages(messages, math=math),
             "temperature": temperature,
             "top_p": top_p,
-            "max_tokens": max_tokens,
             "stream": stream,
         }
+        if max_tokens is not None:
+            request["max_tokens"] = max_tokens
         if stream:
             request["stream_options"] = {"include_usage": True}
         return request
@@ -225,7 +227,7 @@ class ModelClient:
         messages: Iterable[Mapping[str, object]],
         stream: bool = False,
         temperature: float = RECOMMENDED_TEMPERATURE,
-        max_tokens: int = DEFAULT_MAX_TOKENS,
+        max_tokens: int | None = DEFAULT_MAX_TOKENS,
         top_p: float = RECOMMENDED_TOP_P,
         math: bool = False,
     ) -> ChatCompletion | Iterator[ChatCompletionChunk]:
@@ -290,7 +292,7 @@ class ModelClient:
         *,
         temperature: float = RECOMMENDED_TEMPERATURE,
         top_p: float = RECOMMENDED_TOP_P,
-        max_tokens: int = DEFAULT_MAX_TOKENS,
+        max_tokens: int | None = DEFAULT_MAX_TOKENS,
         math: bool = False,
     ) -> AsyncIterator[StreamEvent]:
         """Stream thinking and answer pieces, then a `StreamEnd`, without blocking the loop."""

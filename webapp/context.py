@@ -8,8 +8,8 @@ from webapp.errors import ContextTooLong
 MIN_ANSWER_TOKENS = 16
 
 
-def answer_budget(prompt_tokens: int, max_model_len: int, requested: int) -> int:
-    """The max tokens to ask for: what was requested, clamped to what still fits."""
+def answer_budget(prompt_tokens: int, max_model_len: int, requested: int | None) -> int:
+    """The max tokens to ask for: what was requested (None: all), clamped to what still fits."""
     room = max_model_len - prompt_tokens
     if room < MIN_ANSWER_TOKENS:
         raise ContextTooLong(
@@ -17,4 +17,4 @@ def answer_budget(prompt_tokens: int, max_model_len: int, requested: int) -> int
             f"{max_model_len:,} with room for an answer.",
             hint="Shorten the message, or start a new conversation.",
         )
-    return max(1, min(requested, room))
+    return room if requested is None else max(1, min(requested, room))

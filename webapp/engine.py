@@ -261,18 +261,34 @@ async def _answers(http: httpx.AsyncClient, url: str, base_url: str, api_key: st
 
 
 def stop_process_group(process: subprocess.Popen[bytes], grace: float = _STOP_GRACE) -> None:
-    """SIGTERM the process group, then SIGKILL whatever is left after `grace` seconds."""
-    if process.poll() is not None:
-        return
-    _signal_group(process.pid, signal.SIGTERM)
+    """SIGTERM the process group, SIGKILL what is left after `grace` s; return once it is gone.
+
+    Returning only when the group is empty matters: the port is free again then.
+    """
+    pgid = process.pid
+    _signal_group(pgid, signal.SIGTERM)
     try:
         process.wait(timeout=grace)
     except subprocess.TimeoutExpired:
-        _signal_group(process.pid, signal.SIGKILL)
+        _signal_group(pgid, signal.SIGKILL)
         process.wait(timeout=grace)
-    else:
-        # The leader is gone; make sure no worker of its group lingers on the port.
-        _signal_group(process.pid, signal.SIGKILL)
+    if not _group_gone(pgid, grace):
+        # Workers that outlived their leader (the engine core, say) are killed too.
+        _signal_group(pgid, signal.SIGKILL)
+        _group_gone(pgid, grace)
+
+
+def _group_gone(pgid: int, within: float) -> bool:
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(pgid, 0)
+        except ProcessLookupError:
+            return True
+        except PermissionError:
+            return False
+        time.sleep(0.05)
+    return False
 
 
 def _signal_group(pgid: int, sig: signal.Signals) -> None:

@@ -1,0 +1,120 @@
+"""The model client against the real vLLM server (and fakes for what it cannot do)."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from tests.conftest import SERVED_NAME, LiveApp, free_port
+from tests.fakes import dying_stream, raw_server
+from webapp.client import ModelClient, StreamEnd
+from webapp.errors import ContextTooLong, EngineError, EngineTimeout, EngineUnreachable, ModelNotFound
+from webapp.reasoning import Piece
+from webapp.tiny_model import ANSWER_PIECES, REASONING_PIECES, SCRIPT_ANSWER, SCRIPT_REASONING
+
+HELLO = [{"role": "user", "content": "你好"}]
+SCRIPT_TOKENS = len(REASONING_PIECES) + 1 + len(ANSWER_PIECES) + 1  # pieces, </think>, EOS
+
+
+@pytest.fixture
+def client(live_app: LiveApp) -> ModelClient:
+    return ModelClient(live_app.engine.base_url, api_key=live_app.engine.api_key, model=SERVED_NAME)
+
+
+def collect(events: list[Piece | StreamEnd]) -> tuple[str, str, StreamEnd]:
+    pieces = [e for e in events if isinstance(e, Piece)]
+    ends = [e for e in events if isinstance(e, StreamEnd)]
+    assert len(ends) == 1
+    assert events[-1] is ends[0]
+    return (
+        "".join(p.text for p in pieces if p.kind == "reasoning"),
+        "".join(p.text for p in pieces if p.kind == "content"),
+        ends[0],
+    )
+
+
+def test_stream_chat_returns_the_script_split_exactly(client: ModelClient) -> None:
+    reasoning, answer, end = collect(list(client.stream_chat(HELLO)))
+    assert reasoning == SCRIPT_REASONING
+    assert answer == SCRIPT_ANSWER
+    assert end.finish_reason == "stop"
+    assert end.completion_tokens == SCRIPT_TOKENS
+
+
+async def test_async_stream_is_the_same_even_at_high_temperature(client: ModelClient) -> None:
+    events = [e async for e in client.astream(HELLO, temperature=2.0, top_p=1.0)]
+    reasoning, answer, end = collect(events)
+    assert (reasoning, answer, end.finish_reason) == (SCRIPT_REASONING, SCRIPT_ANSWER, "stop")
+    assert sum(isinstance(e, Piece) for e in events) > 2  # streamed in pieces, not in one lump
+
+
+def test_complete_and_simple_chat(client: ModelClient) -> None:
+    reply = client.complete(HELLO)
+    assert (reply.reasoning, reply.answer, reply.finish_reason) == (SCRIPT_REASONING, SCRIPT_ANSWER, "stop")
+    assert client.simple_chat("请用中文介绍一下人工智能的发展历史", "你是一个有帮助的AI助手") == SCRIPT_ANSWER
+
+
+def test_a_length_cut_answer_says_so(client: ModelClient) -> None:
+    reasoning, answer, end = collect(list(client.stream_chat(HELLO, max_tokens=3)))
+    assert end.finish_reason == "length"
+    assert reasoning == "".join(REASONING_PIECES[:3])
+    assert answer == ""
+
+
+def test_the_served_model_name_is_discovered(live_app: LiveApp) -> None:
+    client = ModelClient(live_app.engine.base_url, api_key=live_app.engine.api_key)
+    assert client.model_name() == SERVED_NAME
+
+
+async def test_exact_token_count_comes_from_the_engine(client: ModelClient) -> None:
+    cost = await client.acount_tokens(HELLO)
+    assert cost is not None
+    assert cost.max_model_len == 512
+    # BOS, <｜User｜>, the text's tokens, <｜Assistant｜>, <think>, "\n"
+    assert 6 < cost.count < 20
+
+
+def test_unknown_model_is_named_in_the_error(live_app: LiveApp) -> None:
+    client = ModelClient(live_app.engine.base_url, api_key=live_app.engine.api_key, model="no-such-model")
+    with pytest.raises(ModelNotFound, match="no-such-model"):
+        client.complete(HELLO)
+
+
+def test_context_too_long_is_its_own_error(client: ModelClient) -> None:
+    long_text = "the quick brown fox " * 400
+    with pytest.raises(ContextTooLong, match="context of 512 tokens"):
+        client.complete([{"role": "user", "content": long_text}], max_tokens=10)
+
+
+def test_wrong_api_key_is_explained(live_app: LiveApp) -> None:
+    client = ModelClient(live_app.engine.base_url, api_key="wrong", model=SERVED_NAME)
+    with pytest.raises(EngineError, match="refused the API key"):
+        client.complete(HELLO)
+
+
+def test_connection_refused_fails_fast() -> None:
+    client = ModelClient(f"http://127.0.0.1:{free_port()}/v1", model="m")
+    started = time.monotonic()
+    with pytest.raises(EngineUnreachable, match="Nothing answers"):
+        client.complete(HELLO)
+    assert time.monotonic() - started < 5
+
+
+async def test_a_silent_server_times_out() -> None:
+    with raw_server(None) as url:
+        client = ModelClient(url, model="m", timeout=0.5)
+        with pytest.raises(EngineTimeout):
+            async for _ in client.astream(HELLO):
+                pass
+
+
+async def test_a_stream_that_dies_midway_keeps_what_came_and_raises() -> None:
+    with raw_server(dying_stream("half a thought", "half an ans")) as url:
+        client = ModelClient(url, model="m")
+        received: list[Piece] = []
+        with pytest.raises(EngineError, match="closed the stream"):
+            async for event in client.astream(HELLO):
+                assert isinstance(event, Piece)
+                received.append(event)
+    assert received == [Piece("reasoning", "half a thought"), Piece("content", "half an ans")]
