@@ -14,7 +14,10 @@ from contextlib import contextmanager
 
 def _chunk(delta: dict[str, str], finish: str | None = None) -> bytes:
     body = {
-        "id": "x", "object": "chat.completion.chunk", "created": 0, "model": "m",
+        "id": "x",
+        "object": "chat.completion.chunk",
+        "created": 0,
+        "model": "m",
         "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
     }
     return f"data: {json.dumps(body)}\n\n".encode()

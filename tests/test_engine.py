@@ -1,0 +1,139 @@
+"""The launcher and readiness, with the real vLLM server the session started."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import LiveApp, awq_decodes_here, free_port
+from webapp.engine import Engine, EngineState, stop_process_group
+from webapp.errors import EngineNotReady, LaunchRefused
+from webapp.settings import Settings
+
+
+def test_pages_are_served_while_the_engine_loads(live_app: LiveApp) -> None:
+    assert live_app.early_healthz == 200
+    assert live_app.early_readyz == 503
+
+
+def test_the_engine_is_ready_and_logs_where_asked(live_app: LiveApp) -> None:
+    status = live_app.engine.status()
+    assert status.state is EngineState.READY
+    log = live_app.settings.vllm_log_file.read_text()
+    assert "[webapp" in log
+    assert "launching:" in log
+    assert "Application startup complete" in log
+    assert "served_model_name=tiny-r1" in log
+
+
+def test_the_engine_listens_on_loopback_with_a_key(live_app: LiveApp) -> None:
+    base = live_app.engine.base_url
+    assert base.startswith("http://127.0.0.1:")
+    assert httpx.get(f"{base}/models").status_code == 401
+    headers = {"Authorization": f"Bearer {live_app.engine.api_key}"}
+    assert httpx.get(f"{base}/models", headers=headers).status_code == 200
+
+
+def test_the_api_key_is_not_on_the_command_line(live_app: LiveApp) -> None:
+    pid = live_app.engine.pid
+    assert pid is not None
+    cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().decode()
+    assert "--reasoning-parser\0deepseek_r1" in cmdline
+    assert live_app.engine.api_key not in cmdline
+
+
+@pytest.mark.skipif(not awq_decodes_here(), reason="vLLM's AVX2 CPU build has no AWQ kernel (cpu_gemm_wna16)")
+def test_the_awq_checkpoint_is_served(live_app: LiveApp) -> None:
+    log = live_app.settings.vllm_log_file.read_text()
+    assert "quantization=awq" in log  # detected from the checkpoint: no --quantization was passed
+    assert "--quantization" not in log.split("launching:")[-1].splitlines()[0]
+
+
+@pytest.mark.skipif(awq_decodes_here(), reason="this machine has an AWQ kernel")
+async def test_awq_is_refused_where_vllm_cannot_decode_it(models_dir: Path, tmp_path: Path) -> None:
+    engine = Engine(launch_settings(models_dir / "awq", tmp_path))
+    await engine.start()
+    status = engine.status()
+    assert status.state is EngineState.ERROR
+    assert isinstance(status.error, LaunchRefused)
+    assert "no AWQ kernel" in status.error.message
+    assert engine.pid is None
+
+
+def launch_settings(model: Path, tmp_path: Path, **overrides: object) -> Settings:
+    values: dict[str, object] = {
+        "model": str(model),
+        "engine_port": free_port(),
+        "port": free_port(),
+        "vllm_log_file": tmp_path / "engine.log",
+        "enforce_eager": True,
+    }
+    return Settings(_env_file=None, **{**values, **overrides})  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("variant", "overrides", "message"),
+    [
+        ("random", {"quantization": "awq"}, "QUANTIZATION=awq was asked for"),
+        ("missing", {}, "does not exist"),
+    ],
+)
+async def test_launch_refusals_leave_the_app_up_with_the_reason(
+    models_dir: Path, tmp_path: Path, variant: str, overrides: dict[str, object], message: str
+) -> None:
+    engine = Engine(launch_settings(models_dir / variant, tmp_path, **overrides))
+    await engine.start()
+    assert engine.status().state is EngineState.ERROR
+    assert engine.pid is None
+    with pytest.raises(EngineNotReady, match=message):
+        engine.require_ready()
+
+
+async def test_a_port_taken_by_the_running_engine_is_refused(live_app: LiveApp, tmp_path: Path) -> None:
+    port = int(live_app.engine.base_url.rsplit(":", 1)[1].split("/")[0])
+    engine = Engine(launch_settings(Path(live_app.settings.model), tmp_path, engine_port=port))
+    await engine.start()
+    status = engine.status()
+    assert isinstance(status.error, LaunchRefused)
+    assert "already in use" in status.error.message
+    assert live_app.engine.status().ready  # the running engine is untouched
+
+
+async def test_an_engine_that_exits_while_starting_is_reported(tmp_path: Path, models_dir: Path) -> None:
+    # vLLM itself rejects a negative max-model-len after it starts: the process exits.
+    settings = launch_settings(models_dir / "scripted", tmp_path, engine_args="--max-num-seqs -1")
+    engine = Engine(settings)
+    await engine.start()
+    status = await engine.wait_ready(within=120)
+    assert status.state is EngineState.ERROR
+    assert status.error is not None
+    assert "exited with code" in status.error.message
+    await engine.stop()
+
+
+async def test_an_external_engine_is_waited_for_not_launched(tmp_path: Path) -> None:
+    settings = Settings(_env_file=None, vllm_base_url=f"http://127.0.0.1:{free_port()}/v1")
+    engine = Engine(settings)
+    await engine.start()
+    await asyncio.sleep(1.2)
+    status = engine.status()
+    assert status.state is EngineState.EXTERNAL
+    assert not status.ready
+    assert engine.pid is None
+    with pytest.raises(EngineNotReady, match="still loading"):
+        engine.require_ready()
+    await engine.stop()
+    assert engine.status().state is EngineState.STOPPED
+
+
+def test_stopping_kills_the_whole_process_group() -> None:
+    # A leader that ignores SIGTERM, with a child: both must be gone afterwards.
+    process = subprocess.Popen(["sh", "-c", "trap '' TERM; sleep 300 & sleep 300"], start_new_session=True)
+    stop_process_group(process, grace=1.0)
+    with pytest.raises(ProcessLookupError):
+        os.killpg(process.pid, 0)
