@@ -52,6 +52,12 @@ def test_api_key_goes_in_the_environment_not_the_command() -> None:
     assert env["VLLM_NO_USAGE_STATS"] == "1" and env["PATH"] == "/bin"
 
 
+def test_a_cpu_engine_gets_a_bounded_kv_cache() -> None:
+    assert engine_environment("k", {}, gpu=False)["VLLM_CPU_KVCACHE_SPACE"] == "1"
+    assert engine_environment("k", {"VLLM_CPU_KVCACHE_SPACE": "4"}, gpu=False)["VLLM_CPU_KVCACHE_SPACE"] == "4"
+    assert "VLLM_CPU_KVCACHE_SPACE" not in engine_environment("k", {}, gpu=True)
+
+
 def test_health_url_sits_beside_v1() -> None:
     assert health_url("http://h:8000/v1") == "http://h:8000/health"
     assert health_url("http://h:8000") == "http://h:8000/health"

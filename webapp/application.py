@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from fastapi import FastAPI
 
@@ -13,6 +14,8 @@ from webapp.chat import ChatService
 from webapp.client import ModelClient
 from webapp.engine import Engine
 from webapp.settings import Settings
+
+STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 
 # Offline-safe: no version check, telemetry or hub calls from Gradio and its client.
 OFFLINE_ENV = {
@@ -68,5 +71,5 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(health_router(engine))
     blocks = build_ui(service)
     blocks.queue(default_concurrency_limit=None)
-    gr.mount_gradio_app(app, blocks, path="/", footer_links=[])
+    gr.mount_gradio_app(app, blocks, path="/", footer_links=[], css_paths=[STATIC_DIR / "style.css"])
     return app

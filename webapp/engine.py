@@ -84,9 +84,13 @@ def engine_command(settings: Settings, *, python: str = sys.executable) -> list[
     return command
 
 
-def engine_environment(api_key: str, base: dict[str, str] | None = None) -> dict[str, str]:
+def engine_environment(api_key: str, base: dict[str, str] | None = None, *, gpu: bool = True) -> dict[str, str]:
     """The launched engine's environment: offline-safe, quiet, with its API key."""
     env = dict(os.environ if base is None else base)
+    if not gpu:
+        # On the CPU vLLM otherwise reads GPU_MEMORY_UTILIZATION as a share of all RAM
+        # for its KV cache, and refuses to start when less than that is free.
+        env.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")
     for name in _APP_ONLY_ENV:
         env.pop(name, None)
     env["VLLM_API_KEY"] = api_key  # not on the command line, where `ps` would show it
@@ -189,7 +193,7 @@ class Engine:
                 stdout=log_file,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
-                env=engine_environment(self.api_key),
+                env=engine_environment(self.api_key, gpu=preflight.has_nvidia_gpu()),
                 start_new_session=True,
             )
         log.info("engine launched, pid %s, log %s", self._process.pid, log_path)

@@ -24,8 +24,8 @@ LATEX_DELIMITERS: list[dict[str, str | bool]] = [
     {"left": "\\(", "right": "\\)", "display": False},
 ]
 
-THINKING = "💭 思考中…"
-THOUGHT = "💭 思考过程"
+THINKING = "思考中…"
+THOUGHT = "思考过程"
 ERROR_PREFIX = "⚠️ "
 
 
@@ -109,6 +109,7 @@ def build_ui(service: ChatService) -> gr.Blocks:
         gr.Markdown("### DeepSeek-R1-Distill-Qwen-1.5B")
         chatbot = gr.Chatbot(
             elem_id="chat",
+            show_label=False,
             height="70vh",
             latex_delimiters=LATEX_DELIMITERS,
             buttons=["copy"],
