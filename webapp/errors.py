@@ -77,3 +77,10 @@ class InvalidInput(AppError):
 
     status = 422
     kind = "invalid_input"
+
+
+class NotFound(AppError):
+    """An id that does not exist, or is not the asker's (the two look the same)."""
+
+    status = 404
+    kind = "not_found"

@@ -1,0 +1,103 @@
+"""The history store on real SQLite files: schema, migrations, ownership, life of a message."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import inspect, text
+
+from webapp.errors import NotFound
+from webapp.models import Base, MessageState
+from webapp.store import Store, create_db_engine, migrate
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Store:
+    return Store.open(f"sqlite:///{tmp_path / 'chat.db'}")
+
+
+def test_migrating_an_empty_database_gives_exactly_the_models(tmp_path: Path) -> None:
+    engine = create_db_engine(f"sqlite:///{tmp_path / 'empty.db'}")
+    migrate(engine)
+    with engine.connect() as connection:
+        assert compare_metadata(MigrationContext.configure(connection), Base.metadata) == []
+        assert set(inspect(connection).get_table_names()) == {"alembic_version", "conversations", "messages"}
+    migrate(engine)  # a second start finds nothing to do
+
+
+def test_sqlite_runs_in_wal_with_foreign_keys_and_a_busy_timeout(store: Store) -> None:
+    with store.engine.connect() as connection:
+        assert connection.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+        assert connection.execute(text("PRAGMA foreign_keys")).scalar() == 1
+        assert connection.execute(text("PRAGMA busy_timeout")).scalar() == 5000
+
+
+def test_the_first_user_message_titles_the_conversation(store: Store) -> None:
+    conversation = store.create_conversation("alice")
+    store.add_message("alice", conversation.id, role="user", content="  What is\n2+2?  ")
+    assert store.conversation("alice", conversation.id).title == "What is 2+2?"
+    store.add_message("alice", conversation.id, role="user", content="later")
+    assert store.conversation("alice", conversation.id).title == "What is 2+2?"
+
+
+def test_another_owner_sees_nothing(store: Store) -> None:
+    mine = store.create_conversation("alice", title="secret")
+    store.add_message("alice", mine.id, role="user", content="private words")
+    assert store.list_conversations("bob") == []
+    assert store.list_conversations("bob", search="private") == []
+    for attempt in (
+        lambda: store.conversation("bob", mine.id),
+        lambda: store.messages("bob", mine.id),
+        lambda: store.rename("bob", mine.id, "mine now"),
+        lambda: store.delete_conversation("bob", mine.id),
+        lambda: store.add_message("bob", mine.id, role="user", content="x"),
+        lambda: store.delete_messages_from("bob", mine.id, 1),
+    ):
+        with pytest.raises(NotFound):
+            attempt()
+    assert store.conversation("alice", mine.id).title == "secret"
+    assert len(store.messages("alice", mine.id)) == 1
+
+
+def test_search_matches_titles_and_message_text_literally(store: Store) -> None:
+    a = store.create_conversation("alice", title="Autumn poems")
+    b = store.create_conversation("alice")
+    store.add_message("alice", b.id, role="user", content="100% sure about x_1?")
+    assert [c.id for c in store.list_conversations("alice", search="autumn")] == [a.id]
+    assert [c.id for c in store.list_conversations("alice", search="100%")] == [b.id]
+    assert store.list_conversations("alice", search="x%1") == []  # % is not a wildcard
+    assert {c.id for c in store.list_conversations("alice")} == {a.id, b.id}
+
+
+def test_deleting_a_conversation_deletes_its_messages(store: Store) -> None:
+    conversation = store.create_conversation("alice")
+    store.add_message("alice", conversation.id, role="user", content="hi")
+    store.delete_conversation("alice", conversation.id)
+    with store.engine.connect() as connection:
+        assert connection.execute(text("SELECT count(*) FROM messages")).scalar() == 0
+
+
+def test_an_answer_left_streaming_by_a_dead_process_is_kept_as_an_error(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'chat.db'}"
+    first = Store.open(url)
+    conversation = first.create_conversation("alice")
+    message = first.add_message(
+        "alice", conversation.id, role="assistant", content="half an ans", state=MessageState.STREAMING
+    )
+    first.close()
+    second = Store.open(url)  # the next start
+    [kept] = second.messages("alice", conversation.id)
+    assert kept.id == message.id
+    assert kept.content == "half an ans"
+    assert kept.state == MessageState.ERROR
+    assert kept.error and "stopped while" in kept.error
+
+
+def test_regenerate_deletes_from_a_message_on(store: Store) -> None:
+    conversation = store.create_conversation("alice")
+    ids = [store.add_message("alice", conversation.id, role=r, content=r).id for r in ("user", "assistant", "user")]
+    assert store.delete_messages_from("alice", conversation.id, ids[1]) == 2
+    assert [m.id for m in store.messages("alice", conversation.id)] == ids[:1]

@@ -1,0 +1,1 @@
+"""Alembic migrations of the history database, applied by the app at startup."""

@@ -1,0 +1,220 @@
+"""The history store: every read and write of conversations goes through `Store`.
+
+Every query names the owner, so one browser (or user) never reaches another's
+conversations: an id that is not the owner's is simply not found.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Engine, create_engine, delete, event, func, or_, select, update
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+from webapp.errors import NotFound
+from webapp.models import Conversation, Message, MessageState
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+TITLE_CHARS = 200
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationInfo:
+    id: str
+    title: str
+    created_at: float
+    updated_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class MessageRecord:
+    """A stored message, detached from the database session."""
+
+    id: int
+    conversation_id: str
+    role: str
+    content: str
+    reasoning: str
+    state: str
+    finish_reason: str | None
+    error: str | None
+    prompt_tokens: int | None
+    reasoning_tokens: int | None
+    answer_tokens: int | None
+    ttft_ms: float | None
+    tokens_per_s: float | None
+    thinking_s: float | None
+    model: str | None
+    temperature: float | None
+    top_p: float | None
+    max_tokens: int | None
+    math: bool
+    created_at: float
+
+    def as_dict(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in self.__slots__}
+
+
+def _record(message: Message) -> MessageRecord:
+    return MessageRecord(**{name: getattr(message, name) for name in MessageRecord.__slots__})
+
+
+def _info(conversation: Conversation) -> ConversationInfo:
+    return ConversationInfo(conversation.id, conversation.title, conversation.created_at, conversation.updated_at)
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")  # readers never wait for the writer
+    cursor.execute("PRAGMA foreign_keys=ON")  # deleting a conversation deletes its messages
+    cursor.execute("PRAGMA busy_timeout=5000")  # concurrent writers wait instead of failing
+    cursor.execute("PRAGMA synchronous=NORMAL")  # durable enough in WAL mode, much faster
+    cursor.close()
+
+
+def create_db_engine(url: str) -> Engine:
+    """An engine for `url`; SQLite files get their directory, WAL, foreign keys and a busy timeout."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"check_same_thread": False})
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    return create_engine(url, pool_pre_ping=True)
+
+
+def migrate(engine: Engine) -> None:
+    """Bring the schema to the newest migration."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")
+
+
+class Store:
+    """Conversations and messages, always scoped to an owner."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._session = sessionmaker(engine, expire_on_commit=False)
+
+    @classmethod
+    def open(cls, url: str) -> Store:
+        """Connect, migrate, and mark answers a previous process left unfinished."""
+        store = cls(create_db_engine(url))
+        migrate(store.engine)
+        store.close_interrupted()
+        return store
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # -- conversations --------------------------------------------------------
+
+    def create_conversation(self, owner: str, *, title: str = "") -> ConversationInfo:
+        now = time.time()
+        conversation = Conversation(
+            id=secrets.token_hex(16), owner=owner, title=title[:TITLE_CHARS], created_at=now, updated_at=now
+        )
+        with self._session.begin() as session:
+            session.add(conversation)
+        return _info(conversation)
+
+    def _owned(self, session: Session, owner: str, conversation_id: str) -> Conversation:
+        conversation = session.get(Conversation, conversation_id)
+        if conversation is None or conversation.owner != owner:
+            raise NotFound("No such conversation.", hint="It may have been deleted.")
+        return conversation
+
+    def conversation(self, owner: str, conversation_id: str) -> ConversationInfo:
+        with self._session() as session:
+            return _info(self._owned(session, owner, conversation_id))
+
+    def list_conversations(self, owner: str, *, search: str = "", limit: int = 200) -> list[ConversationInfo]:
+        """The owner's conversations, newest first; `search` matches titles and message text."""
+        query = select(Conversation).where(Conversation.owner == owner)
+        if search.strip():
+            pattern = "%" + search.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            in_messages = select(Message.conversation_id).where(Message.content.ilike(pattern, escape="\\"))
+            query = query.where(or_(Conversation.title.ilike(pattern, escape="\\"), Conversation.id.in_(in_messages)))
+        query = query.order_by(Conversation.updated_at.desc()).limit(limit)
+        with self._session() as session:
+            return [_info(c) for c in session.scalars(query)]
+
+    def rename(self, owner: str, conversation_id: str, title: str) -> ConversationInfo:
+        with self._session.begin() as session:
+            conversation = self._owned(session, owner, conversation_id)
+            conversation.title = title[:TITLE_CHARS]
+            return _info(conversation)
+
+    def delete_conversation(self, owner: str, conversation_id: str) -> None:
+        with self._session.begin() as session:
+            session.delete(self._owned(session, owner, conversation_id))
+
+    # -- messages -------------------------------------------------------------
+
+    def messages(self, owner: str, conversation_id: str) -> list[MessageRecord]:
+        with self._session() as session:
+            self._owned(session, owner, conversation_id)
+            query = select(Message).where(Message.conversation_id == conversation_id).order_by(Message.id)
+            return [_record(m) for m in session.scalars(query)]
+
+    def add_message(self, owner: str, conversation_id: str, **fields: Any) -> MessageRecord:
+        """Store a message; the conversation's title defaults to its first user message."""
+        with self._session.begin() as session:
+            conversation = self._owned(session, owner, conversation_id)
+            message = Message(conversation_id=conversation_id, created_at=time.time(), **fields)
+            session.add(message)
+            conversation.updated_at = message.created_at
+            if not conversation.title and fields.get("role") == "user":
+                conversation.title = " ".join(str(fields.get("content", "")).split())[:60]
+            session.flush()
+            return _record(message)
+
+    def update_message(self, message_id: int, **fields: Any) -> MessageRecord:
+        """Rewrite an answer (a checkpoint, or its final state)."""
+        with self._session.begin() as session:
+            message = session.get(Message, message_id)
+            if message is None:
+                raise NotFound("No such message.")
+            for name, value in fields.items():
+                setattr(message, name, value)
+            session.flush()
+            return _record(message)
+
+    def delete_messages_from(self, owner: str, conversation_id: str, message_id: int) -> int:
+        """Delete a message and every later one (regenerate, edit and resend)."""
+        with self._session.begin() as session:
+            self._owned(session, owner, conversation_id)
+            result = session.execute(
+                delete(Message).where(Message.conversation_id == conversation_id, Message.id >= message_id)
+            )
+            return int(getattr(result, "rowcount", 0) or 0)
+
+    def close_interrupted(self) -> int:
+        """Answers still `streaming` belong to a process that died: keep them as errors."""
+        with self._session.begin() as session:
+            result = session.execute(
+                update(Message)
+                .where(Message.state == MessageState.STREAMING)
+                .values(state=MessageState.ERROR, error="The app stopped while this answer was being written.")
+            )
+            return int(getattr(result, "rowcount", 0) or 0)
+
+    def count_messages(self, owner: str) -> int:
+        with self._session() as session:
+            query = (
+                select(func.count(Message.id))
+                .join(Conversation, Message.conversation_id == Conversation.id)
+                .where(Conversation.owner == owner)
+            )
+            return int(session.scalar(query) or 0)
