@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -30,6 +31,11 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 ENGINE_READY_TIMEOUT = 300.0
 SERVED_NAME = "tiny-r1"
 MAX_MODEL_LEN = 512
+
+
+def make_settings(**values: Any) -> Settings:
+    """Settings from these values and the defaults only: no `.env` file, no surprise."""
+    return Settings(_env_file=None, **values)
 
 
 def free_port() -> int:
@@ -96,7 +102,7 @@ def live_app(models_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iter
     work = tmp_path_factory.mktemp("app")
     os.environ.setdefault("VLLM_CACHE_ROOT", str(work / "vllm-cache"))
     model = models_dir / ("awq" if awq_decodes_here() else "scripted")
-    settings = Settings(
+    settings = make_settings(
         model=str(model),
         served_model_name=SERVED_NAME,
         max_model_len=MAX_MODEL_LEN,

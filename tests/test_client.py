@@ -7,7 +7,7 @@ import time
 import pytest
 
 from tests.conftest import SERVED_NAME, LiveApp, free_port
-from tests.fakes import dying_stream, raw_server
+from tests.fakes import FakeEngine, Reply, serve_fake
 from webapp.client import ModelClient, StreamEnd
 from webapp.errors import ContextTooLong, EngineError, EngineTimeout, EngineUnreachable, ModelNotFound
 from webapp.reasoning import Piece
@@ -102,7 +102,7 @@ def test_connection_refused_fails_fast() -> None:
 
 
 async def test_a_silent_server_times_out() -> None:
-    with raw_server(None) as url:
+    with serve_fake(FakeEngine([Reply(silent=True)])) as url:
         client = ModelClient(url, model="m", timeout=0.5)
         with pytest.raises(EngineTimeout):
             async for _ in client.astream(HELLO):
@@ -110,7 +110,7 @@ async def test_a_silent_server_times_out() -> None:
 
 
 async def test_a_stream_that_dies_midway_keeps_what_came_and_raises() -> None:
-    with raw_server(dying_stream("half a thought", "half an ans")) as url:
+    with serve_fake(FakeEngine([Reply(["half a thought"], ["half an ans"], die=True)])) as url:
         client = ModelClient(url, model="m")
         received: list[Piece] = []
         with pytest.raises(EngineError, match="closed the stream"):

@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import LiveApp, awq_decodes_here, free_port
+from tests.conftest import LiveApp, awq_decodes_here, free_port, make_settings
 from webapp.engine import Engine, EngineState, stop_process_group
 from webapp.errors import EngineNotReady, LaunchRefused
 from webapp.settings import Settings
@@ -73,7 +73,7 @@ def launch_settings(model: Path, tmp_path: Path, **overrides: object) -> Setting
         "vllm_log_file": tmp_path / "engine.log",
         "enforce_eager": True,
     }
-    return Settings(_env_file=None, **{**values, **overrides})  # type: ignore[arg-type]
+    return make_settings(**{**values, **overrides})
 
 
 @pytest.mark.parametrize(
@@ -117,7 +117,7 @@ async def test_an_engine_that_exits_while_starting_is_reported(tmp_path: Path, m
 
 
 async def test_an_external_engine_is_waited_for_not_launched(tmp_path: Path) -> None:
-    settings = Settings(_env_file=None, vllm_base_url=f"http://127.0.0.1:{free_port()}/v1")
+    settings = make_settings(vllm_base_url=f"http://127.0.0.1:{free_port()}/v1")
     engine = Engine(settings)
     await engine.start()
     await asyncio.sleep(1.2)

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from tests.conftest import make_settings
 from webapp.engine import engine_command, engine_environment, health_url
 from webapp.settings import Settings
 
 
 def settings(**overrides: Any) -> Settings:
-    return Settings(_env_file=None, **overrides)
+    return make_settings(**overrides)
 
 
 def flag(command: list[str], name: str) -> str:

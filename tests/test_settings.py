@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
+from tests.conftest import make_settings
 from webapp.settings import Settings
 
 README = Path(__file__).resolve().parent.parent / "README.md"
@@ -22,7 +23,7 @@ def env_names() -> dict[str, str]:
 def test_defaults_follow_the_product(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in env_names().values():
         monkeypatch.delenv(name, raising=False)
-    settings = Settings(_env_file=None)
+    settings = make_settings()
     assert "awq" in settings.model.lower()
     assert settings.served_model_name == "DeepSeek-R1-Distill-Qwen-1.5B"
     assert settings.quantization is None  # detected from the checkpoint, not forced
@@ -39,7 +40,7 @@ def test_fixed_variable_names_are_read(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DATABASE_URL", "postgresql+psycopg://u:p@db/chat")
     monkeypatch.setenv("MAX_MODEL_LEN", "8192")
     monkeypatch.setenv("ENFORCE_EAGER", "true")
-    settings = Settings(_env_file=None)
+    settings = make_settings()
     assert settings.vllm_base_url == "http://gpu-box:8000/v1"
     assert settings.external_engine
     assert settings.vllm_log_file == Path("/var/log/deepseek_qwen.log")
@@ -51,7 +52,7 @@ def test_fixed_variable_names_are_read(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.mark.parametrize("blank", ["", "  ", "auto"])
 def test_blank_quantization_means_detect(monkeypatch: pytest.MonkeyPatch, blank: str) -> None:
     monkeypatch.setenv("QUANTIZATION", blank)
-    assert Settings(_env_file=None).quantization is None
+    assert make_settings().quantization is None
 
 
 @pytest.mark.parametrize(
@@ -65,7 +66,7 @@ def test_blank_quantization_means_detect(monkeypatch: pytest.MonkeyPatch, blank:
 )
 def test_bad_values_fail_fast_with_the_reason(overrides: dict[str, Any], message: str) -> None:
     with pytest.raises(ValidationError, match=message):
-        Settings(_env_file=None, **overrides)
+        make_settings(**overrides)
 
 
 def test_every_setting_is_in_the_readme_table_with_its_default() -> None:

@@ -1,14 +1,25 @@
-"""HTTP routes beside the UI: health probes, and the one translation of app errors to HTTP."""
+"""The REST API beside the UI (same chat service), health probes, and the one
+translation of app errors to HTTP."""
 
 from __future__ import annotations
 
-from typing import Any
+import json
+from collections.abc import AsyncIterator
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, FastAPI, Query, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr
 
+from webapp.chat import ChatService, Notice, Sampling, TurnEnded, validate_message
 from webapp.engine import Engine
 from webapp.errors import AppError
+from webapp.export import to_json, to_markdown
+from webapp.reasoning import Piece
+from webapp.store import ConversationInfo
+
+SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 
 def error_body(error: AppError) -> dict[str, Any]:
@@ -16,14 +27,29 @@ def error_body(error: AppError) -> dict[str, Any]:
     return {"error": {"kind": error.kind, "message": error.message, "hint": error.hint}}
 
 
-def install_error_handler(app: FastAPI) -> None:
-    """Every `AppError` becomes its HTTP status and a message fit for a person."""
+def install_error_handlers(app: FastAPI) -> None:
+    """Every `AppError` becomes its status; bad request bodies become a 4xx a person can read."""
 
-    async def handle(_request: Request, exc: Exception) -> JSONResponse:
+    async def app_error(_request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, AppError)
         return JSONResponse(error_body(exc), status_code=exc.status)
 
-    app.add_exception_handler(AppError, handle)
+    async def invalid_request(_request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, RequestValidationError)
+        problems = []
+        status = 422
+        for error in exc.errors():
+            where = ".".join(str(part) for part in error.get("loc", ()) if part != "body")
+            if error.get("type") == "json_invalid":
+                status = 400
+                problems.append("The request body is not valid JSON in UTF-8.")
+            else:
+                problems.append(f"{where}: {error.get('msg')}" if where else str(error.get("msg")))
+        body = {"error": {"kind": "invalid_input", "message": " ".join(problems), "hint": None}}
+        return JSONResponse(body, status_code=status)
+
+    app.add_exception_handler(AppError, app_error)
+    app.add_exception_handler(RequestValidationError, invalid_request)
 
 
 def health_router(engine: Engine) -> APIRouter:
@@ -41,5 +67,120 @@ def health_router(engine: Engine) -> APIRouter:
         if status.error is not None:
             body.update(error_body(status.error))
         return JSONResponse(body, status_code=200 if status.ready else 503)
+
+    return router
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class NewConversation(_Strict):
+    title: StrictStr = Field("", max_length=200)
+
+
+class Rename(_Strict):
+    title: StrictStr = Field(min_length=1, max_length=200)
+
+
+class NewMessage(_Strict):
+    content: StrictStr
+    temperature: StrictFloat | StrictInt | None = Field(None, ge=0, le=2)
+    top_p: StrictFloat | StrictInt | None = Field(None, gt=0, le=1)
+    max_tokens: StrictInt | None = Field(None, ge=1, le=1_000_000)
+    math: StrictBool = False
+
+    def sampling(self) -> Sampling:
+        defaults = Sampling()
+        return Sampling(
+            temperature=float(self.temperature if self.temperature is not None else defaults.temperature),
+            top_p=float(self.top_p if self.top_p is not None else defaults.top_p),
+            max_tokens=self.max_tokens,
+            math=self.math,
+        )
+
+
+def _conversation(info: ConversationInfo) -> dict[str, Any]:
+    return {"id": info.id, "title": info.title, "created_at": info.created_at, "updated_at": info.updated_at}
+
+
+def _owner(request: Request) -> str:
+    owner: str = request.state.owner
+    return owner
+
+
+def _sse(data: dict[str, Any]) -> bytes:
+    return f"data: {json.dumps(data, ensure_ascii=False)}\n\n".encode()
+
+
+def conversations_router(service: ChatService) -> APIRouter:
+    """`/api/conversations`: the owner's conversations and their messages."""
+    router = APIRouter(prefix="/api/conversations", tags=["conversations"])
+
+    @router.post("", status_code=201)
+    async def create(request: Request, body: NewConversation | None = None) -> dict[str, str]:
+        info = await service.new_conversation(_owner(request), (body or NewConversation()).title)
+        return {"id": info.id}
+
+    @router.get("")
+    async def list_(request: Request, search: Annotated[str, Query(max_length=200)] = "") -> list[dict[str, Any]]:
+        return [_conversation(c) for c in await service.conversations(_owner(request), search)]
+
+    @router.get("/{conversation_id}")
+    async def read(request: Request, conversation_id: str) -> dict[str, Any]:
+        owner = _owner(request)
+        info = await service.conversation(owner, conversation_id)
+        messages = await service.messages(owner, conversation_id)
+        return _conversation(info) | {"messages": [m.as_dict() for m in messages]}
+
+    @router.patch("/{conversation_id}")
+    async def rename(request: Request, conversation_id: str, body: Rename) -> dict[str, Any]:
+        return _conversation(await service.rename(_owner(request), conversation_id, body.title))
+
+    @router.delete("/{conversation_id}", status_code=204)
+    async def delete(request: Request, conversation_id: str) -> Response:
+        await service.delete(_owner(request), conversation_id)
+        return Response(status_code=204)
+
+    @router.get("/{conversation_id}/export")
+    async def export(request: Request, conversation_id: str, format: Literal["md", "json"] = "md") -> Response:
+        owner = _owner(request)
+        info = await service.conversation(owner, conversation_id)
+        messages = await service.messages(owner, conversation_id)
+        if format == "json":
+            body, media = to_json(info, messages), "application/json"
+        else:
+            body, media = to_markdown(info, messages), "text/markdown; charset=utf-8"
+        filename = f"conversation-{info.id}.{format}"
+        return Response(body, media_type=media, headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+
+    @router.post("/{conversation_id}/messages")
+    async def send(request: Request, conversation_id: str, body: NewMessage) -> StreamingResponse:
+        owner = _owner(request)
+        # Everything that can be refused is refused before the stream starts, with its status.
+        validate_message(body.content)
+        sampling = body.sampling()
+        await service.conversation(owner, conversation_id)
+        service.engine.require_ready()
+
+        async def events() -> AsyncIterator[bytes]:
+            try:
+                async for event in service.send(owner, conversation_id, body.content, sampling):
+                    if isinstance(event, Piece):
+                        yield _sse({"type": event.kind, "text": event.text})
+                    elif isinstance(event, Notice):
+                        yield _sse({"type": "notice", "text": event.text})
+                    elif isinstance(event, TurnEnded):
+                        if event.error is not None:
+                            yield _sse(
+                                {"type": "error", "kind": event.error.kind, "message": str(event.error)}
+                                | {"saved": event.message.as_dict()}
+                            )
+                        else:
+                            yield _sse({"type": "done", "message": event.message.as_dict()})
+            except AppError as exc:  # refused after the stream began: still said in the stream
+                yield _sse({"type": "error", "kind": exc.kind, "message": str(exc)})
+
+        return StreamingResponse(events(), media_type="text/event-stream", headers=SSE_HEADERS)
 
     return router

@@ -1,7 +1,8 @@
-"""`create_app(settings)`: the one place that wires engine, client, service, API and UI."""
+"""`create_app(settings)`: the one place that wires store, engine, client, service, API and UI."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -9,11 +10,13 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from webapp.api import health_router, install_error_handler
+from webapp.api import conversations_router, health_router, install_error_handlers
 from webapp.chat import ChatService
 from webapp.client import ModelClient
 from webapp.engine import Engine
+from webapp.owner import OwnerMiddleware, load_secret
 from webapp.settings import Settings
+from webapp.store import Store, create_db_engine
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 
@@ -45,31 +48,34 @@ def create_app(settings: Settings) -> FastAPI:
 
     from webapp.ui import build_ui
 
+    secret = load_secret(settings.secret_key, settings.data_dir / "secret.key")
+    store = Store(create_db_engine(settings.resolved_database_url))
     engine = Engine(settings)
     client = ModelClient(
-        engine.base_url,
-        api_key=engine.api_key,
-        model=client_model_name(settings),
-        timeout=settings.request_timeout,
+        engine.base_url, api_key=engine.api_key, model=client_model_name(settings), timeout=settings.request_timeout
     )
-    service = ChatService(engine, client)
+    service = ChatService(engine, client, store)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        await asyncio.to_thread(store.prepare)
         await engine.start()
         try:
             yield
         finally:
             await engine.stop()
             await client.aclose()
+            store.close()
 
     app = FastAPI(title="DeepSeek-R1 chat", lifespan=lifespan)
     app.state.settings = settings
     app.state.engine = engine
     app.state.chat = service
-    install_error_handler(app)
+    install_error_handlers(app)
     app.include_router(health_router(engine))
-    blocks = build_ui(service)
+    app.include_router(conversations_router(service))
+    blocks = build_ui(service, secret)
     blocks.queue(default_concurrency_limit=None)
     gr.mount_gradio_app(app, blocks, path="/", footer_links=[], css_paths=[STATIC_DIR / "style.css"])
+    app.add_middleware(OwnerMiddleware, secret=secret)
     return app

@@ -1,22 +1,32 @@
-"""The chat service: one place that runs a chat turn, for the API and the UI alike."""
+"""The chat service: one place that runs a chat turn, for the API and the UI alike.
+
+A turn stores the user's message before the model is called, streams the answer,
+and writes the assistant's message once when it ends, whatever ends it (done,
+stop, engine error, client gone), checkpointing long answers every few seconds
+so that even a killed process keeps most of one.
+"""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping, Sequence
-from dataclasses import dataclass
+import asyncio
+import time
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
-from webapp.client import (
-    DEFAULT_MAX_TOKENS,
-    RECOMMENDED_TEMPERATURE,
-    RECOMMENDED_TOP_P,
-    ModelClient,
-    StreamEvent,
-)
-from webapp.context import answer_budget
+from webapp.client import DEFAULT_MAX_TOKENS, RECOMMENDED_TEMPERATURE, RECOMMENDED_TOP_P, ModelClient, StreamEnd
+from webapp.context import answer_budget, cut_points, history_target
 from webapp.engine import Engine
-from webapp.errors import InvalidInput
+from webapp.errors import AppError, InvalidInput
+from webapp.models import MessageState
+from webapp.reasoning import Piece
+from webapp.store import ConversationInfo, MessageRecord, Store
 
 MAX_MESSAGE_CHARS = 32_000
+MAX_PERSONA_CHARS = 4_000
+CHECKPOINT_SECONDS = 5.0
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,34 +37,35 @@ class Sampling:
     top_p: float = RECOMMENDED_TOP_P
     max_tokens: int | None = DEFAULT_MAX_TOKENS
     math: bool = False
+    persona: str = ""
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.temperature <= 2:
+            raise InvalidInput(f"Temperature must be between 0 and 2, not {self.temperature}.")
+        if not 0 < self.top_p <= 1:
+            raise InvalidInput(f"top_p must be above 0 and at most 1, not {self.top_p}.")
+        if self.max_tokens is not None and self.max_tokens < 1:
+            raise InvalidInput(f"max_tokens must be at least 1, not {self.max_tokens}.")
+        if len(self.persona) > MAX_PERSONA_CHARS:
+            raise InvalidInput(f"The persona text is longer than {MAX_PERSONA_CHARS:,} characters.")
 
 
-class ChatService:
-    """Checks input and engine readiness, then streams the model's answer."""
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """Something the user should know about this turn (earlier messages left out, say)."""
 
-    def __init__(self, engine: Engine, client: ModelClient) -> None:
-        self.engine = engine
-        self.client = client
+    text: str
 
-    async def stream(
-        self, history: Sequence[Mapping[str, object]], user_text: str, sampling: Sampling | None = None
-    ) -> AsyncIterator[StreamEvent]:
-        """Answer `user_text` after `history` (OpenAI-style messages), piece by piece."""
-        sampling = sampling or Sampling()
-        text = validate_message(user_text)
-        self.engine.require_ready()
-        messages = [*history, {"role": "user", "content": text}]
-        max_tokens = sampling.max_tokens
-        if (cost := await self.client.acount_tokens(messages, math=sampling.math)) is not None:
-            max_tokens = answer_budget(cost.count, cost.max_model_len, max_tokens)
-        async for event in self.client.astream(
-            messages,
-            temperature=sampling.temperature,
-            top_p=sampling.top_p,
-            max_tokens=max_tokens,
-            math=sampling.math,
-        ):
-            yield event
+
+@dataclass(frozen=True, slots=True)
+class TurnEnded:
+    """The stored assistant message, in whatever state the turn ended; `error` if it failed."""
+
+    message: MessageRecord
+    error: AppError | None = None
+
+
+ChatEvent = Piece | Notice | TurnEnded
 
 
 def validate_message(text: object) -> str:
@@ -69,3 +80,237 @@ def validate_message(text: object) -> str:
             hint="Shorten it or split it over several messages.",
         )
     return text
+
+
+def model_messages(history: Sequence[MessageRecord]) -> list[dict[str, str]]:
+    """Stored messages as model input: answers only; failed answers with no text left out."""
+    out: list[dict[str, str]] = []
+    for message in history:
+        if message.role == "assistant" and not message.content.strip():
+            continue
+        out.append({"role": message.role, "content": message.content})
+    return out
+
+
+@dataclass
+class _Draft:
+    """An answer being written."""
+
+    started: float = field(default_factory=time.monotonic)
+    reasoning: list[str] = field(default_factory=list)
+    content: list[str] = field(default_factory=list)
+    reasoning_pieces: int = 0
+    first_token: float | None = None
+    answer_began: float | None = None
+    end: StreamEnd | None = None
+    message_id: int | None = None
+
+    def add(self, piece: Piece) -> None:
+        now = time.monotonic()
+        if self.first_token is None:
+            self.first_token = now
+        if piece.kind == "reasoning":
+            self.reasoning.append(piece.text)
+            self.reasoning_pieces += 1
+        else:
+            if self.answer_began is None:
+                self.answer_began = now
+            self.content.append(piece.text)
+
+    def fields(self) -> dict[str, Any]:
+        now = time.monotonic()
+        completion = self.end.completion_tokens if self.end else None
+        answer_pieces = len(self.content)
+        answer_tokens = completion - self.reasoning_pieces if completion is not None else answer_pieces
+        generated = completion if completion is not None else self.reasoning_pieces + answer_pieces
+        elapsed = now - self.first_token if self.first_token is not None else 0.0
+        return {
+            "content": "".join(self.content),
+            "reasoning": "".join(self.reasoning),
+            "finish_reason": self.end.finish_reason if self.end else None,
+            "prompt_tokens": self.end.prompt_tokens if self.end else None,
+            "reasoning_tokens": self.reasoning_pieces,
+            "answer_tokens": max(answer_tokens, 0),
+            "ttft_ms": (self.first_token - self.started) * 1000 if self.first_token is not None else None,
+            "tokens_per_s": generated / elapsed if elapsed > 0 and generated > 1 else None,
+            "thinking_s": ((self.answer_began or now) - self.started) if self.reasoning else None,
+        }
+
+
+class ChatService:
+    """Conversations and chat turns for one owner at a time; the UI and the API both call this."""
+
+    def __init__(
+        self, engine: Engine, client: ModelClient, store: Store, *, checkpoint_seconds: float = CHECKPOINT_SECONDS
+    ) -> None:
+        self.engine = engine
+        self.client = client
+        self.store = store
+        self.checkpoint_seconds = checkpoint_seconds
+
+    @staticmethod
+    async def _db(call: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        # Database calls run in a thread so a slow disk never stalls every stream.
+        return await asyncio.to_thread(call, *args, **kwargs)
+
+    # -- conversations --------------------------------------------------------
+
+    async def new_conversation(self, owner: str, title: str = "") -> ConversationInfo:
+        return await self._db(self.store.create_conversation, owner, title=title)
+
+    async def conversations(self, owner: str, search: str = "") -> list[ConversationInfo]:
+        return await self._db(self.store.list_conversations, owner, search=search)
+
+    async def conversation(self, owner: str, conversation_id: str) -> ConversationInfo:
+        return await self._db(self.store.conversation, owner, conversation_id)
+
+    async def messages(self, owner: str, conversation_id: str) -> list[MessageRecord]:
+        return await self._db(self.store.messages, owner, conversation_id)
+
+    async def rename(self, owner: str, conversation_id: str, title: str) -> ConversationInfo:
+        title = " ".join(title.split())
+        if not title:
+            raise InvalidInput("A title cannot be empty.")
+        return await self._db(self.store.rename, owner, conversation_id, title)
+
+    async def delete(self, owner: str, conversation_id: str) -> None:
+        await self._db(self.store.delete_conversation, owner, conversation_id)
+
+    # -- turns ----------------------------------------------------------------
+
+    async def send(
+        self, owner: str, conversation_id: str, content: object, sampling: Sampling | None = None
+    ) -> AsyncIterator[ChatEvent]:
+        """Store the user's message, then answer it."""
+        text = validate_message(content)
+        await self._db(self.store.add_message, owner, conversation_id, role="user", content=text)
+        async for event in self._answer(owner, conversation_id, sampling or Sampling()):
+            yield event
+
+    async def regenerate(
+        self, owner: str, conversation_id: str, sampling: Sampling | None = None
+    ) -> AsyncIterator[ChatEvent]:
+        """Answer the last user message again, replacing the answer after it."""
+        history = await self.messages(owner, conversation_id)
+        last_user = next((m for m in reversed(history) if m.role == "user"), None)
+        if last_user is None:
+            raise InvalidInput("There is no message to answer again.")
+        later = [m for m in history if m.id > last_user.id]
+        if later:
+            await self._db(self.store.delete_messages_from, owner, conversation_id, later[0].id)
+        async for event in self._answer(owner, conversation_id, sampling or Sampling()):
+            yield event
+
+    async def edit_last(
+        self, owner: str, conversation_id: str, content: object, sampling: Sampling | None = None
+    ) -> AsyncIterator[ChatEvent]:
+        """Replace the last user message (and its answer) and send the new text."""
+        text = validate_message(content)
+        history = await self.messages(owner, conversation_id)
+        last_user = next((m for m in reversed(history) if m.role == "user"), None)
+        if last_user is None:
+            raise InvalidInput("There is no message to edit.")
+        await self._db(self.store.delete_messages_from, owner, conversation_id, last_user.id)
+        async for event in self.send(owner, conversation_id, text, sampling):
+            yield event
+
+    async def _fit(self, messages: list[dict[str, str]], sampling: Sampling) -> tuple[list[dict[str, str]], int, int]:
+        """The newest turns that fit, how many messages were left out, and the max tokens to ask for."""
+        cost = await self.client.acount_tokens(messages, math=sampling.math)
+        if cost is None:  # not a vLLM server: no exact counts, the engine enforces its own limit
+            return messages, 0, sampling.max_tokens or 0
+        target = history_target(cost.max_model_len, sampling.max_tokens)
+        fitted, count = messages, cost.count
+        cuts = cut_points(messages)
+        if count > target and cuts:
+            # Binary search for the fewest oldest turns to leave out: log2(turns) /tokenize calls.
+            measured: dict[int, int] = {}
+            low, high = 0, len(cuts) - 1
+            while low <= high:
+                middle = (low + high) // 2
+                tokens = await self.client.acount_tokens(messages[cuts[middle] :], math=sampling.math)
+                assert tokens is not None
+                measured[middle] = tokens.count
+                if tokens.count <= target:
+                    high = middle - 1
+                else:
+                    low = middle + 1
+            chosen = min(low, len(cuts) - 1)  # nothing fits: keep the newest message alone
+            fitted, count = messages[cuts[chosen] :], measured[chosen]
+        budget = answer_budget(count, cost.max_model_len, sampling.max_tokens)
+        return fitted, len(messages) - len(fitted), budget
+
+    async def _answer(self, owner: str, conversation_id: str, sampling: Sampling) -> AsyncIterator[ChatEvent]:
+        history = await self.messages(owner, conversation_id)
+        messages = model_messages(history)
+        if sampling.persona.strip():
+            messages.insert(len(messages) - 1, {"role": "system", "content": sampling.persona})
+        draft = _Draft()
+        state = MessageState.ERROR
+        error: AppError | None = None
+        model = None
+        try:
+            self.engine.require_ready()
+            model = await self.client.amodel_name()
+            fitted, dropped, max_tokens = await self._fit(messages, sampling)
+            if dropped:
+                yield Notice(f"{dropped} earlier messages were left out to fit the model's context.")
+            draft.started = time.monotonic()
+            last_checkpoint = draft.started
+            async for event in self.client.astream(
+                fitted,
+                temperature=sampling.temperature,
+                top_p=sampling.top_p,
+                max_tokens=max_tokens or None,
+                math=sampling.math,
+            ):
+                if isinstance(event, StreamEnd):
+                    draft.end = event
+                    continue
+                draft.add(event)
+                yield event
+                if time.monotonic() - last_checkpoint >= self.checkpoint_seconds:
+                    last_checkpoint = time.monotonic()
+                    await self._checkpoint(owner, conversation_id, draft)
+            finish = draft.end.finish_reason if draft.end else None
+            state = MessageState.TRUNCATED if finish == "length" else MessageState.COMPLETE
+        except AppError as exc:
+            error = exc
+        except (asyncio.CancelledError, GeneratorExit):
+            state = MessageState.STOPPED
+            raise
+        finally:
+            # Written here, synchronously, so that a cancelled task still saves what it had.
+            record = self._save(owner, conversation_id, draft, state, error, model, sampling)
+        yield TurnEnded(record, error)
+
+    async def _checkpoint(self, owner: str, conversation_id: str, draft: _Draft) -> None:
+        fields = draft.fields() | {"state": MessageState.STREAMING}
+        if draft.message_id is None:
+            record = await self._db(self.store.add_message, owner, conversation_id, role="assistant", **fields)
+            draft.message_id = record.id
+        else:
+            await self._db(self.store.update_message, draft.message_id, **fields)
+
+    def _save(
+        self,
+        owner: str,
+        conversation_id: str,
+        draft: _Draft,
+        state: MessageState,
+        error: AppError | None,
+        model: str | None,
+        sampling: Sampling,
+    ) -> MessageRecord:
+        fields = draft.fields() | {
+            "state": state,
+            "error": str(error) if error else None,
+            "model": model,
+            "temperature": sampling.temperature,
+            "top_p": sampling.top_p,
+            "max_tokens": sampling.max_tokens,
+            "math": sampling.math,
+        }
+        if draft.message_id is None:
+            return self.store.add_message(owner, conversation_id, role="assistant", **fields)
+        return self.store.update_message(draft.message_id, **fields)

@@ -331,10 +331,11 @@ class ModelClient:
             response = await self._http_client().post(f"{root}/tokenize", json=body)
         except Exception as exc:
             raise self._error(exc) from exc
-        if response.status_code != 200:
+        try:
+            data = response.json() if response.status_code == 200 else None
+            return TokenCount(count=int(data["count"]), max_model_len=int(data["max_model_len"])) if data else None
+        except (ValueError, KeyError, TypeError):
             return None  # not a vLLM server: the engine will enforce its own limit
-        data = response.json()
-        return TokenCount(count=int(data["count"]), max_model_len=int(data["max_model_len"]))
 
     async def aclose(self) -> None:
         """Release the HTTP connections."""

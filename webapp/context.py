@@ -1,11 +1,17 @@
-"""Fitting a conversation and its answer into the model's context window."""
+"""Fitting a conversation and its answer into the model's context window (pure)."""
 
 from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from webapp.errors import ContextTooLong
 
 # Leave the answer at least this many tokens, or it is cut before it can say anything.
 MIN_ANSWER_TOKENS = 16
+# Room kept for the answer when fitting history and no max tokens was asked for:
+# R1 thinks at length, so a few hundred tokens would cut most answers short.
+DEFAULT_ANSWER_RESERVE = 1024
 
 
 def answer_budget(prompt_tokens: int, max_model_len: int, requested: int | None) -> int:
@@ -18,3 +24,19 @@ def answer_budget(prompt_tokens: int, max_model_len: int, requested: int | None)
             hint="Shorten the message, or start a new conversation.",
         )
     return room if requested is None else max(1, min(requested, room))
+
+
+def history_target(max_model_len: int, requested: int | None) -> int:
+    """How many tokens the prompt may use so that the answer keeps its reserve."""
+    reserve = requested if requested is not None else DEFAULT_ANSWER_RESERVE
+    return max_model_len - min(reserve, max_model_len // 2)
+
+
+def cut_points(messages: Sequence[Mapping[str, Any]]) -> list[int]:
+    """Where the conversation may start once older turns are left out, oldest cut first.
+
+    Each cut starts at a user turn (with the persona text just before it, if any);
+    the last cut keeps the newest user message alone.
+    """
+    users = [i for i, m in enumerate(messages) if m.get("role") == "user"]
+    return [u - 1 if u > 0 and messages[u - 1].get("role") == "system" else u for u in users[1:]]

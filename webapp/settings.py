@@ -107,6 +107,11 @@ class Settings(BaseSettings):
         validation_alias="DATABASE_URL",
         description="SQLAlchemy URL of the history database. Empty: `sqlite:///<DATA_DIR>/chat.db`.",
     )
+    secret_key: str | None = Field(
+        None,
+        validation_alias="SECRET_KEY",
+        description="Key that signs browser cookies. Empty: made once and kept in `<DATA_DIR>/secret.key`.",
+    )
     host: str = Field(
         "0.0.0.0",
         validation_alias="APP_HOST",
@@ -125,7 +130,7 @@ class Settings(BaseSettings):
         description="Verbosity of the app's own log.",
     )
 
-    @field_validator("quantization", "vllm_base_url", "vllm_api_key", "database_url", mode="before")
+    @field_validator("quantization", "vllm_base_url", "vllm_api_key", "database_url", "secret_key", mode="before")
     @classmethod
     def _blank_is_none(cls, value: object) -> object:
         # An empty variable in a compose file or `.env` means "not set".

@@ -109,11 +109,15 @@ class Store:
 
     @classmethod
     def open(cls, url: str) -> Store:
-        """Connect, migrate, and mark answers a previous process left unfinished."""
+        """A ready store: connected, migrated, with answers a previous process left unfinished closed."""
         store = cls(create_db_engine(url))
-        migrate(store.engine)
-        store.close_interrupted()
+        store.prepare()
         return store
+
+    def prepare(self) -> None:
+        """Migrate the schema, and close answers a previous process left unfinished."""
+        migrate(self.engine)
+        self.close_interrupted()
 
     def close(self) -> None:
         self.engine.dispose()

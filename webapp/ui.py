@@ -1,17 +1,21 @@
-"""The Gradio chat page: thin, it turns the chat service's events into page updates."""
+"""The Gradio chat page: thin; it turns chat-service events into page updates."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 import gradio as gr
 
-from webapp.chat import ChatService
-from webapp.client import StreamEnd
-from webapp.errors import AppError
-from webapp.prompt import text_of
+from webapp.chat import ChatEvent, ChatService, Notice, Sampling, TurnEnded
+from webapp.errors import AppError, InvalidInput
+from webapp.i18n import DEFAULT_LANG, Lang, t
+from webapp.models import MessageState
+from webapp.owner import owner_from_cookies
+from webapp.reasoning import Piece
+from webapp.render import display
+from webapp.store import ConversationInfo, MessageRecord
 
 # One page update per this many seconds at most: a browser re-renders on every
 # update and falls behind at about 180 updates/s, while a fast engine writes more.
@@ -24,115 +28,332 @@ LATEX_DELIMITERS: list[dict[str, str | bool]] = [
     {"left": "\\(", "right": "\\)", "display": False},
 ]
 
-THINKING = "思考中…"
-THOUGHT = "思考过程"
-ERROR_PREFIX = "⚠️ "
+Chat = list[dict[str, Any]]
 
 
-def history_messages(history: Sequence[Mapping[str, Any]]) -> list[dict[str, str]]:
-    """The chat so far as model messages: thought blocks and error notes are left out."""
-    messages: list[dict[str, str]] = []
+def stats_line(message: MessageRecord, lang: Lang) -> str:
+    """Time to first token, tokens/s, thinking and answer tokens, under an answer."""
+    parts = []
+    if message.ttft_ms is not None:
+        parts.append(f"{t('ttft', lang)} {message.ttft_ms:.0f} ms")
+    if message.tokens_per_s is not None:
+        parts.append(f"{message.tokens_per_s:.1f} tok/s")
+    if message.reasoning_tokens is not None:
+        parts.append(f"{t('reasoning_tokens', lang)} {message.reasoning_tokens} tok")
+    if message.answer_tokens is not None:
+        parts.append(f"{t('answer_tokens', lang)} {message.answer_tokens} tok")
+    return " · ".join(parts)
+
+
+def thought_block(reasoning: str, lang: Lang, *, done: bool, seconds: float) -> dict[str, Any]:
+    metadata: dict[str, Any] = {"title": t("thought", lang), "status": "done", "duration": round(seconds, 1)}
+    if not done:
+        metadata = {"title": f"{t('thinking', lang)} {seconds:.0f}s", "status": "pending"}
+    return {"role": "assistant", "content": display(reasoning), "metadata": metadata}
+
+
+def answer_bubbles(message: MessageRecord, lang: Lang) -> Chat:
+    """A stored answer as the chat shows it: thought block, answer, state, figures."""
+    out: Chat = []
+    if message.reasoning:
+        out.append(thought_block(message.reasoning, lang, done=True, seconds=message.thinking_s or 0.0))
+    body = display(message.content)
+    notes = []
+    if message.state == MessageState.STOPPED:
+        notes.append(f"⏹ {t('stopped', lang)}")
+    elif message.state == MessageState.TRUNCATED:
+        notes.append(f"✂ {t('truncated', lang)}")
+    elif message.state == MessageState.ERROR:
+        notes.append(f"⚠️ {t('error', lang)}: {display(message.error or '')}")
+    figures = stats_line(message, lang)
+    if figures and message.state != MessageState.ERROR:
+        notes.append(figures)
+    footer = "\n\n".join(f"<sub>{note}</sub>" for note in notes)
+    content = "\n\n".join(part for part in (body, footer) if part)
+    if content:
+        out.append({"role": "assistant", "content": content})
+    return out
+
+
+def render(history: Sequence[MessageRecord], lang: Lang) -> Chat:
+    chat: Chat = []
     for message in history:
-        metadata = message.get("metadata") or {}
-        if metadata.get("title"):
-            continue  # a thought block: R1 must never see its old reasoning
-        text = text_of(message.get("content"))
-        if message.get("role") == "assistant" and text.startswith(ERROR_PREFIX):
-            continue
-        messages.append({"role": str(message.get("role")), "content": text})
-    return messages
+        if message.role == "user":
+            chat.append({"role": "user", "content": display(message.content)})
+        else:
+            chat.extend(answer_bubbles(message, lang))
+    return chat
 
 
-class ChatView:
-    """Renders one streamed answer as a thought block and an answer bubble."""
+class LiveAnswer:
+    """One answer being streamed, rendered after the chat so far."""
 
-    def __init__(self, history: list[dict[str, Any]]) -> None:
-        self.history = history
+    def __init__(self, before: Chat, lang: Lang) -> None:
+        self.before = before
+        self.lang = lang
         self.started = time.monotonic()
         self.reasoning = ""
         self.answer = ""
-        self.thought_done_at: float | None = None
+        self.notice = ""
+        self.answer_began: float | None = None
 
-    def add(self, kind: str, text: str) -> None:
-        if kind == "reasoning":
-            self.reasoning += text
-        else:
-            if self.thought_done_at is None:
-                self.thought_done_at = time.monotonic()
-            self.answer += text
+    def add(self, event: ChatEvent) -> None:
+        if isinstance(event, Notice):
+            self.notice = event.text
+        elif isinstance(event, Piece):
+            if event.kind == "reasoning":
+                self.reasoning += event.text
+            else:
+                self.answer_began = self.answer_began or time.monotonic()
+                self.answer += event.text
 
-    def render(self, *, finished: bool = False, error: str | None = None) -> list[dict[str, Any]]:
-        out = list(self.history)
+    def render(self) -> Chat:
+        chat = list(self.before)
+        if self.notice:
+            chat.append({"role": "assistant", "content": f"<sub>ℹ️ {display(self.notice)}</sub>"})
         if self.reasoning:
-            done = finished or self.thought_done_at is not None
-            duration = (self.thought_done_at or time.monotonic()) - self.started
-            metadata: dict[str, Any] = {
-                "title": THOUGHT if done else THINKING,
-                "status": "done" if done else "pending",
-            }
-            if done:
-                metadata["duration"] = round(duration, 1)
-            out.append({"role": "assistant", "content": self.reasoning, "metadata": metadata})
+            done = self.answer_began is not None
+            seconds = (self.answer_began or time.monotonic()) - self.started
+            chat.append(thought_block(self.reasoning, self.lang, done=done, seconds=seconds))
         if self.answer:
-            out.append({"role": "assistant", "content": self.answer})
-        if error:
-            out.append({"role": "assistant", "content": f"{ERROR_PREFIX}{error}"})
-        return out
+            chat.append({"role": "assistant", "content": display(self.answer)})
+        return chat
 
 
-def build_ui(service: ChatService) -> gr.Blocks:
-    """The chat page, wired to `service`."""
+def _conversation_choices(conversations: Sequence[ConversationInfo], lang: Lang) -> list[tuple[str, str]]:
+    return [(c.title or t("untitled", lang), c.id) for c in conversations]
 
-    async def respond(user_text: str, history: list[dict[str, Any]]) -> AsyncIterator[tuple[Any, ...]]:
-        prior = history_messages(history)
-        shown = [*history, {"role": "user", "content": user_text}]
-        view = ChatView(shown)
-        yield "", view.render()
-        last = time.monotonic()
+
+def build_ui(service: ChatService, secret: bytes) -> gr.Blocks:
+    """The chat page, wired to `service`; `secret` checks the owner cookie."""
+
+    def owner_of(request: gr.Request) -> str:
+        owner = owner_from_cookies(dict(request.cookies), secret)
+        if owner is None:  # the page was loaded without the app's cookie
+            raise gr.Error("Reload the page: this browser has no session cookie yet.")
+        return owner
+
+    def sampling_from(temperature: float, top_p: float, max_tokens: float, math: bool, persona: str) -> Sampling:
+        return Sampling(
+            temperature=float(temperature),
+            top_p=float(top_p),
+            max_tokens=int(max_tokens) or None,
+            math=bool(math),
+            persona=persona or "",
+        )
+
+    async def sidebar(owner: str, lang: Lang, selected: str | None, search: str = "") -> Any:
+        conversations = await service.conversations(owner, search)
+        return gr.update(choices=_conversation_choices(conversations, lang), value=selected)
+
+    async def on_load(lang: Lang, request: gr.Request) -> tuple[Any, ...]:
+        owner = owner_of(request)
+        conversations = await service.conversations(owner)
+        current = conversations[0].id if conversations else None
+        chat = render(await service.messages(owner, current), lang) if current else []
+        choices = gr.update(choices=_conversation_choices(conversations, lang), value=current)
+        title = conversations[0].title if conversations else ""
+        return current, choices, chat, title
+
+    async def on_select(conversation_id: str | None, lang: Lang, request: gr.Request) -> tuple[Any, ...]:
+        if not conversation_id:
+            return None, [], ""
+        owner = owner_of(request)
+        info = await service.conversation(owner, conversation_id)
+        return conversation_id, render(await service.messages(owner, conversation_id), lang), info.title
+
+    async def on_new(lang: Lang, request: gr.Request) -> tuple[Any, ...]:
+        owner_of(request)
+        return None, [], "", gr.update(value=None), False
+
+    async def on_search(text: str, current: str | None, lang: Lang, request: gr.Request) -> Any:
+        return await sidebar(owner_of(request), lang, current, text)
+
+    async def on_rename(title: str, current: str | None, lang: Lang, request: gr.Request) -> Any:
+        owner = owner_of(request)
+        if not current:
+            raise gr.Error(t("untitled", lang))
         try:
-            async for event in service.stream(prior, user_text):
-                if isinstance(event, StreamEnd):
-                    continue
-                first = not view.reasoning and not view.answer
-                view.add(event.kind, event.text)
-                now = time.monotonic()
-                if first or now - last >= UPDATE_INTERVAL:
-                    last = now
-                    yield gr.skip(), view.render()
+            await service.rename(owner, current, title)
         except AppError as exc:
-            yield gr.skip(), view.render(finished=True, error=str(exc))
-            return
-        yield gr.skip(), view.render(finished=True)
+            raise gr.Error(str(exc)) from exc
+        return await sidebar(owner, lang, current)
 
-    blocks = gr.Blocks(title="DeepSeek-R1-Distill-Qwen-1.5B", analytics_enabled=False)
+    async def on_delete(current: str | None, lang: Lang, request: gr.Request) -> tuple[Any, ...]:
+        owner = owner_of(request)
+        if current:
+            await service.delete(owner, current)
+        return None, [], "", await sidebar(owner, lang, None)
+
+    async def stream_turn(
+        owner: str, current: str, lang: Lang, before: Chat, turn: AsyncIterator[ChatEvent]
+    ) -> AsyncIterator[tuple[Any, ...]]:
+        """Page updates for one streamed answer, at most one per UPDATE_INTERVAL (the first at once)."""
+        live = LiveAnswer(before, lang)
+        yield current, live.render()
+        last = 0.0
+        async for event in turn:
+            if isinstance(event, TurnEnded):
+                break
+            live.add(event)
+            now = time.monotonic()
+            if now - last >= UPDATE_INTERVAL:
+                last = now
+                yield current, live.render()
+        yield current, render(await service.messages(owner, current), lang)
+
+    async def on_send(
+        text: str, current: str | None, editing: bool, lang: Lang,
+        temperature: float, top_p: float, max_tokens: float, math: bool, persona: str,
+        request: gr.Request,
+    ) -> AsyncIterator[tuple[Any, ...]]:  # fmt: skip
+        owner = owner_of(request)
+        try:
+            sampling = sampling_from(temperature, top_p, max_tokens, math, persona)
+            if not (text or "").strip():
+                raise InvalidInput("The message is empty.")
+            if current is None:
+                current = (await service.new_conversation(owner)).id
+            history = await service.messages(owner, current)
+        except AppError as exc:
+            raise gr.Error(str(exc)) from exc
+        if editing:
+            last_user = max((i for i, m in enumerate(history) if m.role == "user"), default=len(history))
+            history = history[:last_user]
+            turn = service.edit_last(owner, current, text, sampling)
+        else:
+            turn = service.send(owner, current, text, sampling)
+        before = [*render(history, lang), {"role": "user", "content": display(text)}]
+        yield "", False, current, before, await sidebar(owner, lang, current)
+        async for current_id, chat in stream_turn(owner, current, lang, before, turn):
+            yield gr.skip(), gr.skip(), current_id, chat, gr.skip()
+        yield gr.skip(), gr.skip(), current, gr.skip(), await sidebar(owner, lang, current)
+
+    async def on_regenerate(
+        current: str | None, lang: Lang,
+        temperature: float, top_p: float, max_tokens: float, math: bool, persona: str,
+        request: gr.Request,
+    ) -> AsyncIterator[tuple[Any, ...]]:  # fmt: skip
+        owner = owner_of(request)
+        if not current:
+            return
+        history = await service.messages(owner, current)
+        last_user = max((i for i, m in enumerate(history) if m.role == "user"), default=None)
+        if last_user is None:
+            return
+        sampling = sampling_from(temperature, top_p, max_tokens, math, persona)
+        before = render(history[: last_user + 1], lang)
+        async for update in stream_turn(owner, current, lang, before, service.regenerate(owner, current, sampling)):
+            yield update
+
+    async def on_edit(current: str | None, request: gr.Request) -> tuple[Any, ...]:
+        owner = owner_of(request)
+        if not current:
+            return gr.skip(), False
+        history = await service.messages(owner, current)
+        last = next((m for m in reversed(history) if m.role == "user"), None)
+        return (last.content, True) if last else (gr.skip(), False)
+
+    blocks = gr.Blocks(title="DeepSeek-R1 Chat", analytics_enabled=False)
     with blocks:
-        gr.Markdown("### DeepSeek-R1-Distill-Qwen-1.5B")
+        lang = gr.State(DEFAULT_LANG)
+        current = gr.State(None)
+        editing = gr.State(False)
+        with gr.Sidebar(elem_id="sidebar", open=True):
+            new = gr.Button(t("new", DEFAULT_LANG), elem_id="new-chat", variant="primary")
+            search = gr.Textbox(elem_id="search", show_label=False, placeholder=t("search", DEFAULT_LANG))
+            conversations = gr.Radio(
+                choices=[], elem_id="conversations", show_label=False, container=False, type="value"
+            )
+            with gr.Group():
+                title = gr.Textbox(elem_id="title", label=t("title", DEFAULT_LANG), max_lines=1)
+                with gr.Row():
+                    rename = gr.Button(t("rename", DEFAULT_LANG), elem_id="rename", size="sm")
+                    delete = gr.Button(t("delete", DEFAULT_LANG), elem_id="delete", size="sm", variant="stop")
+            language = gr.Radio([("中文", "zh"), ("English", "en")], value=DEFAULT_LANG, elem_id="language", label="")
         chatbot = gr.Chatbot(
             elem_id="chat",
             show_label=False,
-            height="70vh",
+            height="68vh",
             latex_delimiters=LATEX_DELIMITERS,
             buttons=["copy"],
             feedback_options=None,
             sanitize_html=True,
-            placeholder="向 DeepSeek-R1 提问，按 Enter 发送",
+            allow_tags=False,
+            placeholder=t("placeholder", DEFAULT_LANG),
         )
-        with gr.Row():
+        with gr.Row(equal_height=True):
             box = gr.Textbox(
                 elem_id="prompt",
                 show_label=False,
-                placeholder="输入消息，按 Enter 发送",
+                placeholder=t("prompt", DEFAULT_LANG),
                 scale=8,
                 autofocus=True,
                 lines=1,
                 max_lines=8,
             )
-            send = gr.Button("发送", elem_id="send", variant="primary", scale=1)
-            stop = gr.Button("停止", elem_id="stop", scale=1)
+            send = gr.Button(t("send", DEFAULT_LANG), elem_id="send", variant="primary", scale=1, min_width=80)
+            stop = gr.Button(t("stop", DEFAULT_LANG), elem_id="stop", scale=1, min_width=80)
+        with gr.Row():
+            regenerate = gr.Button(t("regenerate", DEFAULT_LANG), elem_id="regenerate", size="sm")
+            edit = gr.Button(t("edit", DEFAULT_LANG), elem_id="edit", size="sm")
+        with gr.Accordion(t("settings", DEFAULT_LANG), open=False, elem_id="settings") as settings_box:
+            temperature = gr.Slider(0, 2, value=0.6, step=0.05, label=t("temperature", DEFAULT_LANG))
+            top_p = gr.Slider(0.05, 1, value=0.95, step=0.05, label=t("top_p", DEFAULT_LANG))
+            max_tokens = gr.Number(value=0, minimum=0, precision=0, label=t("max_tokens", DEFAULT_LANG))
+            math = gr.Checkbox(value=False, label=t("math", DEFAULT_LANG))
+            persona = gr.Textbox(label=t("persona", DEFAULT_LANG), lines=2, max_lines=6)
+        sampling_inputs = [temperature, top_p, max_tokens, math, persona]
+
+        private: dict[str, Any] = {"api_visibility": "private"}
+        blocks.load(on_load, [lang], [current, conversations, chatbot, title], **private)
+        conversations.input(on_select, [conversations, lang], [current, chatbot, title], **private)
+        new.click(on_new, [lang], [current, chatbot, title, conversations, editing], **private)
+        search.input(on_search, [search, current, lang], [conversations], **private)
+        rename.click(on_rename, [title, current, lang], [conversations], **private)
+        delete.click(on_delete, [current, lang], [current, chatbot, title, conversations], **private)
+        edit.click(on_edit, [current], [box, editing], **private)
         # No concurrency limit: vLLM batches many chats; Gradio's default of 1 would queue them.
-        events: list[Any] = [
-            trigger(respond, [box, chatbot], [box, chatbot], concurrency_limit=None, api_visibility="private")
-            for trigger in (box.submit, send.click)
+        streaming: dict[str, Any] = {"concurrency_limit": None, "show_progress": "hidden", **private}
+        send_inputs = [box, current, editing, lang, *sampling_inputs]
+        send_outputs = [box, editing, current, chatbot, conversations]
+        turns: list[Any] = [
+            trigger(on_send, send_inputs, send_outputs, **streaming) for trigger in (box.submit, send.click)
         ]
-        stop.click(None, cancels=events, api_visibility="private")
+        turns.append(
+            regenerate.click(on_regenerate, [current, lang, *sampling_inputs], [current, chatbot], **streaming)
+        )
+        stop.click(None, cancels=turns, **private)
+
+        def relabel(choice: Lang) -> tuple[Any, ...]:
+            return (
+                choice,
+                gr.update(value=t("new", choice)),
+                gr.update(placeholder=t("search", choice)),
+                gr.update(label=t("title", choice)),
+                gr.update(value=t("rename", choice)),
+                gr.update(value=t("delete", choice)),
+                gr.update(placeholder=t("placeholder", choice)),
+                gr.update(placeholder=t("prompt", choice)),
+                gr.update(value=t("send", choice)),
+                gr.update(value=t("stop", choice)),
+                gr.update(value=t("regenerate", choice)),
+                gr.update(value=t("edit", choice)),
+                gr.update(label=t("settings", choice)),
+                gr.update(label=t("temperature", choice)),
+                gr.update(label=t("max_tokens", choice)),
+                gr.update(label=t("math", choice)),
+                gr.update(label=t("persona", choice)),
+            )
+
+        language.change(
+            relabel,
+            [language],
+            [
+                lang, new, search, title, rename, delete, chatbot, box, send, stop,
+                regenerate, edit, settings_box, temperature, max_tokens, math, persona,
+            ],
+            **private,
+        )  # fmt: skip
+        language.change(on_select, [current, language], [current, chatbot, title], **private)
     return blocks

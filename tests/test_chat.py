@@ -1,0 +1,237 @@
+"""A chat turn: stored before the model is called, saved once whatever ends it."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import SERVED_NAME, LiveApp, make_settings
+from tests.fakes import FakeEngine, Reply, serve_fake
+from webapp.chat import ChatEvent, ChatService, Notice, Sampling, TurnEnded, model_messages
+from webapp.client import ModelClient
+from webapp.engine import Engine
+from webapp.errors import ContextTooLong, EngineError, EngineNotReady, InvalidInput
+from webapp.models import MessageState
+from webapp.reasoning import Piece
+from webapp.store import MessageRecord, Store
+from webapp.tiny_model import REASONING_PIECES, SCRIPT_ANSWER, SCRIPT_REASONING
+
+OWNER = "owner-1"
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    store = Store.open(f"sqlite:///{tmp_path / 'chat.db'}")
+    yield store
+    store.close()
+
+
+@pytest.fixture
+def live_service(live_app: LiveApp, store: Store) -> ChatService:
+    client = ModelClient(live_app.engine.base_url, api_key=live_app.engine.api_key, model=SERVED_NAME)
+    return ChatService(live_app.engine, client, store)
+
+
+async def external_service(url: str, store: Store, **kwargs: float) -> ChatService:
+    engine = Engine(make_settings(vllm_base_url=url))
+    await engine.start()
+    status = await engine.wait_ready(within=10)
+    assert status.ready
+    return ChatService(engine, ModelClient(url), store, **kwargs)
+
+
+async def run(turn: AsyncIterator[ChatEvent]) -> list[ChatEvent]:
+    return [event async for event in turn]
+
+
+def ended(events: list[ChatEvent]) -> TurnEnded:
+    last = events[-1]
+    assert isinstance(last, TurnEnded)
+    return last
+
+
+async def test_a_turn_stores_both_messages_with_their_figures(live_service: ChatService) -> None:
+    conversation = await live_service.new_conversation(OWNER)
+    events = await run(live_service.send(OWNER, conversation.id, "你好", Sampling(temperature=0.7)))
+    answer = ended(events).message
+    assert ended(events).error is None
+    assert (answer.reasoning, answer.content, answer.state) == (SCRIPT_REASONING, SCRIPT_ANSWER, "complete")
+    assert answer.finish_reason == "stop"
+    assert answer.reasoning_tokens == len(REASONING_PIECES)
+    assert answer.answer_tokens is not None and answer.answer_tokens > 0
+    assert answer.ttft_ms is not None and answer.ttft_ms > 0
+    assert answer.tokens_per_s is not None and answer.tokens_per_s > 0
+    assert (answer.model, answer.temperature, answer.top_p) == (SERVED_NAME, 0.7, 0.95)
+    stored = await live_service.messages(OWNER, conversation.id)
+    assert [(m.role, m.content) for m in stored] == [("user", "你好"), ("assistant", SCRIPT_ANSWER)]
+    assert (await live_service.conversation(OWNER, conversation.id)).title == "你好"
+
+
+async def test_a_length_cut_answer_is_kept_as_truncated(live_service: ChatService) -> None:
+    conversation = await live_service.new_conversation(OWNER)
+    answer = ended(await run(live_service.send(OWNER, conversation.id, "hi", Sampling(max_tokens=3)))).message
+    assert answer.state == MessageState.TRUNCATED
+    assert answer.reasoning == "".join(REASONING_PIECES[:3])
+
+
+async def test_old_turns_are_left_out_to_fit_with_a_notice(live_service: ChatService, store: Store) -> None:
+    conversation = await live_service.new_conversation(OWNER)
+    for number in range(8):
+        store.add_message(OWNER, conversation.id, role="user", content=f"question {number}: " + "fox " * 40)
+        store.add_message(OWNER, conversation.id, role="assistant", content="answer " * 20)
+    events = await run(live_service.send(OWNER, conversation.id, "and now?"))
+    notices = [e for e in events if isinstance(e, Notice)]
+    assert len(notices) == 1
+    assert "earlier messages were left out" in notices[0].text
+    assert ended(events).message.state == MessageState.COMPLETE
+
+
+async def test_a_message_too_long_alone_is_told_plainly_and_kept(live_service: ChatService) -> None:
+    conversation = await live_service.new_conversation(OWNER)
+    turn = ended(await run(live_service.send(OWNER, conversation.id, "fox " * 600)))
+    assert isinstance(turn.error, ContextTooLong)
+    assert "context holds 512" in str(turn.error)
+    stored = await live_service.messages(OWNER, conversation.id)
+    assert [m.role for m in stored] == ["user", "assistant"]
+    assert stored[1].state == MessageState.ERROR
+
+
+async def test_the_user_message_is_stored_even_when_the_engine_is_down(store: Store) -> None:
+    engine = Engine(make_settings(vllm_base_url="http://127.0.0.1:9/v1"))  # never started: not ready
+    service = ChatService(engine, ModelClient("http://127.0.0.1:9/v1"), store)
+    conversation = await service.new_conversation(OWNER)
+    turn = ended(await run(service.send(OWNER, conversation.id, "are you there?")))
+    assert isinstance(turn.error, EngineNotReady)
+    stored = await service.messages(OWNER, conversation.id)
+    assert stored[0].content == "are you there?"
+    assert stored[1].state == MessageState.ERROR
+    assert stored[1].error and "still loading" in stored[1].error
+
+
+async def test_an_engine_dying_midway_keeps_the_partial_answer_and_the_next_chat_works(store: Store) -> None:
+    fake = FakeEngine([Reply(["half a ", "thought"], ["half an ", "answer"], die=True), Reply(["ok"], ["fine"])])
+    with serve_fake(fake) as url:
+        service = await external_service(url, store)
+        conversation = await service.new_conversation(OWNER)
+        first = ended(await run(service.send(OWNER, conversation.id, "one")))
+        assert isinstance(first.error, EngineError)
+        assert (first.message.reasoning, first.message.content) == ("half a thought", "half an answer")
+        assert first.message.state == MessageState.ERROR
+        second = ended(await run(service.send(OWNER, conversation.id, "two")))
+        assert second.error is None
+        assert second.message.content == "fine"
+        # The partial answer goes back as history; its reasoning never does.
+        assert fake.requests[-1]["messages"] == [
+            {"role": "user", "content": "one"},
+            {"role": "assistant", "content": "half an answer"},
+            {"role": "user", "content": "two"},
+        ]
+
+
+async def test_a_stopped_answer_is_saved_with_what_it_had(store: Store) -> None:
+    fake = FakeEngine([Reply(["t"] * 3, ["word "] * 400, interval=0.01)])
+    with serve_fake(fake) as url:
+        service = await external_service(url, store)
+        conversation = await service.new_conversation(OWNER)
+        received: list[Piece] = []
+        enough = asyncio.Event()
+
+        async def consume() -> None:
+            async for event in service.send(OWNER, conversation.id, "long please"):
+                if isinstance(event, Piece):
+                    received.append(event)
+                    if len(received) >= 20:
+                        enough.set()
+
+        task = asyncio.create_task(consume())
+        await asyncio.wait_for(enough.wait(), timeout=30)
+        task.cancel()  # what the stop button and a closed browser do
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        [_, answer] = await service.messages(OWNER, conversation.id)
+        assert answer.state == MessageState.STOPPED
+        assert answer.reasoning == "ttt"
+        assert answer.content.startswith("word word")
+        assert len(answer.content) >= len("word ") * 15
+
+
+async def test_long_answers_are_checkpointed_while_streaming(store: Store) -> None:
+    fake = FakeEngine([Reply(["t"], ["word "] * 30, interval=0.02)])
+    with serve_fake(fake) as url:
+        service = await external_service(url, store, checkpoint_seconds=0.1)
+        conversation = await service.new_conversation(OWNER)
+        seen_streaming: list[MessageRecord] = []
+        async for event in service.send(OWNER, conversation.id, "go"):
+            stored = store.messages(OWNER, conversation.id)
+            if isinstance(event, Piece) and len(stored) == 2:
+                seen_streaming.append(stored[1])
+        assert seen_streaming, "no checkpoint was written while the answer streamed"
+        assert seen_streaming[0].state == MessageState.STREAMING
+        final = store.messages(OWNER, conversation.id)
+        assert len(final) == 2  # the checkpoint row became the answer: not a second row
+        assert final[1].state == MessageState.COMPLETE
+        assert final[1].content == "word " * 30
+
+
+async def test_persona_and_math_reach_the_engine_inside_the_user_turn(store: Store) -> None:
+    fake = FakeEngine()
+    with serve_fake(fake) as url:
+        service = await external_service(url, store)
+        conversation = await service.new_conversation(OWNER)
+        await run(service.send(OWNER, conversation.id, "1+1?", Sampling(math=True, persona="You are a tutor.")))
+    request = fake.requests[-1]
+    assert request["messages"] == [
+        {
+            "role": "user",
+            "content": "You are a tutor.\n\n1+1?\n\nPlease reason step by step, and put your final answer within "
+            "\\boxed{}.",
+        }
+    ]
+    assert (request["temperature"], request["top_p"]) == (0.6, 0.95)
+
+
+async def test_regenerate_and_edit_replace_the_last_turn(live_service: ChatService) -> None:
+    conversation = await live_service.new_conversation(OWNER)
+    await run(live_service.send(OWNER, conversation.id, "first"))
+    await run(live_service.regenerate(OWNER, conversation.id))
+    assert [m.role for m in await live_service.messages(OWNER, conversation.id)] == ["user", "assistant"]
+    await run(live_service.edit_last(OWNER, conversation.id, "edited"))
+    stored = await live_service.messages(OWNER, conversation.id)
+    assert [(m.role, m.content) for m in stored] == [("user", "edited"), ("assistant", SCRIPT_ANSWER)]
+
+
+def test_history_sent_to_the_model_has_answers_only() -> None:
+    def record(role: str, content: str, reasoning: str = "", state: str = "complete") -> MessageRecord:
+        fields = dict.fromkeys(MessageRecord.__slots__)
+        fields.update(id=1, conversation_id="c", role=role, content=content, reasoning=reasoning, state=state)
+        fields.update(math=False, created_at=0.0)
+        return MessageRecord(**fields)  # type: ignore[arg-type]
+
+    history = [
+        record("user", "q1"),
+        record("assistant", "a1", reasoning="secret thoughts"),
+        record("user", "q2"),
+        record("assistant", "", state="error"),
+    ]
+    assert model_messages(history) == [
+        {"role": "user", "content": "q1"},
+        {"role": "assistant", "content": "a1"},
+        {"role": "user", "content": "q2"},
+    ]
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"temperature": 2.5}, "between 0 and 2"),
+        ({"top_p": 0}, "above 0"),
+        ({"max_tokens": 0}, "at least 1"),
+        ({"persona": "x" * 5000}, "persona"),
+    ],
+)
+def test_out_of_range_sampling_is_refused(values: dict[str, object], message: str) -> None:
+    with pytest.raises(InvalidInput, match=message):
+        Sampling(**values)  # type: ignore[arg-type]
