@@ -17,6 +17,7 @@ import pytest
 import uvicorn
 from fastapi import FastAPI
 
+from tests.fakes import FakeEngine, serve_fake
 from webapp import preflight, tiny_model
 from webapp.application import create_app
 from webapp.engine import Engine
@@ -144,6 +145,24 @@ def live_app(models_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iter
         pytest.fail(f"the engine's process group {pid} outlived the app")
 
 
-@pytest.fixture
-def scripted_model(models_dir: Path) -> Path:
-    return models_dir / "scripted"
+@dataclass
+class FakeApp:
+    """The real app in front of a fake engine whose replies a test sets."""
+
+    url: str
+    fake: FakeEngine
+
+
+@pytest.fixture(scope="session")
+def fake_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FakeApp]:
+    fake = FakeEngine()
+    work = tmp_path_factory.mktemp("fake-app")
+    with serve_fake(fake) as engine_url:
+        settings = make_settings(vllm_base_url=engine_url, port=free_port(), host="127.0.0.1", data_dir=work)
+        app = create_app(settings)
+        with serve(app, settings.port) as url:
+            with httpx.Client() as http:
+                deadline = time.monotonic() + 30
+                while http.get(f"{url}/readyz").status_code != 200 and time.monotonic() < deadline:
+                    time.sleep(0.1)
+            yield FakeApp(url, fake)

@@ -77,6 +77,29 @@ async def test_a_length_cut_answer_is_kept_as_truncated(live_service: ChatServic
     assert answer.reasoning == "".join(REASONING_PIECES[:3])
 
 
+@pytest.mark.parametrize("cut_at", [3, 10], ids=["while-thinking", "while-answering"])
+async def test_a_cut_answer_continues_where_it_stopped(live_service: ChatService, cut_at: int) -> None:
+    conversation = await live_service.new_conversation(OWNER)
+    first = ended(await run(live_service.send(OWNER, conversation.id, "hi", Sampling(max_tokens=cut_at)))).message
+    assert first.state == MessageState.TRUNCATED
+    assert (first.reasoning + first.content) != SCRIPT_REASONING + SCRIPT_ANSWER
+    turn = ended(await run(live_service.continue_answer(OWNER, conversation.id)))
+    assert turn.error is None
+    # The scripted model picks the script up at the cut: the whole answer, exactly, in one message.
+    assert (turn.message.reasoning, turn.message.content) == (SCRIPT_REASONING, SCRIPT_ANSWER)
+    assert turn.message.id == first.id
+    assert turn.message.state == MessageState.COMPLETE
+    stored = await live_service.messages(OWNER, conversation.id)
+    assert [m.role for m in stored] == ["user", "assistant"]
+
+
+async def test_only_a_cut_answer_can_be_continued(live_service: ChatService) -> None:
+    conversation = await live_service.new_conversation(OWNER)
+    await run(live_service.send(OWNER, conversation.id, "hi"))
+    with pytest.raises(InvalidInput, match="cut by the length limit"):
+        await run(live_service.continue_answer(OWNER, conversation.id))
+
+
 async def test_old_turns_are_left_out_to_fit_with_a_notice(live_service: ChatService, store: Store) -> None:
     conversation = await live_service.new_conversation(OWNER)
     for number in range(8):

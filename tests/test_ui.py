@@ -8,7 +8,8 @@ from urllib.parse import urlsplit
 import pytest
 from playwright.async_api import Browser, Page, async_playwright, expect
 
-from tests.conftest import LiveApp
+from tests.conftest import FakeApp, LiveApp
+from tests.fakes import Reply
 from webapp.tiny_model import REASONING_PIECES
 
 pytestmark = pytest.mark.browser
@@ -43,10 +44,20 @@ def requested_hosts() -> set[str]:
 
 @pytest.fixture
 async def page(browser: Browser, live_app: LiveApp, requested_hosts: set[str]) -> AsyncIterator[Page]:
-    context = await browser.new_context(viewport={"width": 1100, "height": 900})
+    context = await browser.new_context(viewport={"width": 1200, "height": 900})
     page = await context.new_page()
     page.on("request", lambda request: requested_hosts.add(urlsplit(request.url).hostname or ""))
     await page.goto(live_app.url)
+    yield page
+    await context.close()
+
+
+@pytest.fixture
+async def fake_page(browser: Browser, fake_app: FakeApp) -> AsyncIterator[Page]:
+    """The app in front of a fake engine: for output a real model cannot be made to write."""
+    context = await browser.new_context(viewport={"width": 1200, "height": 900})
+    page = await context.new_page()
+    await page.goto(fake_app.url)
     yield page
     await context.close()
 
@@ -78,3 +89,88 @@ async def test_a_second_turn_works_and_the_page_stays_offline(page: Page, reques
     await expect(chat.get_by_text("Hello! I am a tiny scripted model.")).to_have_count(2, timeout=30_000)
     await expect(chat).not_to_contain_text("⚠️")
     assert requested_hosts == {"127.0.0.1"}  # no font, script or telemetry from the internet
+
+
+async def test_stop_keeps_the_partial_answer_and_a_reload_shows_it(fake_page: Page, fake_app: FakeApp) -> None:
+    fake_app.fake.replies = [Reply(["pondering "] * 30, ["word "] * 3000, interval=0.01)]
+    await send(fake_page, "write a lot")
+    chat = fake_page.locator("#chat")
+    await expect(chat).to_contain_text("思考中", timeout=10_000)  # the open thought block with its timer
+    await expect(chat).to_contain_text("word word word", timeout=10_000)
+    await fake_page.locator("#stop").click()
+    await expect(chat).to_contain_text("已停止", timeout=10_000)
+    shown = await chat.inner_text()
+    await fake_page.reload()
+    await expect(chat).to_contain_text("word word word", timeout=10_000)
+    await expect(chat).to_contain_text("已停止")
+    assert (await chat.inner_text()).count("word") >= 3
+    assert shown.count("word") > 0
+
+
+async def test_html_and_script_from_the_model_show_as_text(fake_page: Page, fake_app: FakeApp) -> None:
+    fake_app.fake.replies = [
+        Reply(
+            ["<b>bold thought</b>"],
+            ["<script>window.__pwned = 1</script>", ' <img src="x" onerror="window.__pwned = 2">', " **fine**"],
+        )
+    ]
+    await send(fake_page, "<i>user markup</i>")
+    chat = fake_page.locator("#chat")
+    await expect(chat).to_contain_text("<script>window.__pwned = 1</script>", timeout=10_000)
+    await expect(chat).to_contain_text('<img src="x" onerror="window.__pwned = 2">')
+    await expect(chat).to_contain_text("<i>user markup</i>")
+    await expect(chat.locator("strong")).to_have_text("fine")  # markdown still renders
+    assert await chat.locator("img[src='x'], script, i").count() == 0
+    assert await fake_page.evaluate("window.__pwned") is None
+
+
+async def test_conversations_switch_rename_and_delete(page: Page) -> None:
+    chat = page.locator("#chat")
+    await send(page, "first question")
+    await expect(chat).to_contain_text("Hello! I am a tiny scripted model.", timeout=30_000)
+    await page.locator("#new-chat").click()
+    await expect(chat).not_to_contain_text("first question")
+    await send(page, "second question")
+    await expect(chat).to_contain_text("Hello! I am a tiny scripted model.", timeout=30_000)
+    sidebar = page.locator("#conversations")
+    await expect(sidebar).to_contain_text("first question")
+    await expect(sidebar).to_contain_text("second question")
+    await sidebar.get_by_text("first question").click()
+    await expect(chat).to_contain_text("first question")
+    await expect(chat).not_to_contain_text("second question")
+    await page.locator("#title textarea, #title input").first.fill("Renamed chat")
+    await page.locator("#rename").click()
+    await expect(sidebar).to_contain_text("Renamed chat")
+    await page.locator("#delete").click()
+    await expect(sidebar).not_to_contain_text("Renamed chat")
+    await expect(sidebar).to_contain_text("second question")
+    await page.reload()
+    await expect(page.locator("#conversations")).not_to_contain_text("Renamed chat")
+
+
+async def test_two_browsers_never_see_each_other(browser: Browser, live_app: LiveApp) -> None:
+    first = await browser.new_context()
+    second = await browser.new_context()
+    try:
+        alice = await first.new_page()
+        await alice.goto(live_app.url)
+        await send(alice, "alice's secret question")
+        await expect(alice.locator("#chat")).to_contain_text("Hello!", timeout=30_000)
+        bob = await second.new_page()
+        await bob.goto(live_app.url)
+        await expect(bob.locator("#prompt textarea")).to_be_visible()
+        await bob.wait_for_timeout(500)
+        await expect(bob.locator("#conversations")).not_to_contain_text("alice's secret question")
+        await expect(bob.locator("#chat")).not_to_contain_text("alice's secret question")
+        await alice.reload()
+        await expect(alice.locator("#chat")).to_contain_text("alice's secret question", timeout=10_000)
+    finally:
+        await first.close()
+        await second.close()
+
+
+async def test_the_page_switches_to_english(page: Page) -> None:
+    await expect(page.locator("#send")).to_have_text("发送")
+    await page.locator("#language").get_by_text("English").click()
+    await expect(page.locator("#send")).to_have_text("Send")
+    await expect(page.locator("#new-chat")).to_contain_text("New chat")

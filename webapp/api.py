@@ -11,6 +11,7 @@ from fastapi import APIRouter, FastAPI, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from webapp.chat import ChatService, Notice, Sampling, TurnEnded, validate_message
 from webapp.engine import Engine
@@ -48,8 +49,17 @@ def install_error_handlers(app: FastAPI) -> None:
         body = {"error": {"kind": "invalid_input", "message": " ".join(problems), "hint": None}}
         return JSONResponse(body, status_code=status)
 
+    async def http_error(_request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, StarletteHTTPException)
+        message = str(exc.detail)
+        if exc.status_code == 400 and "parsing the body" in message:
+            message = "The request body is not valid JSON in UTF-8."  # FastAPI's word for bad UTF-8
+        body = {"error": {"kind": "http_error", "message": message, "hint": None}}
+        return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
+
     app.add_exception_handler(AppError, app_error)
     app.add_exception_handler(RequestValidationError, invalid_request)
+    app.add_exception_handler(StarletteHTTPException, http_error)
 
 
 def health_router(engine: Engine) -> APIRouter:

@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 from webapp.client import DEFAULT_MAX_TOKENS, RECOMMENDED_TEMPERATURE, RECOMMENDED_TOP_P, ModelClient, StreamEnd
 from webapp.context import answer_budget, cut_points, history_target
 from webapp.engine import Engine
-from webapp.errors import AppError, InvalidInput
+from webapp.errors import AppError, InvalidInput, TooLarge
 from webapp.models import MessageState
 from webapp.reasoning import Piece
 from webapp.store import ConversationInfo, MessageRecord, Store
@@ -75,7 +75,7 @@ def validate_message(text: object) -> str:
     if not text.strip():
         raise InvalidInput("The message is empty.", hint="Type a question first.")
     if len(text) > MAX_MESSAGE_CHARS:
-        raise InvalidInput(
+        raise TooLarge(
             f"The message has {len(text):,} characters; the limit is {MAX_MESSAGE_CHARS:,}.",
             hint="Shorten it or split it over several messages.",
         )
@@ -100,10 +100,24 @@ class _Draft:
     reasoning: list[str] = field(default_factory=list)
     content: list[str] = field(default_factory=list)
     reasoning_pieces: int = 0
+    answer_pieces: int = 0
     first_token: float | None = None
     answer_began: float | None = None
     end: StreamEnd | None = None
     message_id: int | None = None
+    earlier_reasoning_tokens: int = 0  # a continued answer keeps its first part's counts
+    earlier_answer_tokens: int = 0
+
+    @classmethod
+    def continuing(cls, message: MessageRecord) -> _Draft:
+        return cls(
+            reasoning=[message.reasoning] if message.reasoning else [],
+            content=[message.content] if message.content else [],
+            answer_began=time.monotonic() if message.content else None,
+            message_id=message.id,
+            earlier_reasoning_tokens=message.reasoning_tokens or 0,
+            earlier_answer_tokens=message.answer_tokens or 0,
+        )
 
     def add(self, piece: Piece) -> None:
         now = time.monotonic()
@@ -116,11 +130,12 @@ class _Draft:
             if self.answer_began is None:
                 self.answer_began = now
             self.content.append(piece.text)
+            self.answer_pieces += 1
 
     def fields(self) -> dict[str, Any]:
         now = time.monotonic()
         completion = self.end.completion_tokens if self.end else None
-        answer_pieces = len(self.content)
+        answer_pieces = self.answer_pieces
         answer_tokens = completion - self.reasoning_pieces if completion is not None else answer_pieces
         generated = completion if completion is not None else self.reasoning_pieces + answer_pieces
         elapsed = now - self.first_token if self.first_token is not None else 0.0
@@ -129,8 +144,8 @@ class _Draft:
             "reasoning": "".join(self.reasoning),
             "finish_reason": self.end.finish_reason if self.end else None,
             "prompt_tokens": self.end.prompt_tokens if self.end else None,
-            "reasoning_tokens": self.reasoning_pieces,
-            "answer_tokens": max(answer_tokens, 0),
+            "reasoning_tokens": self.earlier_reasoning_tokens + self.reasoning_pieces,
+            "answer_tokens": self.earlier_answer_tokens + max(answer_tokens, 0),
             "ttft_ms": (self.first_token - self.started) * 1000 if self.first_token is not None else None,
             "tokens_per_s": generated / elapsed if elapsed > 0 and generated > 1 else None,
             "thinking_s": ((self.answer_began or now) - self.started) if self.reasoning else None,
@@ -166,6 +181,17 @@ class ChatService:
 
     async def messages(self, owner: str, conversation_id: str) -> list[MessageRecord]:
         return await self._db(self.store.messages, owner, conversation_id)
+
+    async def settled_messages(self, owner: str, conversation_id: str, within: float = 3.0) -> list[MessageRecord]:
+        """The messages once the last turn has been saved (a stopped turn saves as it unwinds)."""
+        deadline = time.monotonic() + within
+        while True:
+            history = await self.messages(owner, conversation_id)
+            last = history[-1] if history else None
+            unsettled = last is not None and (last.role == "user" or last.state == MessageState.STREAMING)
+            if not unsettled or time.monotonic() > deadline:
+                return history
+            await asyncio.sleep(0.05)
 
     async def rename(self, owner: str, conversation_id: str, title: str) -> ConversationInfo:
         title = " ".join(title.split())
@@ -214,9 +240,21 @@ class ChatService:
         async for event in self.send(owner, conversation_id, text, sampling):
             yield event
 
-    async def _fit(self, messages: list[dict[str, str]], sampling: Sampling) -> tuple[list[dict[str, str]], int, int]:
+    async def continue_answer(
+        self, owner: str, conversation_id: str, sampling: Sampling | None = None
+    ) -> AsyncIterator[ChatEvent]:
+        """Go on with the last answer where the length limit cut it."""
+        history = await self.messages(owner, conversation_id)
+        if not history or history[-1].role != "assistant" or history[-1].state != MessageState.TRUNCATED:
+            raise InvalidInput("Only an answer cut by the length limit can be continued.")
+        async for event in self._answer(owner, conversation_id, sampling or Sampling(), continuing=history[-1]):
+            yield event
+
+    async def _fit(
+        self, messages: list[dict[str, str]], sampling: Sampling, prefix: str | None
+    ) -> tuple[list[dict[str, str]], int, int]:
         """The newest turns that fit, how many messages were left out, and the max tokens to ask for."""
-        cost = await self.client.acount_tokens(messages, math=sampling.math)
+        cost = await self.client.acount_tokens(messages, math=sampling.math, prefix=prefix)
         if cost is None:  # not a vLLM server: no exact counts, the engine enforces its own limit
             return messages, 0, sampling.max_tokens or 0
         target = history_target(cost.max_model_len, sampling.max_tokens)
@@ -228,7 +266,7 @@ class ChatService:
             low, high = 0, len(cuts) - 1
             while low <= high:
                 middle = (low + high) // 2
-                tokens = await self.client.acount_tokens(messages[cuts[middle] :], math=sampling.math)
+                tokens = await self.client.acount_tokens(messages[cuts[middle] :], math=sampling.math, prefix=prefix)
                 assert tokens is not None
                 measured[middle] = tokens.count
                 if tokens.count <= target:
@@ -240,19 +278,26 @@ class ChatService:
         budget = answer_budget(count, cost.max_model_len, sampling.max_tokens)
         return fitted, len(messages) - len(fitted), budget
 
-    async def _answer(self, owner: str, conversation_id: str, sampling: Sampling) -> AsyncIterator[ChatEvent]:
+    async def _answer(
+        self, owner: str, conversation_id: str, sampling: Sampling, continuing: MessageRecord | None = None
+    ) -> AsyncIterator[ChatEvent]:
         history = await self.messages(owner, conversation_id)
+        prefix = None
+        if continuing is not None:
+            history = [m for m in history if m.id != continuing.id]
+            # Thinking goes on from inside the block; an answer goes on from its own text.
+            prefix = continuing.content if continuing.content else f"<think>\n{continuing.reasoning}"
         messages = model_messages(history)
         if sampling.persona.strip():
             messages.insert(len(messages) - 1, {"role": "system", "content": sampling.persona})
-        draft = _Draft()
+        draft = _Draft.continuing(continuing) if continuing is not None else _Draft()
         state = MessageState.ERROR
         error: AppError | None = None
         model = None
         try:
             self.engine.require_ready()
             model = await self.client.amodel_name()
-            fitted, dropped, max_tokens = await self._fit(messages, sampling)
+            fitted, dropped, max_tokens = await self._fit(messages, sampling, prefix)
             if dropped:
                 yield Notice(f"{dropped} earlier messages were left out to fit the model's context.")
             draft.started = time.monotonic()
@@ -263,6 +308,8 @@ class ChatService:
                 top_p=sampling.top_p,
                 max_tokens=max_tokens or None,
                 math=sampling.math,
+                prefix=prefix,
+                answer_only=continuing is not None and bool(continuing.content),
             ):
                 if isinstance(event, StreamEnd):
                     draft.end = event

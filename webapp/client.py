@@ -180,9 +180,11 @@ class ModelClient:
         top_p: float,
         max_tokens: int | None,
         stream: bool,
+        prefix: str | None = None,
     ) -> dict[str, Any]:
+        chat = r1_messages(messages, math=math)
         request: dict[str, Any] = {
-            "messages": r1_messages(messages, math=math),
+            "messages": chat,
             "temperature": temperature,
             "top_p": top_p,
             "stream": stream,
@@ -191,6 +193,11 @@ class ModelClient:
             request["max_tokens"] = max_tokens
         if stream:
             request["stream_options"] = {"include_usage": True}
+        if prefix is not None:
+            # The answer goes on from `prefix` (vLLM's continue_final_message), which the
+            # template keeps verbatim while it is still thinking, hence no stripping here.
+            chat.append({"role": "assistant", "content": prefix})
+            request["extra_body"] = {"continue_final_message": True, "add_generation_prompt": False}
         return request
 
     # -- model discovery ------------------------------------------------------
@@ -294,10 +301,17 @@ class ModelClient:
         top_p: float = RECOMMENDED_TOP_P,
         max_tokens: int | None = DEFAULT_MAX_TOKENS,
         math: bool = False,
+        prefix: str | None = None,
+        answer_only: bool = False,
     ) -> AsyncIterator[StreamEvent]:
-        """Stream thinking and answer pieces, then a `StreamEnd`, without blocking the loop."""
+        """Stream thinking and answer pieces, then a `StreamEnd`, without blocking the loop.
+
+        With `prefix` the model goes on from that text; `answer_only` says the prefix
+        already left its thinking, so all that comes is answer (vLLM's parser, seeing no
+        `</think>` in the new text, would call it reasoning).
+        """
         request = self._request(
-            messages, math=math, temperature=temperature, top_p=top_p, max_tokens=max_tokens, stream=True
+            messages, math=math, temperature=temperature, top_p=top_p, max_tokens=max_tokens, stream=True, prefix=prefix
         )
         splitter = ReasoningSplitter()
         end = StreamEnd(None)
@@ -306,27 +320,29 @@ class ModelClient:
             stream = await self._async_client().chat.completions.create(model=model, **request)
             async for chunk in stream:
                 for piece in splitter.feed(*_delta_text(chunk)):
-                    yield piece
+                    yield Piece("content", piece.text) if answer_only else piece
                 end = _end_of(chunk, end)
         except AppError:
             raise
         except Exception as exc:
             raise self._error(exc) from exc
         for piece in splitter.finish():
-            yield piece
+            yield Piece("content", piece.text) if answer_only else piece
         if end.finish_reason is None:
             # A stream that stops without a finish reason was cut, not finished.
             raise EngineError("The engine closed the stream before the answer was finished.")
         yield end
 
-    async def acount_tokens(self, messages: Iterable[Mapping[str, object]], *, math: bool = False) -> TokenCount | None:
+    async def acount_tokens(
+        self, messages: Iterable[Mapping[str, object]], *, math: bool = False, prefix: str | None = None
+    ) -> TokenCount | None:
         """The prompt's exact token count from vLLM's `/tokenize`; None where it has none."""
         root = self.base_url.removesuffix("/v1")
-        body = {
-            "model": await self.amodel_name(),
-            "messages": r1_messages(messages, math=math),
-            "add_generation_prompt": True,
-        }
+        chat = r1_messages(messages, math=math)
+        body: dict[str, Any] = {"model": await self.amodel_name(), "messages": chat, "add_generation_prompt": True}
+        if prefix is not None:
+            chat.append({"role": "assistant", "content": prefix})
+            body |= {"continue_final_message": True, "add_generation_prompt": False}
         try:
             response = await self._http_client().post(f"{root}/tokenize", json=body)
         except Exception as exc:

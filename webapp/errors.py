@@ -84,3 +84,10 @@ class NotFound(AppError):
 
     status = 404
     kind = "not_found"
+
+
+class TooLarge(InvalidInput):
+    """Input over a size limit."""
+
+    status = 413
+    kind = "too_large"

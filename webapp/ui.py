@@ -186,10 +186,18 @@ def build_ui(service: ChatService, secret: bytes) -> gr.Blocks:
         return None, [], "", await sidebar(owner, lang, None)
 
     async def stream_turn(
-        owner: str, current: str, lang: Lang, before: Chat, turn: AsyncIterator[ChatEvent]
+        owner: str,
+        current: str,
+        lang: Lang,
+        before: Chat,
+        turn: AsyncIterator[ChatEvent],
+        continuing: MessageRecord | None = None,
     ) -> AsyncIterator[tuple[Any, ...]]:
         """Page updates for one streamed answer, at most one per UPDATE_INTERVAL (the first at once)."""
         live = LiveAnswer(before, lang)
+        if continuing is not None:
+            live.add(Piece("reasoning", continuing.reasoning))
+            live.add(Piece("content", continuing.content))
         yield current, live.render()
         last = 0.0
         async for event in turn:
@@ -246,6 +254,38 @@ def build_ui(service: ChatService, secret: bytes) -> gr.Blocks:
         async for update in stream_turn(owner, current, lang, before, service.regenerate(owner, current, sampling)):
             yield update
 
+    async def on_continue(
+        current: str | None, lang: Lang,
+        temperature: float, top_p: float, max_tokens: float, math: bool, persona: str,
+        request: gr.Request,
+    ) -> AsyncIterator[tuple[Any, ...]]:  # fmt: skip
+        owner = owner_of(request)
+        if not current:
+            return
+        history = await service.messages(owner, current)
+        sampling = sampling_from(temperature, top_p, max_tokens, math, persona)
+        try:
+            turn = service.continue_answer(owner, current, sampling)
+            first = await anext(turn)  # refused at once when there is nothing to continue
+        except AppError as exc:
+            raise gr.Error(str(exc)) from exc
+
+        async def resumed() -> AsyncIterator[ChatEvent]:
+            yield first
+            async for event in turn:
+                yield event
+
+        before = render(history[:-1], lang)
+        async for update in stream_turn(owner, current, lang, before, resumed(), continuing=history[-1]):
+            yield update
+
+    async def on_stopped(current: str | None, lang: Lang, request: gr.Request) -> Any:
+        """After a stop, show the answer as it was saved (with its partial text and state)."""
+        if not current:
+            return gr.skip()
+        owner = owner_of(request)
+        return render(await service.settled_messages(owner, current), lang)
+
     async def on_edit(current: str | None, request: gr.Request) -> tuple[Any, ...]:
         owner = owner_of(request)
         if not current:
@@ -297,6 +337,7 @@ def build_ui(service: ChatService, secret: bytes) -> gr.Blocks:
         with gr.Row():
             regenerate = gr.Button(t("regenerate", DEFAULT_LANG), elem_id="regenerate", size="sm")
             edit = gr.Button(t("edit", DEFAULT_LANG), elem_id="edit", size="sm")
+            resume = gr.Button(t("continue", DEFAULT_LANG), elem_id="continue", size="sm")
         with gr.Accordion(t("settings", DEFAULT_LANG), open=False, elem_id="settings") as settings_box:
             temperature = gr.Slider(0, 2, value=0.6, step=0.05, label=t("temperature", DEFAULT_LANG))
             top_p = gr.Slider(0.05, 1, value=0.95, step=0.05, label=t("top_p", DEFAULT_LANG))
@@ -323,7 +364,8 @@ def build_ui(service: ChatService, secret: bytes) -> gr.Blocks:
         turns.append(
             regenerate.click(on_regenerate, [current, lang, *sampling_inputs], [current, chatbot], **streaming)
         )
-        stop.click(None, cancels=turns, **private)
+        turns.append(resume.click(on_continue, [current, lang, *sampling_inputs], [current, chatbot], **streaming))
+        stop.click(None, cancels=turns, **private).then(on_stopped, [current, lang], [chatbot], **private)
 
         def relabel(choice: Lang) -> tuple[Any, ...]:
             return (
@@ -339,6 +381,7 @@ def build_ui(service: ChatService, secret: bytes) -> gr.Blocks:
                 gr.update(value=t("stop", choice)),
                 gr.update(value=t("regenerate", choice)),
                 gr.update(value=t("edit", choice)),
+                gr.update(value=t("continue", choice)),
                 gr.update(label=t("settings", choice)),
                 gr.update(label=t("temperature", choice)),
                 gr.update(label=t("max_tokens", choice)),
@@ -351,7 +394,7 @@ def build_ui(service: ChatService, secret: bytes) -> gr.Blocks:
             [language],
             [
                 lang, new, search, title, rename, delete, chatbot, box, send, stop,
-                regenerate, edit, settings_box, temperature, max_tokens, math, persona,
+                regenerate, edit, resume, settings_box, temperature, max_tokens, math, persona,
             ],
             **private,
         )  # fmt: skip

@@ -1,0 +1,164 @@
+"""The REST API: conversations, SSE chat, export, and every bad input a client can send."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.conftest import LiveApp
+from webapp.chat import MAX_MESSAGE_CHARS
+from webapp.tiny_model import SCRIPT_ANSWER, SCRIPT_REASONING
+
+
+@pytest.fixture
+def http(live_app: LiveApp) -> Iterator[httpx.Client]:
+    """A client with its own cookie jar: one anonymous owner."""
+    with httpx.Client(base_url=live_app.url, timeout=60) as client:
+        yield client
+
+
+@pytest.fixture
+def other(live_app: LiveApp) -> Iterator[httpx.Client]:
+    """A second browser: another owner."""
+    with httpx.Client(base_url=live_app.url, timeout=60) as client:
+        yield client
+
+
+def new_conversation(http: httpx.Client) -> str:
+    response = http.post("/api/conversations")
+    assert response.status_code == 201
+    conversation_id: str = response.json()["id"]
+    return conversation_id
+
+
+def sse_events(response: httpx.Response) -> list[dict[str, Any]]:
+    return [json.loads(line[6:]) for line in response.text.splitlines() if line.startswith("data: ")]
+
+
+def chat(http: httpx.Client, conversation_id: str, **body: Any) -> httpx.Response:
+    return http.post(f"/api/conversations/{conversation_id}/messages", json=body)
+
+
+def test_a_chat_streams_typed_events_and_is_stored(http: httpx.Client) -> None:
+    conversation_id = new_conversation(http)
+    response = chat(http, conversation_id, content="你好", temperature=0.6, math=False)
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/event-stream")
+    assert response.headers["x-accel-buffering"] == "no"
+    events = sse_events(response)
+    kinds = [e["type"] for e in events]
+    assert kinds[0] == "reasoning"
+    assert kinds[-1] == "done"
+    assert set(kinds) == {"reasoning", "content", "done"}
+    assert "".join(e["text"] for e in events if e["type"] == "reasoning") == SCRIPT_REASONING
+    assert "".join(e["text"] for e in events if e["type"] == "content") == SCRIPT_ANSWER
+    done = events[-1]["message"]
+    assert done["state"] == "complete"
+    assert done["tokens_per_s"] > 0
+    stored = http.get(f"/api/conversations/{conversation_id}").json()
+    assert stored["title"] == "你好"
+    assert [m["role"] for m in stored["messages"]] == ["user", "assistant"]
+
+
+def test_list_rename_export_delete(http: httpx.Client) -> None:
+    conversation_id = new_conversation(http)
+    chat(http, conversation_id, content="export me")
+    assert conversation_id in [c["id"] for c in http.get("/api/conversations").json()]
+    assert [c["id"] for c in http.get("/api/conversations", params={"search": "export me"}).json()] == [conversation_id]
+    renamed = http.patch(f"/api/conversations/{conversation_id}", json={"title": "Exported"})
+    assert renamed.json()["title"] == "Exported"
+    markdown = http.get(f"/api/conversations/{conversation_id}/export", params={"format": "md"})
+    assert markdown.headers["content-type"].startswith("text/markdown")
+    assert markdown.text.startswith("# Exported")
+    assert "<details><summary>Thinking</summary>" in markdown.text
+    assert SCRIPT_ANSWER.strip() in markdown.text
+    document = http.get(f"/api/conversations/{conversation_id}/export", params={"format": "json"}).json()
+    assert [m["content"] for m in document["messages"]] == ["export me", SCRIPT_ANSWER]
+    assert http.delete(f"/api/conversations/{conversation_id}").status_code == 204
+    assert http.get(f"/api/conversations/{conversation_id}").status_code == 404
+
+
+def test_another_owner_can_touch_nothing(http: httpx.Client, other: httpx.Client) -> None:
+    conversation_id = new_conversation(http)
+    chat(http, conversation_id, content="mine")
+    assert conversation_id not in [c["id"] for c in other.get("/api/conversations").json()]
+    attempts = [
+        other.get(f"/api/conversations/{conversation_id}"),
+        other.patch(f"/api/conversations/{conversation_id}", json={"title": "stolen"}),
+        other.get(f"/api/conversations/{conversation_id}/export"),
+        chat(other, conversation_id, content="hijack"),
+        other.delete(f"/api/conversations/{conversation_id}"),
+    ]
+    for response in attempts:
+        assert response.status_code == 404
+        assert response.json()["error"]["message"] == "No such conversation."
+    assert len(http.get(f"/api/conversations/{conversation_id}").json()["messages"]) == 2
+
+
+def test_a_forged_cookie_gets_a_fresh_owner(live_app: LiveApp, http: httpx.Client) -> None:
+    conversation_id = new_conversation(http)
+    owner_cookie = http.cookies["r1chat_owner"]
+    forged = owner_cookie.rsplit(".", 1)[0] + "." + "0" * 64
+    with httpx.Client(base_url=live_app.url, cookies={"r1chat_owner": forged}) as forger:
+        assert forger.get(f"/api/conversations/{conversation_id}").status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "message"),
+    [
+        ({"content": ""}, 422, "empty"),
+        ({"content": "   "}, 422, "empty"),
+        ({"content": "x" * (MAX_MESSAGE_CHARS + 1)}, 413, "the limit is"),
+        ({"content": 42}, 422, "content: Input should be a valid string"),
+        ({}, 422, "content: Field required"),
+        ({"content": "hi", "temperature": 3}, 422, "temperature: Input should be less than or equal to 2"),
+        ({"content": "hi", "temperature": "hot"}, 422, "temperature"),
+        ({"content": "hi", "top_p": 0}, 422, "top_p: Input should be greater than 0"),
+        ({"content": "hi", "max_tokens": 0}, 422, "max_tokens: Input should be greater than or equal to 1"),
+        ({"content": "hi", "math": "yes"}, 422, "math: Input should be a valid boolean"),
+        ({"content": "hi", "model": "other"}, 422, "model: Extra inputs are not permitted"),
+    ],
+)
+def test_bad_message_bodies_get_a_clear_4xx(
+    http: httpx.Client, body: dict[str, Any], status: int, message: str
+) -> None:
+    conversation_id = new_conversation(http)
+    response = chat(http, conversation_id, **body)
+    assert response.status_code == status, response.text
+    assert message in response.json()["error"]["message"]
+    assert http.get(f"/api/conversations/{conversation_id}").json()["messages"] == []  # nothing half-stored
+
+
+@pytest.mark.parametrize(
+    ("raw", "content_type"),
+    [(b"{not json", "application/json"), (b'{"content": "\xff\xfe"}', "application/json")],
+)
+def test_invalid_json_or_utf8_is_a_400(http: httpx.Client, raw: bytes, content_type: str) -> None:
+    conversation_id = new_conversation(http)
+    response = http.post(
+        f"/api/conversations/{conversation_id}/messages", content=raw, headers={"content-type": content_type}
+    )
+    assert response.status_code == 400
+    assert "not valid JSON" in response.json()["error"]["message"]
+
+
+def test_unknown_ids_and_bad_parameters(http: httpx.Client) -> None:
+    assert http.get("/api/conversations/does-not-exist").status_code == 404
+    assert chat(http, "does-not-exist", content="hi").status_code == 404
+    conversation_id = new_conversation(http)
+    bad_format = http.get(f"/api/conversations/{conversation_id}/export", params={"format": "pdf"})
+    assert bad_format.status_code == 422
+    assert "format" in bad_format.json()["error"]["message"]
+    assert http.patch(f"/api/conversations/{conversation_id}", json={"title": ""}).status_code == 422
+    assert http.patch(f"/api/conversations/{conversation_id}", json={"title": 5}).status_code == 422
+
+
+def test_the_api_is_described_in_openapi(http: httpx.Client) -> None:
+    paths = http.get("/openapi.json").json()["paths"]
+    assert "/api/conversations" in paths
+    assert "/api/conversations/{conversation_id}/messages" in paths
+    assert "/api/conversations/{conversation_id}/export" in paths
