@@ -26,6 +26,7 @@ from webapp.errors import (
     ModelNotFound,
 )
 from webapp.prompt import r1_messages
+from webapp.reasoning import OPEN_TAG as THINK_OPEN
 from webapp.reasoning import Piece, ReasoningSplitter
 
 RECOMMENDED_TEMPERATURE = 0.6
@@ -144,6 +145,7 @@ class ModelClient:
         self._sync: openai.OpenAI | None = None
         self._async: openai.AsyncOpenAI | None = None
         self._http: httpx.AsyncClient | None = None
+        self._template_opens_thinking: bool | None = None
 
     # -- plumbing -------------------------------------------------------------
 
@@ -310,12 +312,14 @@ class ModelClient:
         already left its thinking, so all that comes is answer (vLLM's parser, seeing no
         `</think>` in the new text, would call it reasoning).
         """
-        request = self._request(
-            messages, math=math, temperature=temperature, top_p=top_p, max_tokens=max_tokens, stream=True, prefix=prefix
-        )
         splitter = ReasoningSplitter()
         end = StreamEnd(None)
         try:
+            prefix = prefix if prefix is not None else await self.athink_prefix()
+            request = self._request(
+                messages, math=math, temperature=temperature, top_p=top_p, max_tokens=max_tokens, stream=True,
+                prefix=prefix,
+            )  # fmt: skip
             model = await self.amodel_name()
             stream = await self._async_client().chat.completions.create(model=model, **request)
             async for chunk in stream:
@@ -333,24 +337,55 @@ class ModelClient:
             raise EngineError("The engine closed the stream before the answer was finished.")
         yield end
 
-    async def acount_tokens(
-        self, messages: Iterable[Mapping[str, object]], *, math: bool = False, prefix: str | None = None
-    ) -> TokenCount | None:
-        """The prompt's exact token count from vLLM's `/tokenize`; None where it has none."""
+    async def _vllm_post(self, route: str, body: dict[str, Any]) -> dict[str, Any] | None:
+        """POST to one of vLLM's own routes beside `/v1`; None where the server has no such route."""
         root = self.base_url.removesuffix("/v1")
-        chat = r1_messages(messages, math=math)
-        body: dict[str, Any] = {"model": await self.amodel_name(), "messages": chat, "add_generation_prompt": True}
-        if prefix is not None:
-            chat.append({"role": "assistant", "content": prefix})
-            body |= {"continue_final_message": True, "add_generation_prompt": False}
         try:
-            response = await self._http_client().post(f"{root}/tokenize", json=body)
+            response = await self._http_client().post(f"{root}{route}", json=body)
         except Exception as exc:
             raise self._error(exc) from exc
         try:
             data = response.json() if response.status_code == 200 else None
+        except ValueError:
+            return None
+        return data if isinstance(data, dict) else None
+
+    async def athink_prefix(self) -> str | None:
+        """`<think>\\n` when the engine's chat template does not open the thinking block itself.
+
+        Current R1 templates end their generation prompt with `<think>\\n`; older ones
+        stop at `<｜Assistant｜>`, and then the model sometimes skips thinking. The app
+        then starts the answer with the tag itself (never twice).
+        """
+        if self._template_opens_thinking is None:
+            model = await self.amodel_name()
+            probe = {"model": model, "messages": [{"role": "user", "content": "?"}], "add_generation_prompt": True}
+            tokens = await self._vllm_post("/tokenize", probe)
+            tail = (
+                await self._vllm_post("/detokenize", {"model": model, "tokens": tokens["tokens"][-4:]})
+                if tokens
+                else None
+            )
+            # Unknown (not a vLLM server): assume the template is right rather than guess.
+            self._template_opens_thinking = tail is None or str(tail.get("prompt", "")).rstrip(" ").endswith(
+                (THINK_OPEN, f"{THINK_OPEN}\n")
+            )
+        return None if self._template_opens_thinking else f"{THINK_OPEN}\n"
+
+    async def acount_tokens(
+        self, messages: Iterable[Mapping[str, object]], *, math: bool = False, prefix: str | None = None
+    ) -> TokenCount | None:
+        """The prompt's exact token count from vLLM's `/tokenize`; None where it has none."""
+        chat = r1_messages(messages, math=math)
+        body: dict[str, Any] = {"model": await self.amodel_name(), "messages": chat, "add_generation_prompt": True}
+        prefix = prefix if prefix is not None else await self.athink_prefix()
+        if prefix is not None:
+            chat.append({"role": "assistant", "content": prefix})
+            body |= {"continue_final_message": True, "add_generation_prompt": False}
+        data = await self._vllm_post("/tokenize", body)
+        try:
             return TokenCount(count=int(data["count"]), max_model_len=int(data["max_model_len"])) if data else None
-        except (ValueError, KeyError, TypeError):
+        except (KeyError, TypeError, ValueError):
             return None  # not a vLLM server: the engine will enforce its own limit
 
     async def aclose(self) -> None:

@@ -62,6 +62,10 @@ CHAT_TEMPLATE = (
     "{% if add_generation_prompt %}{{ '" + ASSISTANT + "<think>\\n' }}{% endif %}"
 )
 
+# The older revision of the template: the generation prompt stops at the role
+# marker, so the model itself decides whether to think (and sometimes does not).
+OLD_CHAT_TEMPLATE = CHAT_TEMPLATE.replace(ASSISTANT + "<think>\\n'", ASSISTANT + "'")
+
 _CORPUS = (
     "The quick brown fox jumps over the lazy dog. What is two plus two? The answer is four.\n"
     "Please reason step by step, and put your final answer within \\boxed{}.\n"

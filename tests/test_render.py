@@ -1,0 +1,31 @@
+"""What the chat shows: markup as text, math and boxed answers typeset."""
+
+from __future__ import annotations
+
+import pytest
+
+from webapp.render import display, wrap_boxed
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        ("<script>alert(1)</script>", "&lt;script&gt;alert(1)&lt;/script&gt;"),
+        ('<img src=x onerror="x()">', '&lt;img src=x onerror="x()"&gt;'),
+        ("a & b", "a &amp; b"),
+        ("use `<b>` here", "use `<b>` here"),  # code shows verbatim already
+        ("```html\n<div>\n```", "```html\n<div>\n```"),
+        ("$a<b$ but <i>", "$a<b$ but &lt;i&gt;"),  # math keeps its symbols
+        ("The answer is \\boxed{4}.", "The answer is $\\boxed{4}$."),
+        ("\\boxed{\\frac{1}{2}} and \\boxed{3}", "$\\boxed{\\frac{1}{2}}$ and $\\boxed{3}$"),
+        ("$$\\boxed{4}$$", "$$\\boxed{4}$$"),  # already math: left alone
+        ("\\[ x = \\boxed{2} \\]", "\\[ x = \\boxed{2} \\]"),
+        ("\\boxed{unclosed", "\\boxed{unclosed"),
+    ],
+)
+def test_display(text: str, shown: str) -> None:
+    assert display(text) == shown
+
+
+def test_wrap_boxed_handles_nested_braces() -> None:
+    assert wrap_boxed("x \\boxed{\\{a\\} {b}} y") == "x $\\boxed{\\{a\\} {b}}$ y"
