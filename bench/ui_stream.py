@@ -21,6 +21,7 @@ from typing import Any
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 import gradio as gr
+import httpx
 import openai
 from fastapi import FastAPI
 from playwright.async_api import Page, async_playwright
