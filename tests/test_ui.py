@@ -174,3 +174,23 @@ async def test_the_page_switches_to_english(page: Page) -> None:
     await page.locator("#language").get_by_text("English").click()
     await expect(page.locator("#send")).to_have_text("Send")
     await expect(page.locator("#new-chat")).to_contain_text("New chat")
+
+
+async def test_a_length_cut_answer_continues_from_the_settings_panel(page: Page) -> None:
+    await page.locator("#settings").get_by_text("设置").click()
+    await page.get_by_label("最大生成长度（0 = 自动）").fill("3")
+    await send(page, "cut me short")
+    chat = page.locator("#chat")
+    await expect(chat).to_contain_text("已达长度上限", timeout=30_000)
+    await page.get_by_label("最大生成长度（0 = 自动）").fill("0")
+    await page.locator("#continue").click()
+    await expect(chat).to_contain_text("Hello! I am a tiny scripted model.", timeout=30_000)
+    await expect(chat).not_to_contain_text("已达长度上限")
+
+
+async def test_a_boxed_answer_is_typeset_and_stands_out(fake_page: Page, fake_app: FakeApp) -> None:
+    fake_app.fake.replies = [Reply(["2+2"], ["The answer is \\boxed{4}."])]
+    await send(fake_page, "2+2?")
+    boxed = fake_page.locator("#chat .katex .fbox")
+    await expect(boxed).to_be_visible(timeout=10_000)
+    await expect(boxed).to_have_css("border-top-color", "rgb(249, 115, 22)")
