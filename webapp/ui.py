@@ -232,10 +232,11 @@ def build_ui(service: ChatService, secret: bytes) -> gr.Blocks:
         else:
             turn = service.send(owner, current, text, sampling)
         before = [*render(history, lang), {"role": "user", "content": display(text)}]
-        yield "", False, current, before, await sidebar(owner, lang, current)
+        yield "", False, current, before, await sidebar(owner, lang, current), gr.skip()
         async for current_id, chat in stream_turn(owner, current, lang, before, turn):
-            yield gr.skip(), gr.skip(), current_id, chat, gr.skip()
-        yield gr.skip(), gr.skip(), current, gr.skip(), await sidebar(owner, lang, current)
+            yield gr.skip(), gr.skip(), current_id, chat, gr.skip(), gr.skip()
+        title = (await service.conversation(owner, current)).title
+        yield gr.skip(), gr.skip(), current, gr.skip(), await sidebar(owner, lang, current), title
 
     async def on_regenerate(
         current: str | None, lang: Lang,
@@ -310,7 +311,9 @@ def build_ui(service: ChatService, secret: bytes) -> gr.Blocks:
                 with gr.Row():
                     rename = gr.Button(t("rename", DEFAULT_LANG), elem_id="rename", size="sm")
                     delete = gr.Button(t("delete", DEFAULT_LANG), elem_id="delete", size="sm", variant="stop")
-            language = gr.Radio([("中文", "zh"), ("English", "en")], value=DEFAULT_LANG, elem_id="language", label="")
+            language = gr.Radio(
+                [("中文", "zh"), ("English", "en")], value=DEFAULT_LANG, elem_id="language", show_label=False
+            )
         chatbot = gr.Chatbot(
             elem_id="chat",
             show_label=False,
@@ -357,7 +360,7 @@ def build_ui(service: ChatService, secret: bytes) -> gr.Blocks:
         # No concurrency limit: vLLM batches many chats; Gradio's default of 1 would queue them.
         streaming: dict[str, Any] = {"concurrency_limit": None, "show_progress": "hidden", **private}
         send_inputs = [box, current, editing, lang, *sampling_inputs]
-        send_outputs = [box, editing, current, chatbot, conversations]
+        send_outputs = [box, editing, current, chatbot, conversations, title]
         turns: list[Any] = [
             trigger(on_send, send_inputs, send_outputs, **streaming) for trigger in (box.submit, send.click)
         ]
