@@ -70,6 +70,7 @@ class LiveApp:
     engine: Engine
     early_healthz: int
     early_readyz: int
+    early_status: dict[str, Any]
     engine_ready_after: float
 
 
@@ -121,6 +122,7 @@ def live_app(models_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iter
         # The app must answer at once, while the engine is still loading.
         early_healthz = http.get(f"{url}/healthz").status_code
         early_readyz = http.get(f"{url}/readyz").status_code
+        early_status = http.get(f"{url}/api/status").json()
         ready = False
         while time.monotonic() - started < ENGINE_READY_TIMEOUT:
             response = http.get(f"{url}/readyz")
@@ -134,7 +136,7 @@ def live_app(models_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iter
             log = settings.vllm_log_file.read_text()[-4000:] if settings.vllm_log_file.exists() else ""
             pytest.fail(f"engine never became ready: {engine.status()}\n--- engine log tail ---\n{log}")
         pid = engine.pid
-        yield LiveApp(url, settings, engine, early_healthz, early_readyz, time.monotonic() - started)
+        yield LiveApp(url, settings, engine, early_healthz, early_readyz, early_status, time.monotonic() - started)
     # Stopping the app stops the engine's whole process group.
     assert pid is not None
     try:

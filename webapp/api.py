@@ -18,7 +18,8 @@ from webapp.engine import Engine
 from webapp.errors import AppError
 from webapp.export import to_json, to_markdown
 from webapp.reasoning import Piece
-from webapp.store import ConversationInfo
+from webapp.status import status_report
+from webapp.store import ConversationInfo, Store
 
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
@@ -62,9 +63,13 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, http_error)
 
 
-def health_router(engine: Engine) -> APIRouter:
-    """`/healthz` (the app is alive) and `/readyz` (a chat can be served now)."""
+def health_router(engine: Engine, store: Store) -> APIRouter:
+    """`/healthz` (the app is alive), `/readyz` (a chat can be served now), `/api/status`."""
     router = APIRouter(tags=["health"])
+
+    @router.get("/api/status")
+    async def status() -> dict[str, Any]:
+        return await status_report(engine, store)
 
     @router.get("/healthz")
     async def healthz() -> dict[str, str]:

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import httpx
 
-from webapp import preflight
+from webapp import engine_log, preflight
 from webapp.errors import AppError, EngineNotReady, LaunchRefused
 from webapp.settings import Settings
 
@@ -204,10 +204,7 @@ class Engine:
         async with httpx.AsyncClient(timeout=5.0) as http:
             while not self._stopped:
                 if self._process is not None and (code := self._process.poll()) is not None:
-                    self._fail(
-                        f"The engine exited with code {code} while starting.",
-                        hint=f"Its log, {self.settings.vllm_log_file}, says why.",
-                    )
+                    self._fail(*self._exit_reason(code))
                     return
                 if await _answers(http, url, self.base_url, self.api_key):
                     self._ready = True
@@ -217,12 +214,23 @@ class Engine:
                 if not self.external and time.monotonic() > deadline:
                     self._fail(
                         f"The engine was not ready after {self.settings.engine_start_timeout:.0f} s.",
-                        hint="Raise ENGINE_START_TIMEOUT, or check its log for a hang.",
+                        "Raise ENGINE_START_TIMEOUT, or check its log for a hang.",
                     )
                     return
                 await asyncio.sleep(_POLL_INTERVAL)
 
-    def _fail(self, message: str, *, hint: str | None = None) -> None:
+    def _exit_reason(self, code: int) -> tuple[str, str]:
+        """Why the engine exited, as far as its log tells: a known failure, or its last error line."""
+        lines = engine_log.read_tail(self.settings.vllm_log_file)
+        lines = lines[engine_log.last_start(lines) :]
+        known = [d for d in engine_log.diagnose(lines) if d.severity == "error" and d.kind != "engine_dead"]
+        if known:
+            return f"The engine exited with code {code} while starting: {known[-1].message}", known[-1].hint
+        errors = engine_log.last_errors(lines, 1)
+        said = f": {errors[-1]}" if errors else "."
+        return f"The engine exited with code {code} while starting{said}", f"See {self.settings.vllm_log_file}."
+
+    def _fail(self, message: str, hint: str | None = None) -> None:
         log.error("engine failed: %s", message)
         self._error = EngineNotReady(message, hint=hint)
 

@@ -1,0 +1,156 @@
+"""Reading deepseek_qwen.log: real lines from the suite's own vLLM server, and crafted ones."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import LiveApp, free_port, make_settings
+from webapp.engine import Engine
+from webapp.engine_log import clean, diagnose, engine_config, last_errors, parse, phases, read_tail
+from webapp.status import engine_report
+
+OLD_LOG = """\
+INFO 05-20 10:00:00 llm_engine.py:100] Initializing an LLM engine (v0.4.2) with config: model='deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B', speculative_config=None, tokenizer='deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B', skip_tokenizer_init=False, tokenizer_mode=auto, revision=None, trust_remote_code=False, dtype=torch.bfloat16, max_seq_len=4096, download_dir=None, load_format=LoadFormat.AUTO, tensor_parallel_size=1, disable_custom_all_reduce=False, quantization=awq, enforce_eager=False, kv_cache_dtype=auto, seed=0)
+INFO 05-20 10:00:09 model_runner.py:146] Loading model weights took 1.1 GB
+INFO 05-20 10:00:11 gpu_executor.py:83] # GPU blocks: 7000, # CPU blocks: 9362
+INFO 05-20 10:00:13 model_runner.py:871] Capturing the model for CUDA graphs.
+INFO:     Started server process [1234]
+INFO:     Waiting for application startup.
+INFO:     Application startup complete.
+INFO:     Uvicorn running on http://0.0.0.0:8000 (Press CTRL+C to quit)
+"""
+
+
+def test_the_suites_own_log_shows_every_phase_and_the_config(live_app: LiveApp) -> None:
+    lines = read_tail(live_app.settings.vllm_log_file)
+    names = [p.name for p in phases(lines)]
+    for expected in ("launching", "initializing engine", "loading weights", "allocating KV cache", "ready"):
+        assert expected in names
+    assert names.index("initializing engine") < names.index("loading weights") < names.index("ready")
+    assert all(p.time for p in phases(lines) if p.name != "launching")
+    config = engine_config(lines)
+    assert config["served_model_name"] == "tiny-r1"
+    assert config["max_model_len"] == "512"
+    assert config["version"].startswith("v0.")
+    assert config["model"] == live_app.settings.model
+    assert [d for d in diagnose(lines) if d.severity == "error"] == []
+
+
+def test_the_older_format_of_the_source_article_is_read() -> None:
+    lines = OLD_LOG.splitlines()
+    assert [p.name for p in phases(lines)] == [
+        "initializing engine",
+        "loading weights",
+        "allocating KV cache",
+        "capturing CUDA graphs",
+        "ready",
+    ]
+    config = engine_config(lines)
+    assert config == {
+        "version": "v0.4.2",
+        "model": "deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B",
+        "dtype": "torch.bfloat16",
+        "max_model_len": "4096",
+        "quantization": "awq",
+        "enforce_eager": "False",
+    }
+    assert parse(lines[-2]).level == "INFO"
+
+
+@pytest.mark.parametrize(
+    ("line", "kind"),
+    [
+        ("(APIServer pid=7) ERROR 11-28 14:39:26 [x.py:1] ValueError: Cannot find the config file for awq", "awq_not_awq"),
+        ("ValueError: torch.float32 is not supported for quantization method awq. Supported dtypes: [torch.float16]", "dtype_refused"),
+        ("ValueError: Free memory on device (3.1/14.7 GiB) on startup is less than desired GPU memory utilization (0.9, 13.2 GiB).", "memory_utilization"),
+        ("ValueError: To serve at least one request with the models's max seq len (4096), (1.2 GiB KV cache is needed, which is larger than the available KV cache memory (0.5 GiB). Based on the available memory, the estimated maximum model length is 1712.", "kv_cache_too_small"),
+        ("torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 20.00 MiB.", "cuda_oom"),
+        ("triton.runtime.errors.OutOfResources: out of resource: shared memory, Required: 81920, Hardware limit: 65536.", "triton_resources"),
+        ("(APIServer pid=7) ERROR 11-28 14:40:00 [async_llm.py:1] vllm.v1.engine.exceptions.EngineDeadError: EngineCore encountered an issue.", "engine_dead"),
+        ("OSError: [Errno 98] Address already in use", "port_in_use"),
+        ("(EngineCore pid=3) WARNING 11-28 14:39:26 [cuda.py:1] Your GPU does not have native support for BF16. Falling back to torch.float16.", "bf16_fallback"),
+    ],
+)  # fmt: skip
+def test_known_failures_are_recognised_with_their_fix(line: str, kind: str) -> None:
+    [found] = diagnose(["INFO 11-28 14:39:00 [x.py:1] something normal", line])
+    assert found.kind == kind
+    assert found.hint
+    assert found.severity == ("info" if kind == "bf16_fallback" else "error")
+
+
+def test_colour_codes_and_progress_bars_are_cleaned() -> None:
+    assert clean("\x1b[32mINFO\x1b[0m 11-28 14:39:26 [x.py:1] ok\n") == "INFO 11-28 14:39:26 [x.py:1] ok"
+    assert clean("Loading:  10%\rLoading:  50%\rLoading: 100%\r") == "Loading: 100%"
+    line = parse("(EngineCore pid=9) \x1b[33mWARNING\x1b[0m 11-28 14:39:26 [cpu.py:224] Triton is not installed.")
+    assert (line.level, line.source, line.time, line.text) == (
+        "WARNING",
+        "EngineCore",
+        "11-28 14:39:26",
+        "Triton is not installed.",
+    )
+
+
+def test_last_errors_give_a_short_account_of_a_crash() -> None:
+    lines = [
+        "(APIServer pid=1) INFO 11-28 14:39:26 [x.py:1] fine",
+        "Traceback (most recent call last):",
+        '  File "x.py", line 1, in <module>',
+        "RuntimeError: Engine core initialization failed. See root cause above.",
+    ]
+    assert last_errors(lines) == ["RuntimeError: Engine core initialization failed. See root cause above."]
+
+
+def test_a_1_gb_log_costs_what_a_small_one_does(tmp_path: Path) -> None:
+    log = tmp_path / "deepseek_qwen.log"
+    with log.open("wb") as handle:
+        handle.truncate(1 << 30)  # 1 GiB (sparse: nothing written) of old output
+        handle.seek(0, 2)
+        handle.write(b"\n(APIServer pid=1) INFO 11-28 14:39:26 [x.py:1] the newest line\n")
+    started = time.perf_counter()
+    lines = read_tail(log, max_bytes=64 * 1024)
+    elapsed = time.perf_counter() - started
+    assert lines[-1].endswith("the newest line")
+    assert len("\n".join(lines)) <= 64 * 1024
+    assert elapsed < 5  # generous: reading the whole GiB would take far longer, and allocate it
+
+
+def test_a_missing_log_is_empty(tmp_path: Path) -> None:
+    assert read_tail(tmp_path / "none.log") == []
+
+
+def test_status_while_loading_and_when_ready(live_app: LiveApp) -> None:
+    early = live_app.early_status["engine"]
+    assert early["state"] == "starting"
+    assert early["ready"] is False
+    assert early["error"] is None
+    assert early["phase"] in (None, "launching", "resolving model", "initializing engine")
+    report = httpx.get(f"{live_app.url}/api/status").json()
+    engine = report["engine"]
+    assert (engine["state"], engine["ready"], engine["phase"]) == ("ready", True, "ready")
+    assert engine["served_model_name"] == "tiny-r1"
+    assert engine["max_model_len"] == 512
+    assert engine["model"] == live_app.settings.model
+    assert engine["quantization"] in (None, "awq")
+    assert [p["name"] for p in engine["phases"]][-1] == "ready"
+    assert report["db"] == {"ok": True, "backend": "sqlite"}
+
+
+async def test_status_of_a_refused_launch_names_the_reason(models_dir: Path, tmp_path: Path) -> None:
+    settings = make_settings(
+        model=str(models_dir / "random"),
+        quantization="awq",
+        engine_port=free_port(),
+        port=free_port(),
+        vllm_log_file=tmp_path / "engine.log",
+    )
+    engine = Engine(settings)
+    await engine.start()
+    report = engine_report(engine, [])
+    assert report["state"] == "error"
+    assert report["error"]["kind"] == "launch_refused"
+    assert "QUANTIZATION=awq" in report["error"]["message"]
+    assert report["error"]["hint"]
