@@ -31,6 +31,9 @@ log = logging.getLogger(__name__)
 ENGINE_HOST = "127.0.0.1"  # never exposed: the app is the only way in
 _STOP_GRACE = 10.0
 _POLL_INTERVAL = 0.5
+_FIRST_BACKOFF = 2.0  # seconds before the first restart of a crashed engine; doubles each time
+_MAX_BACKOFF = 60.0
+_STABLE_AFTER = 300.0
 # Our own settings share vLLM's prefix; vLLM warns about unknown VLLM_* variables.
 _APP_ONLY_ENV = ("VLLM_BASE_URL", "VLLM_LOG_FILE")
 
@@ -125,6 +128,8 @@ class Engine:
         self._error: AppError | None = None
         self._ready = False
         self._stopped = False
+        self.restarts = 0
+        self.last_exit: str | None = None
         if settings.vllm_base_url:
             self.base_url = settings.vllm_base_url
             self.api_key = settings.vllm_api_key or "EMPTY"
@@ -135,6 +140,11 @@ class Engine:
     @property
     def external(self) -> bool:
         return self.settings.external_engine
+
+    @property
+    def stopping(self) -> bool:
+        """True once `stop` was called: an exit then is ours, not a crash."""
+        return self._stopped
 
     @property
     def pid(self) -> int | None:
@@ -177,7 +187,43 @@ class Engine:
                 log.error("engine not launched: %s", exc)
                 self._error = exc
                 return
-        self._watch = asyncio.create_task(self._watch_until_ready(), name="engine-watch")
+        self._watch = asyncio.create_task(self._supervise(), name="engine-watch")
+
+    async def _supervise(self) -> None:
+        """Wait until ready; then, for a launched engine, restart it whenever it dies.
+
+        An engine that fails before it was ever ready is left in its error: that is a
+        configuration a person must fix, and restarting it would only hide the reason.
+        """
+        backoff = _FIRST_BACKOFF
+        while not self._stopped:
+            await self._watch_until_ready()
+            if not self._ready or self.external or self._process is None:
+                return
+            process = self._process
+            ready_at = time.monotonic()
+            await asyncio.to_thread(process.wait)  # returns when it dies, or when stop() ends it
+            if self.stopping:
+                return
+            if time.monotonic() - ready_at > _STABLE_AFTER:
+                backoff = _FIRST_BACKOFF  # it ran well for a while: this crash is not a crash loop
+            code = process.returncode
+            self._ready = False
+            message, hint = self._exit_reason(code, while_starting=False)
+            self.last_exit = message
+            self.restarts += 1
+            self._fail(f"{message} Restarting it in {backoff:.0f} s.", hint)
+            await asyncio.to_thread(stop_process_group, process)  # workers it left behind
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, _MAX_BACKOFF)
+            try:
+                preflight.check_port_free(ENGINE_HOST, self.settings.engine_port)
+                self._launch()
+            except LaunchRefused as exc:
+                self._error = exc
+                return
+            self._error = None
+            log.warning("engine restarted (restart %d)", self.restarts)
 
     def _launch(self) -> None:
         log_path = self.settings.vllm_log_file
@@ -219,16 +265,17 @@ class Engine:
                     return
                 await asyncio.sleep(_POLL_INTERVAL)
 
-    def _exit_reason(self, code: int) -> tuple[str, str]:
+    def _exit_reason(self, code: int, *, while_starting: bool = True) -> tuple[str, str]:
         """Why the engine exited, as far as its log tells: a known failure, or its last error line."""
+        when = " while starting" if while_starting else ""
         lines = engine_log.read_tail(self.settings.vllm_log_file)
         lines = lines[engine_log.last_start(lines) :]
         known = [d for d in engine_log.diagnose(lines) if d.severity == "error" and d.kind != "engine_dead"]
         if known:
-            return f"The engine exited with code {code} while starting: {known[-1].message}", known[-1].hint
+            return f"The engine exited with code {code}{when}: {known[-1].message}", known[-1].hint
         errors = engine_log.last_errors(lines, 1)
         said = f": {errors[-1]}" if errors else "."
-        return f"The engine exited with code {code} while starting{said}", f"See {self.settings.vllm_log_file}."
+        return f"The engine exited with code {code}{when}{said}", f"See {self.settings.vllm_log_file}."
 
     def _fail(self, message: str, hint: str | None = None) -> None:
         log.error("engine failed: %s", message)

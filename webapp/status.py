@@ -35,6 +35,8 @@ def engine_report(engine: Engine, lines: list[str]) -> dict[str, Any]:
         "max_model_len": _int_or_none(config.get("max_model_len")),
         "version": config.get("version"),
         "base_url": status.base_url,
+        "restarts": engine.restarts,
+        "last_exit": engine.last_exit,
         "log_file": str(engine.settings.vllm_log_file),
         "error": (
             {"kind": status.error.kind, "message": status.error.message, "hint": status.error.hint}

@@ -1,0 +1,45 @@
+"""Supervision: a launched engine that dies is restarted, and chats work again after."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+
+import httpx
+
+from tests.conftest import LiveApp
+from webapp.tiny_model import SCRIPT_ANSWER
+
+RECOVERY_TIMEOUT = 300.0
+
+
+def test_a_killed_engine_is_restarted_and_the_next_chat_works(live_app: LiveApp) -> None:
+    pid = live_app.engine.pid
+    assert pid is not None
+    restarts_before = live_app.engine.restarts
+    os.killpg(pid, signal.SIGKILL)  # what the OOM killer does
+    with httpx.Client(base_url=live_app.url, timeout=30) as http:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            engine = http.get("/api/status").json()["engine"]
+            if engine["state"] != "ready":
+                break
+            time.sleep(0.2)
+        assert engine["state"] in ("error", "starting")
+        assert http.get("/readyz").status_code == 503
+        deadline = time.monotonic() + RECOVERY_TIMEOUT
+        while time.monotonic() < deadline and http.get("/readyz").status_code != 200:
+            time.sleep(0.5)
+        engine = http.get("/api/status").json()["engine"]
+        assert engine["state"] == "ready", engine
+        assert engine["restarts"] == restarts_before + 1
+        assert "exited with code" in engine["last_exit"]
+        assert live_app.engine.pid not in (None, pid)
+        conversation = http.post("/api/conversations").json()["id"]
+        reply = http.post(f"/api/conversations/{conversation}/messages", json={"content": "back?"})
+        events = [json.loads(line[6:]) for line in reply.text.splitlines() if line.startswith("data: ")]
+        assert events[-1]["type"] == "done"
+        assert events[-1]["message"]["state"] == "complete"
+        assert events[-1]["message"]["content"] == SCRIPT_ANSWER
