@@ -10,7 +10,7 @@ import pytest
 
 from tests.conftest import LiveApp, free_port, make_settings
 from webapp.engine import Engine
-from webapp.engine_log import clean, diagnose, engine_config, last_errors, parse, phases, read_tail
+from webapp.engine_log import clean, diagnose, engine_config, last_errors, parse, phases, read_tail, view
 from webapp.status import engine_report
 
 OLD_LOG = """\
@@ -154,3 +154,19 @@ async def test_status_of_a_refused_launch_names_the_reason(models_dir: Path, tmp
     assert report["error"]["kind"] == "launch_refused"
     assert "QUANTIZATION=awq" in report["error"]["message"]
     assert report["error"]["hint"]
+
+
+def test_the_viewer_filters_by_level_and_search() -> None:
+    lines = [
+        "(APIServer pid=1) INFO 11-28 14:39:26 [a.py:1] Loading weights took 1.0 seconds",
+        "(APIServer pid=1) WARNING 11-28 14:39:27 [b.py:1] \x1b[33mTriton is not installed\x1b[0m",
+        "Traceback (most recent call last):",
+        "(APIServer pid=1) ERROR 11-28 14:39:28 [c.py:1] EngineDeadError: boom",
+    ]
+    assert len(view(lines)) == 4
+    assert view(lines, level="WARNING") == [
+        "(APIServer pid=1) WARNING 11-28 14:39:27 [b.py:1] Triton is not installed",
+        "(APIServer pid=1) ERROR 11-28 14:39:28 [c.py:1] EngineDeadError: boom",
+    ]
+    assert view(lines, search="WEIGHTS") == [lines[0]]
+    assert view(lines, limit=1) == [lines[-1]]

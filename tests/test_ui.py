@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from urllib.parse import urlsplit
 
@@ -194,3 +195,22 @@ async def test_a_boxed_answer_is_typeset_and_stands_out(fake_page: Page, fake_ap
     boxed = fake_page.locator("#chat .katex .fbox")
     await expect(boxed).to_be_visible(timeout=10_000)
     await expect(boxed).to_have_css("border-top-color", "rgb(249, 115, 22)")
+
+
+async def test_the_status_tab_shows_the_engine_and_its_log(page: Page, live_app: LiveApp) -> None:
+    await page.get_by_role("tab", name="状态与日志").click()
+    summary = page.locator("#engine-summary")
+    await expect(summary).to_contain_text("ready", timeout=10_000)
+    await expect(summary).to_contain_text("512")
+    await expect(page.locator("#engine-phases")).to_contain_text("loading weights")
+    log = page.locator("#engine-log textarea")
+    await expect(log).to_have_value(re.compile("Application startup complete"), timeout=10_000)
+    await page.locator("#engine-log").page.get_by_label("搜索日志").fill("Loading weights")
+    await page.get_by_label("搜索日志").press("Enter")
+    await expect(log).not_to_have_value(re.compile("Application startup complete"), timeout=10_000)
+    await expect(log).to_have_value(re.compile("Loading weights took"))
+    href = await page.locator("#download-log").get_attribute("href")
+    assert href == "/api/engine/log"
+    download = await page.request.get(f"{live_app.url}{href}")
+    assert download.status == 200
+    assert "launching:" in await download.text()

@@ -3,19 +3,21 @@ translation of app errors to HTTP."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, FastAPI, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from webapp import engine_log
 from webapp.chat import ChatService, Notice, Sampling, TurnEnded, validate_message
 from webapp.engine import Engine
-from webapp.errors import AppError
+from webapp.errors import AppError, NotFound
 from webapp.export import to_json, to_markdown
 from webapp.reasoning import Piece
 from webapp.status import status_report
@@ -70,6 +72,24 @@ def health_router(engine: Engine, store: Store) -> APIRouter:
     @router.get("/api/status")
     async def status() -> dict[str, Any]:
         return await status_report(engine, store)
+
+    @router.get("/api/engine/log")
+    async def engine_log_file() -> FileResponse:
+        """The whole engine log, as a download."""
+        path = engine.settings.vllm_log_file
+        if not path.is_file():
+            raise NotFound(f"There is no engine log at {path} yet.")
+        return FileResponse(path, media_type="text/plain; charset=utf-8", filename=path.name)
+
+    @router.get("/api/engine/log/tail")
+    async def engine_log_tail(
+        level: Literal["", "DEBUG", "INFO", "WARNING", "ERROR"] = "",
+        search: Annotated[str, Query(max_length=200)] = "",
+        lines: Annotated[int, Query(ge=1, le=5000)] = 500,
+    ) -> dict[str, Any]:
+        """The end of the engine log, cleaned of colour codes, filtered by level and text."""
+        tail = await asyncio.to_thread(engine_log.read_tail, engine.settings.vllm_log_file)
+        return {"lines": engine_log.view(tail, level=level, search=search, limit=lines)}
 
     @router.get("/healthz")
     async def healthz() -> dict[str, str]:

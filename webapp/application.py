@@ -74,7 +74,7 @@ def create_app(settings: Settings) -> FastAPI:
     install_error_handlers(app)
     app.include_router(health_router(engine, store))
     app.include_router(conversations_router(service))
-    blocks = build_ui(service, secret)
+    blocks = build_ui(service, secret, store)
     blocks.queue(default_concurrency_limit=None)
     gr.mount_gradio_app(app, blocks, path="/", footer_links=[], css_paths=[STATIC_DIR / "style.css"])
     app.add_middleware(OwnerMiddleware, secret=secret)

@@ -236,3 +236,22 @@ def last_errors(lines: Sequence[str], count: int = 5) -> list[str]:
         if parse(raw).level in ("ERROR", "CRITICAL") or re.match(r"^\w+(?:\.\w+)*(?:Error|Exception): ", clean(raw))
     ]
     return picked[-count:]
+
+
+_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+def view(lines: Sequence[str], *, level: str = "", search: str = "", limit: int = 500) -> list[str]:
+    """The last `limit` cleaned lines at `level` or above (all when empty) that contain `search`."""
+    floor = _LEVELS.index(level) if level in _LEVELS else -1
+    needle = search.strip().lower()
+    out: list[str] = []
+    for raw in lines:
+        line = parse(raw)
+        if floor >= 0 and (line.level not in _LEVELS or _LEVELS.index(line.level) < floor):
+            continue
+        text = clean(raw)
+        if needle and needle not in text.lower():
+            continue
+        out.append(text)
+    return out[-limit:]

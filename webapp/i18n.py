@@ -42,6 +42,23 @@ TEXT: dict[str, dict[Lang, str]] = {
     "reasoning_tokens": {"zh": "思考", "en": "thinking"},
     "answer_tokens": {"zh": "回答", "en": "answer"},
     "untitled": {"zh": "新对话", "en": "New chat"},
+    "chat_tab": {"zh": "对话", "en": "Chat"},
+    "status_tab": {"zh": "状态与日志", "en": "Status & log"},
+    "engine": {"zh": "引擎", "en": "Engine"},
+    "phase": {"zh": "阶段", "en": "Phase"},
+    "model": {"zh": "模型", "en": "Model"},
+    "restarts": {"zh": "重启次数", "en": "Restarts"},
+    "last_exit": {"zh": "上次退出", "en": "Last exit"},
+    "timeline": {"zh": "启动过程", "en": "Startup"},
+    "time": {"zh": "时间", "en": "Time"},
+    "log_level": {"zh": "级别", "en": "Level"},
+    "log_search": {"zh": "搜索日志", "en": "Search the log"},
+    "download_log": {"zh": "下载完整日志", "en": "Download the whole log"},
+    "loading_banner": {
+        "zh": "模型加载中（{phase}），就绪后即可对话。",
+        "en": "The model is loading ({phase}); chat opens when it is ready.",
+    },
+    "error_banner": {"zh": "引擎不可用：{message}", "en": "The engine is not available: {message}"},
     "editing": {"zh": "正在编辑上一条消息，发送即替换", "en": "Editing your last message: sending replaces it"},
 }
 

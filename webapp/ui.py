@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 import gradio as gr
 
+from webapp import engine_log
 from webapp.chat import ChatEvent, ChatService, Notice, Sampling, TurnEnded
 from webapp.errors import AppError, InvalidInput
 from webapp.i18n import DEFAULT_LANG, Lang, t
@@ -15,7 +17,8 @@ from webapp.models import MessageState
 from webapp.owner import owner_from_cookies
 from webapp.reasoning import Piece
 from webapp.render import display
-from webapp.store import ConversationInfo, MessageRecord
+from webapp.status import status_report
+from webapp.store import ConversationInfo, MessageRecord, Store
 
 # One page update per this many seconds at most: a browser re-renders on every
 # update and falls behind at about 180 updates/s, while a fast engine writes more.
@@ -120,11 +123,55 @@ class LiveAnswer:
         return chat
 
 
+def status_markdown(engine: dict[str, Any], lang: Lang) -> str:
+    """The engine's state, config and problems, for the status tab."""
+    rows = [
+        (t("engine", lang), f"`{engine['state']}`" + (f" · {engine['phase']}" if engine.get("phase") else "")),
+        (t("model", lang), display(str(engine.get("model") or ""))),
+        ("served name", display(str(engine.get("served_model_name") or "—"))),
+        ("dtype", str(engine.get("dtype") or "—")),
+        ("quantization", str(engine.get("quantization") or "—")),
+        ("max_model_len", str(engine.get("max_model_len") or "—")),
+        ("vLLM", str(engine.get("version") or "—")),
+        (t("restarts", lang), str(engine.get("restarts", 0))),
+    ]
+    if engine.get("last_exit"):
+        rows.append((t("last_exit", lang), display(engine["last_exit"])))
+    lines = ["| | |", "|---|---|", *(f"| {key} | {value} |" for key, value in rows)]
+    problems = []
+    if engine.get("error"):
+        error = engine["error"]
+        problems.append(
+            f"**⚠️ {display(error['message'])}**" + (f" — {display(error['hint'])}" if error.get("hint") else "")
+        )
+    for diagnosis in engine.get("diagnoses", []):
+        mark = "ℹ️" if diagnosis["severity"] == "info" else "⚠️"
+        problems.append(f"{mark} {display(diagnosis['message'])} — {display(diagnosis['hint'])}")
+    return "\n".join([*lines, "", *problems])
+
+
+def phases_markdown(engine: dict[str, Any], lang: Lang) -> str:
+    phases = engine.get("phases", [])
+    if not phases:
+        return ""
+    rows = [f"| {display(p['name'])} | {p['time'] or ''} |" for p in phases]
+    return "\n".join([f"| {t('timeline', lang)} | {t('time', lang)} |", "|---|---|", *rows])
+
+
+def banner_markdown(engine: dict[str, Any], lang: Lang) -> str:
+    """The line above the chat while the engine is not ready (empty when it is)."""
+    if engine["ready"]:
+        return ""
+    if engine.get("error"):
+        return f"⚠️ {t('error_banner', lang).format(message=display(engine['error']['message']))}"
+    return f"⏳ {t('loading_banner', lang).format(phase=engine.get('phase') or engine['state'])}"
+
+
 def _conversation_choices(conversations: Sequence[ConversationInfo], lang: Lang) -> list[tuple[str, str]]:
     return [(c.title or t("untitled", lang), c.id) for c in conversations]
 
 
-def build_ui(service: ChatService, secret: bytes) -> gr.Blocks:
+def build_ui(service: ChatService, secret: bytes, store: Store) -> gr.Blocks:
     """The chat page, wired to `service`; `secret` checks the owner cookie."""
 
     def owner_of(request: gr.Request) -> str:
@@ -295,6 +342,19 @@ def build_ui(service: ChatService, secret: bytes) -> gr.Blocks:
         last = next((m for m in reversed(history) if m.role == "user"), None)
         return (last.content, True) if last else (gr.skip(), False)
 
+    async def on_tick(lang: Lang, level: str, search: str) -> tuple[Any, ...]:
+        report = await status_report(service.engine, store)
+        engine = report["engine"]
+        tail = await asyncio.to_thread(engine_log.read_tail, service.engine.settings.vllm_log_file)
+        log_text = "\n".join(engine_log.view(tail, level=level or "", search=search or "", limit=400))
+        banner = banner_markdown(engine, lang)
+        return (
+            gr.update(value=banner, visible=bool(banner)),
+            status_markdown(engine, lang),
+            phases_markdown(engine, lang),
+            log_text,
+        )
+
     blocks = gr.Blocks(title="DeepSeek-R1 Chat", analytics_enabled=False)
     with blocks:
         lang = gr.State(DEFAULT_LANG)
@@ -314,43 +374,66 @@ def build_ui(service: ChatService, secret: bytes) -> gr.Blocks:
             language = gr.Radio(
                 [("中文", "zh"), ("English", "en")], value=DEFAULT_LANG, elem_id="language", show_label=False
             )
-        chatbot = gr.Chatbot(
-            elem_id="chat",
-            show_label=False,
-            height="68vh",
-            latex_delimiters=LATEX_DELIMITERS,
-            buttons=["copy"],
-            feedback_options=None,
-            sanitize_html=True,
-            allow_tags=False,
-            placeholder=t("placeholder", DEFAULT_LANG),
-        )
-        with gr.Row(equal_height=True):
-            box = gr.Textbox(
-                elem_id="prompt",
-                show_label=False,
-                placeholder=t("prompt", DEFAULT_LANG),
-                scale=8,
-                autofocus=True,
-                lines=1,
-                max_lines=8,
+        with gr.Tabs():
+            chat_tab = gr.Tab(t("chat_tab", DEFAULT_LANG), elem_id="chat-tab")
+            status_tab = gr.Tab(t("status_tab", DEFAULT_LANG), elem_id="status-tab")
+        with status_tab:
+            summary = gr.Markdown(elem_id="engine-summary")
+            timeline = gr.Markdown(elem_id="engine-phases")
+            with gr.Row():
+                log_level = gr.Dropdown(
+                    [("ALL", ""), "INFO", "WARNING", "ERROR"], value="", label=t("log_level", DEFAULT_LANG), scale=1
+                )
+                log_search = gr.Textbox(label=t("log_search", DEFAULT_LANG), scale=3)
+                gr.HTML(f'<a href="/api/engine/log" download id="download-log">{t("download_log", DEFAULT_LANG)}</a>')
+            log_box = gr.Textbox(
+                elem_id="engine-log", show_label=False, lines=20, max_lines=20, interactive=False, autoscroll=True
             )
-            send = gr.Button(t("send", DEFAULT_LANG), elem_id="send", variant="primary", scale=1, min_width=80)
-            stop = gr.Button(t("stop", DEFAULT_LANG), elem_id="stop", scale=1, min_width=80)
-        with gr.Row():
-            regenerate = gr.Button(t("regenerate", DEFAULT_LANG), elem_id="regenerate", size="sm")
-            edit = gr.Button(t("edit", DEFAULT_LANG), elem_id="edit", size="sm")
-            resume = gr.Button(t("continue", DEFAULT_LANG), elem_id="continue", size="sm")
-        with gr.Accordion(t("settings", DEFAULT_LANG), open=False, elem_id="settings") as settings_box:
-            temperature = gr.Slider(0, 2, value=0.6, step=0.05, label=t("temperature", DEFAULT_LANG))
-            top_p = gr.Slider(0.05, 1, value=0.95, step=0.05, label=t("top_p", DEFAULT_LANG))
-            max_tokens = gr.Number(value=0, minimum=0, precision=0, label=t("max_tokens", DEFAULT_LANG))
-            math = gr.Checkbox(value=False, label=t("math", DEFAULT_LANG))
-            persona = gr.Textbox(label=t("persona", DEFAULT_LANG), lines=2, max_lines=6)
+        with chat_tab:
+            banner = gr.Markdown(elem_id="banner", visible=False)
+            chatbot = gr.Chatbot(
+                elem_id="chat",
+                show_label=False,
+                height="68vh",
+                latex_delimiters=LATEX_DELIMITERS,
+                buttons=["copy"],
+                feedback_options=None,
+                sanitize_html=True,
+                allow_tags=False,
+                placeholder=t("placeholder", DEFAULT_LANG),
+            )
+            with gr.Row(equal_height=True):
+                box = gr.Textbox(
+                    elem_id="prompt",
+                    show_label=False,
+                    placeholder=t("prompt", DEFAULT_LANG),
+                    scale=8,
+                    autofocus=True,
+                    lines=1,
+                    max_lines=8,
+                )
+                send = gr.Button(t("send", DEFAULT_LANG), elem_id="send", variant="primary", scale=1, min_width=80)
+                stop = gr.Button(t("stop", DEFAULT_LANG), elem_id="stop", scale=1, min_width=80)
+            with gr.Row():
+                regenerate = gr.Button(t("regenerate", DEFAULT_LANG), elem_id="regenerate", size="sm")
+                edit = gr.Button(t("edit", DEFAULT_LANG), elem_id="edit", size="sm")
+                resume = gr.Button(t("continue", DEFAULT_LANG), elem_id="continue", size="sm")
+            with gr.Accordion(t("settings", DEFAULT_LANG), open=False, elem_id="settings") as settings_box:
+                temperature = gr.Slider(0, 2, value=0.6, step=0.05, label=t("temperature", DEFAULT_LANG))
+                top_p = gr.Slider(0.05, 1, value=0.95, step=0.05, label=t("top_p", DEFAULT_LANG))
+                max_tokens = gr.Number(value=0, minimum=0, precision=0, label=t("max_tokens", DEFAULT_LANG))
+                math = gr.Checkbox(value=False, label=t("math", DEFAULT_LANG))
+                persona = gr.Textbox(label=t("persona", DEFAULT_LANG), lines=2, max_lines=6)
         sampling_inputs = [temperature, top_p, max_tokens, math, persona]
+        timer = gr.Timer(2.0)
+        status_outputs = [banner, summary, timeline, log_box]
+        timer.tick(on_tick, [lang, log_level, log_search], status_outputs, api_visibility="private")
 
         private: dict[str, Any] = {"api_visibility": "private"}
         blocks.load(on_load, [lang], [current, conversations, chatbot, title], **private)
+        blocks.load(on_tick, [lang, log_level, log_search], status_outputs, **private)
+        log_level.change(on_tick, [lang, log_level, log_search], status_outputs, **private)
+        log_search.submit(on_tick, [lang, log_level, log_search], status_outputs, **private)
         conversations.input(on_select, [conversations, lang], [current, chatbot, title], **private)
         new.click(on_new, [lang], [current, chatbot, title, conversations, editing], **private)
         search.input(on_search, [search, current, lang], [conversations], **private)
