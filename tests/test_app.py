@@ -24,6 +24,14 @@ def test_probes_when_ready(live_app: LiveApp) -> None:
     assert ready.json() == {"ready": True, "engine": "ready"}
 
 
+def test_the_apps_own_metrics_are_prometheus_text(live_app: LiveApp) -> None:
+    response = httpx.get(f"{live_app.url}/metrics")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/plain")
+    for name in ("r1chat_chat_requests_total", "r1chat_active_streams", "r1chat_tokens_streamed_total"):
+        assert name in response.text
+
+
 def test_the_chat_page_is_served_with_an_owner_cookie(live_app: LiveApp) -> None:
     page = httpx.get(f"{live_app.url}/")
     assert page.status_code == 200

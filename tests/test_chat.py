@@ -35,12 +35,12 @@ def live_service(live_app: LiveApp, store: Store) -> ChatService:
     return ChatService(live_app.engine, client, store)
 
 
-async def external_service(url: str, store: Store, **kwargs: float) -> ChatService:
+async def external_service(url: str, store: Store, *, checkpoint_seconds: float = 5.0) -> ChatService:
     engine = Engine(make_settings(vllm_base_url=url))
     await engine.start()
     status = await engine.wait_ready(within=10)
     assert status.ready
-    return ChatService(engine, ModelClient(url), store, **kwargs)
+    return ChatService(engine, ModelClient(url), store, checkpoint_seconds=checkpoint_seconds)
 
 
 async def run(turn: AsyncIterator[ChatEvent]) -> list[ChatEvent]:
@@ -152,6 +152,21 @@ async def test_an_engine_dying_midway_keeps_the_partial_answer_and_the_next_chat
             {"role": "assistant", "content": "half an answer"},
             {"role": "user", "content": "two"},
         ]
+
+
+async def test_metrics_count_turns_tokens_and_errors(store: Store) -> None:
+    fake = FakeEngine([Reply(["a", "b"], ["c"]), Reply(["x"], ["y"], die=True)])
+    with serve_fake(fake) as url:
+        service = await external_service(url, store)
+        conversation = await service.new_conversation(OWNER)
+        await run(service.send(OWNER, conversation.id, "one"))
+        await run(service.send(OWNER, conversation.id, "two"))
+    text = service.metrics.exposition().decode()
+    assert "r1chat_chat_requests_total 2.0" in text
+    assert "r1chat_tokens_streamed_total 5.0" in text
+    assert 'r1chat_chat_errors_total{kind="engine_error"} 1.0' in text
+    assert "r1chat_active_streams 0.0" in text
+    assert "r1chat_time_to_first_token_seconds_count 2.0" in text
 
 
 async def test_a_stopped_answer_is_saved_with_what_it_had(store: Store) -> None:

@@ -11,6 +11,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, FastAPI, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
+from prometheus_client import CONTENT_TYPE_LATEST
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -19,6 +20,7 @@ from webapp.chat import ChatService, Notice, Sampling, TurnEnded, validate_messa
 from webapp.engine import Engine
 from webapp.errors import AppError, NotFound
 from webapp.export import to_json, to_markdown
+from webapp.metrics import ChatMetrics
 from webapp.reasoning import Piece
 from webapp.status import status_report
 from webapp.store import ConversationInfo, Store
@@ -65,9 +67,13 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, http_error)
 
 
-def health_router(engine: Engine, store: Store) -> APIRouter:
-    """`/healthz` (the app is alive), `/readyz` (a chat can be served now), `/api/status`."""
+def health_router(engine: Engine, store: Store, metrics: ChatMetrics) -> APIRouter:
+    """`/healthz` (the app is alive), `/readyz` (a chat can be served now), `/api/status`, `/metrics`."""
     router = APIRouter(tags=["health"])
+
+    @router.get("/metrics")
+    async def app_metrics() -> Response:
+        return Response(metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
 
     @router.get("/api/status")
     async def status() -> dict[str, Any]:

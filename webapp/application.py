@@ -72,7 +72,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.engine = engine
     app.state.chat = service
     install_error_handlers(app)
-    app.include_router(health_router(engine, store))
+    app.include_router(health_router(engine, store, service.metrics))
     app.include_router(conversations_router(service))
     blocks = build_ui(service, secret, store)
     blocks.queue(default_concurrency_limit=None)

@@ -18,6 +18,7 @@ from webapp.client import DEFAULT_MAX_TOKENS, RECOMMENDED_TEMPERATURE, RECOMMEND
 from webapp.context import answer_budget, cut_points, history_target
 from webapp.engine import Engine
 from webapp.errors import AppError, InvalidInput, TooLarge
+from webapp.metrics import ChatMetrics
 from webapp.models import MessageState
 from webapp.reasoning import Piece
 from webapp.store import ConversationInfo, MessageRecord, Store
@@ -156,12 +157,19 @@ class ChatService:
     """Conversations and chat turns for one owner at a time; the UI and the API both call this."""
 
     def __init__(
-        self, engine: Engine, client: ModelClient, store: Store, *, checkpoint_seconds: float = CHECKPOINT_SECONDS
+        self,
+        engine: Engine,
+        client: ModelClient,
+        store: Store,
+        *,
+        checkpoint_seconds: float = CHECKPOINT_SECONDS,
+        metrics: ChatMetrics | None = None,
     ) -> None:
         self.engine = engine
         self.client = client
         self.store = store
         self.checkpoint_seconds = checkpoint_seconds
+        self.metrics = metrics or ChatMetrics()
 
     @staticmethod
     async def _db(call: Callable[..., T], *args: Any, **kwargs: Any) -> T:
@@ -294,6 +302,8 @@ class ChatService:
         state = MessageState.ERROR
         error: AppError | None = None
         model = None
+        self.metrics.requests.inc()
+        self.metrics.active.inc()
         try:
             self.engine.require_ready()
             model = await self.client.amodel_name()
@@ -314,7 +324,10 @@ class ChatService:
                 if isinstance(event, StreamEnd):
                     draft.end = event
                     continue
+                if draft.first_token is None:
+                    self.metrics.ttft.observe(time.monotonic() - draft.started)
                 draft.add(event)
+                self.metrics.tokens.inc()
                 yield event
                 if time.monotonic() - last_checkpoint >= self.checkpoint_seconds:
                     last_checkpoint = time.monotonic()
@@ -327,6 +340,9 @@ class ChatService:
             state = MessageState.STOPPED
             raise
         finally:
+            self.metrics.active.dec()
+            if error is not None:
+                self.metrics.errors.labels(error.kind).inc()
             # Written here, synchronously, so that a cancelled task still saves what it had.
             record = self._save(owner, conversation_id, draft, state, error, model, sampling)
         yield TurnEnded(record, error)
