@@ -24,7 +24,12 @@ def test_migrating_an_empty_database_gives_exactly_the_models(tmp_path: Path) ->
     migrate(engine)
     with engine.connect() as connection:
         assert compare_metadata(MigrationContext.configure(connection), Base.metadata) == []
-        assert set(inspect(connection).get_table_names()) == {"alembic_version", "conversations", "messages"}
+        assert set(inspect(connection).get_table_names()) == {
+            "alembic_version",
+            "conversations",
+            "messages",
+            "owner_settings",
+        }
     migrate(engine)  # a second start finds nothing to do
 
 
@@ -101,3 +106,20 @@ def test_regenerate_deletes_from_a_message_on(store: Store) -> None:
     ids = [store.add_message("alice", conversation.id, role=r, content=r).id for r in ("user", "assistant", "user")]
     assert store.delete_messages_from("alice", conversation.id, ids[1]) == 2
     assert [m.id for m in store.messages("alice", conversation.id)] == ids[:1]
+
+
+def test_settings_are_saved_per_owner(store: Store) -> None:
+    assert store.settings("alice") is None
+    values = {
+        "temperature": 0.7,
+        "top_p": 0.9,
+        "max_tokens": None,
+        "math": True,
+        "show_reasoning": False,
+        "persona": "p",
+    }
+    store.save_settings("alice", **values)
+    assert store.settings("alice") == values
+    store.save_settings("alice", **(values | {"temperature": 0.5}))
+    assert store.settings("alice") == values | {"temperature": 0.5}
+    assert store.settings("bob") is None

@@ -214,3 +214,26 @@ async def test_the_status_tab_shows_the_engine_and_its_log(page: Page, live_app:
     download = await page.request.get(f"{live_app.url}{href}")
     assert download.status == 200
     assert "launching:" in await download.text()
+
+
+async def test_settings_are_kept_per_browser_and_reset(page: Page) -> None:
+    await send(page, "hello")
+    chat = page.locator("#chat")
+    await expect(chat).to_contain_text("思考过程", timeout=30_000)
+    await page.locator("#settings").get_by_text("设置").click()
+    await page.get_by_label("显示思考过程").uncheck()
+    await expect(chat).not_to_contain_text("思考过程", timeout=10_000)
+    await expect(chat).to_contain_text("Hello! I am a tiny scripted model.")
+    persona = page.get_by_label("角色设定（并入用户消息）")
+    await persona.fill("You are terse.")
+    await persona.press("Tab")
+    await page.wait_for_timeout(500)
+    await page.reload()
+    await page.locator("#settings").get_by_text("设置").click()
+    await expect(page.get_by_label("角色设定（并入用户消息）")).to_have_value("You are terse.", timeout=10_000)
+    await expect(page.get_by_label("显示思考过程")).not_to_be_checked()
+    await expect(page.locator("#chat")).not_to_contain_text("思考过程")
+    await page.locator("#reset-settings").click()
+    await expect(page.get_by_label("显示思考过程")).to_be_checked(timeout=10_000)
+    await expect(page.get_by_label("角色设定（并入用户消息）")).to_have_value("")
+    await expect(page.locator("#chat")).to_contain_text("思考过程", timeout=10_000)

@@ -52,6 +52,21 @@ class Sampling:
 
 
 @dataclass(frozen=True, slots=True)
+class Preferences:
+    """An owner's settings: how their next answers are sampled and shown."""
+
+    temperature: float = RECOMMENDED_TEMPERATURE
+    top_p: float = RECOMMENDED_TOP_P
+    max_tokens: int | None = DEFAULT_MAX_TOKENS
+    math: bool = False
+    show_reasoning: bool = True
+    persona: str = ""
+
+    def sampling(self) -> Sampling:
+        return Sampling(self.temperature, self.top_p, self.max_tokens, self.math, self.persona)
+
+
+@dataclass(frozen=True, slots=True)
 class Notice:
     """Something the user should know about this turn (earlier messages left out, say)."""
 
@@ -189,6 +204,17 @@ class ChatService:
 
     async def messages(self, owner: str, conversation_id: str) -> list[MessageRecord]:
         return await self._db(self.store.messages, owner, conversation_id)
+
+    async def preferences(self, owner: str) -> Preferences:
+        """The owner's saved settings, or the model card's recommendations."""
+        saved = await self._db(self.store.settings, owner)
+        return Preferences(**saved) if saved else Preferences()
+
+    async def save_preferences(self, owner: str, preferences: Preferences) -> Preferences:
+        preferences.sampling()  # refuses out-of-range values before they are kept
+        fields = {name: getattr(preferences, name) for name in Preferences.__slots__}
+        await self._db(self.store.save_settings, owner, **fields)
+        return preferences
 
     async def settled_messages(self, owner: str, conversation_id: str, within: float = 3.0) -> list[MessageRecord]:
         """The messages once the last turn has been saved (a stopped turn saves as it unwinds)."""

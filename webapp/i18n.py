@@ -42,6 +42,8 @@ TEXT: dict[str, dict[Lang, str]] = {
     "reasoning_tokens": {"zh": "思考", "en": "thinking"},
     "answer_tokens": {"zh": "回答", "en": "answer"},
     "untitled": {"zh": "新对话", "en": "New chat"},
+    "show_reasoning": {"zh": "显示思考过程", "en": "Show the thinking"},
+    "reset": {"zh": "恢复推荐设置", "en": "Reset to recommended"},
     "chat_tab": {"zh": "对话", "en": "Chat"},
     "status_tab": {"zh": "状态与日志", "en": "Status & log"},
     "engine": {"zh": "引擎", "en": "Engine"},

@@ -68,3 +68,18 @@ class Message(Base):
     conversation: Mapped[Conversation] = relationship(back_populates="messages")
 
     __table_args__ = (Index("ix_messages_conversation", "conversation_id", "id"),)
+
+
+class OwnerSettings(Base):
+    """An owner's chat settings, applied to their next message."""
+
+    __tablename__ = "owner_settings"
+
+    owner: Mapped[str] = mapped_column(String(64), primary_key=True)
+    temperature: Mapped[float] = mapped_column(Float, nullable=False)
+    top_p: Mapped[float] = mapped_column(Float, nullable=False)
+    max_tokens: Mapped[int | None] = mapped_column(Integer)
+    math: Mapped[bool] = mapped_column(Boolean, nullable=False)
+    show_reasoning: Mapped[bool] = mapped_column(Boolean, nullable=False)
+    persona: Mapped[str] = mapped_column(Text, nullable=False)
+    updated_at: Mapped[float] = mapped_column(Float, nullable=False, default=time.time)

@@ -14,15 +14,16 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, delete, event, func, or_, select, update
+from sqlalchemy import Engine, create_engine, delete, event, or_, select, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from webapp.errors import NotFound
-from webapp.models import Conversation, Message, MessageState
+from webapp.models import Conversation, Message, MessageState, OwnerSettings
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 TITLE_CHARS = 200
+SETTING_FIELDS = ("temperature", "top_p", "max_tokens", "math", "show_reasoning", "persona")
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,11 +215,22 @@ class Store:
             )
             return int(getattr(result, "rowcount", 0) or 0)
 
-    def count_messages(self, owner: str) -> int:
+    # -- settings -------------------------------------------------------------
+
+    def settings(self, owner: str) -> dict[str, Any] | None:
+        """The owner's saved chat settings, or None if they never saved any."""
         with self._session() as session:
-            query = (
-                select(func.count(Message.id))
-                .join(Conversation, Message.conversation_id == Conversation.id)
-                .where(Conversation.owner == owner)
-            )
-            return int(session.scalar(query) or 0)
+            row = session.get(OwnerSettings, owner)
+            if row is None:
+                return None
+            return {name: getattr(row, name) for name in SETTING_FIELDS}
+
+    def save_settings(self, owner: str, **values: Any) -> None:
+        with self._session.begin() as session:
+            row = session.get(OwnerSettings, owner)
+            if row is None:
+                session.add(OwnerSettings(owner=owner, updated_at=time.time(), **values))
+                return
+            for name, value in values.items():
+                setattr(row, name, value)
+            row.updated_at = time.time()

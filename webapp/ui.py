@@ -10,7 +10,7 @@ from typing import Any
 import gradio as gr
 
 from webapp import engine_log
-from webapp.chat import ChatEvent, ChatService, Notice, Sampling, TurnEnded
+from webapp.chat import ChatEvent, ChatService, Notice, Preferences, Sampling, TurnEnded
 from webapp.errors import AppError, InvalidInput
 from webapp.i18n import DEFAULT_LANG, Lang, t
 from webapp.models import MessageState
@@ -55,10 +55,10 @@ def thought_block(reasoning: str, lang: Lang, *, done: bool, seconds: float) -> 
     return {"role": "assistant", "content": display(reasoning), "metadata": metadata}
 
 
-def answer_bubbles(message: MessageRecord, lang: Lang) -> Chat:
+def answer_bubbles(message: MessageRecord, lang: Lang, show_reasoning: bool = True) -> Chat:
     """A stored answer as the chat shows it: thought block, answer, state, figures."""
     out: Chat = []
-    if message.reasoning:
+    if message.reasoning and show_reasoning:
         out.append(thought_block(message.reasoning, lang, done=True, seconds=message.thinking_s or 0.0))
     body = display(message.content)
     notes = []
@@ -78,22 +78,23 @@ def answer_bubbles(message: MessageRecord, lang: Lang) -> Chat:
     return out
 
 
-def render(history: Sequence[MessageRecord], lang: Lang) -> Chat:
+def render(history: Sequence[MessageRecord], lang: Lang, show_reasoning: bool = True) -> Chat:
     chat: Chat = []
     for message in history:
         if message.role == "user":
             chat.append({"role": "user", "content": display(message.content)})
         else:
-            chat.extend(answer_bubbles(message, lang))
+            chat.extend(answer_bubbles(message, lang, show_reasoning))
     return chat
 
 
 class LiveAnswer:
     """One answer being streamed, rendered after the chat so far."""
 
-    def __init__(self, before: Chat, lang: Lang) -> None:
+    def __init__(self, before: Chat, lang: Lang, show_reasoning: bool = True) -> None:
         self.before = before
         self.lang = lang
+        self.show_reasoning = show_reasoning
         self.started = time.monotonic()
         self.reasoning = ""
         self.answer = ""
@@ -114,7 +115,7 @@ class LiveAnswer:
         chat = list(self.before)
         if self.notice:
             chat.append({"role": "assistant", "content": f"<sub>ℹ️ {display(self.notice)}</sub>"})
-        if self.reasoning:
+        if self.reasoning and self.show_reasoning:
             done = self.answer_began is not None
             seconds = (self.answer_began or time.monotonic()) - self.started
             chat.append(thought_block(self.reasoning, self.lang, done=done, seconds=seconds))
@@ -189,6 +190,10 @@ def build_ui(service: ChatService, secret: bytes, store: Store) -> gr.Blocks:
             persona=persona or "",
         )
 
+    async def view(owner: str, history: Sequence[MessageRecord], lang: Lang) -> Chat:
+        """The chat as this owner has chosen to see it (with or without the thinking)."""
+        return render(history, lang, (await service.preferences(owner)).show_reasoning)
+
     async def sidebar(owner: str, lang: Lang, selected: str | None, search: str = "") -> Any:
         conversations = await service.conversations(owner, search)
         return gr.update(choices=_conversation_choices(conversations, lang), value=selected)
@@ -197,7 +202,7 @@ def build_ui(service: ChatService, secret: bytes, store: Store) -> gr.Blocks:
         owner = owner_of(request)
         conversations = await service.conversations(owner)
         current = conversations[0].id if conversations else None
-        chat = render(await service.messages(owner, current), lang) if current else []
+        chat = await view(owner, await service.messages(owner, current), lang) if current else []
         choices = gr.update(choices=_conversation_choices(conversations, lang), value=current)
         title = conversations[0].title if conversations else ""
         return current, choices, chat, title
@@ -207,7 +212,7 @@ def build_ui(service: ChatService, secret: bytes, store: Store) -> gr.Blocks:
             return None, [], ""
         owner = owner_of(request)
         info = await service.conversation(owner, conversation_id)
-        return conversation_id, render(await service.messages(owner, conversation_id), lang), info.title
+        return conversation_id, await view(owner, await service.messages(owner, conversation_id), lang), info.title
 
     async def on_new(lang: Lang, request: gr.Request) -> tuple[Any, ...]:
         owner_of(request)
@@ -241,7 +246,7 @@ def build_ui(service: ChatService, secret: bytes, store: Store) -> gr.Blocks:
         continuing: MessageRecord | None = None,
     ) -> AsyncIterator[tuple[Any, ...]]:
         """Page updates for one streamed answer, at most one per UPDATE_INTERVAL (the first at once)."""
-        live = LiveAnswer(before, lang)
+        live = LiveAnswer(before, lang, (await service.preferences(owner)).show_reasoning)
         if continuing is not None:
             live.add(Piece("reasoning", continuing.reasoning))
             live.add(Piece("content", continuing.content))
@@ -255,7 +260,7 @@ def build_ui(service: ChatService, secret: bytes, store: Store) -> gr.Blocks:
             if now - last >= UPDATE_INTERVAL:
                 last = now
                 yield current, live.render()
-        yield current, render(await service.messages(owner, current), lang)
+        yield current, await view(owner, await service.messages(owner, current), lang)
 
     async def on_send(
         text: str, current: str | None, editing: bool, lang: Lang,
@@ -278,7 +283,7 @@ def build_ui(service: ChatService, secret: bytes, store: Store) -> gr.Blocks:
             turn = service.edit_last(owner, current, text, sampling)
         else:
             turn = service.send(owner, current, text, sampling)
-        before = [*render(history, lang), {"role": "user", "content": display(text)}]
+        before = [*await view(owner, history, lang), {"role": "user", "content": display(text)}]
         yield "", False, current, before, await sidebar(owner, lang, current), gr.skip()
         async for current_id, chat in stream_turn(owner, current, lang, before, turn):
             yield gr.skip(), gr.skip(), current_id, chat, gr.skip(), gr.skip()
@@ -298,7 +303,7 @@ def build_ui(service: ChatService, secret: bytes, store: Store) -> gr.Blocks:
         if last_user is None:
             return
         sampling = sampling_from(temperature, top_p, max_tokens, math, persona)
-        before = render(history[: last_user + 1], lang)
+        before = await view(owner, history[: last_user + 1], lang)
         async for update in stream_turn(owner, current, lang, before, service.regenerate(owner, current, sampling)):
             yield update
 
@@ -323,7 +328,7 @@ def build_ui(service: ChatService, secret: bytes, store: Store) -> gr.Blocks:
             async for event in turn:
                 yield event
 
-        before = render(history[:-1], lang)
+        before = await view(owner, history[:-1], lang)
         async for update in stream_turn(owner, current, lang, before, resumed(), continuing=history[-1]):
             yield update
 
@@ -332,7 +337,7 @@ def build_ui(service: ChatService, secret: bytes, store: Store) -> gr.Blocks:
         if not current:
             return gr.skip()
         owner = owner_of(request)
-        return render(await service.settled_messages(owner, current), lang)
+        return await view(owner, await service.settled_messages(owner, current), lang)
 
     async def on_edit(current: str | None, request: gr.Request) -> tuple[Any, ...]:
         owner = owner_of(request)
@@ -341,6 +346,38 @@ def build_ui(service: ChatService, secret: bytes, store: Store) -> gr.Blocks:
         history = await service.messages(owner, current)
         last = next((m for m in reversed(history) if m.role == "user"), None)
         return (last.content, True) if last else (gr.skip(), False)
+
+    def controls(preferences: Preferences, max_model_len: int | None) -> tuple[Any, ...]:
+        return (
+            preferences.temperature,
+            preferences.top_p,
+            gr.update(value=preferences.max_tokens or 0, maximum=max_model_len),
+            preferences.math,
+            preferences.show_reasoning,
+            preferences.persona,
+        )
+
+    async def on_load_settings(request: gr.Request) -> tuple[Any, ...]:
+        owner = owner_of(request)
+        report = await status_report(service.engine, store)
+        return controls(await service.preferences(owner), report["engine"]["max_model_len"])
+
+    async def on_settings(
+        temperature: float, top_p: float, max_tokens: float | None, math: bool, show: bool, persona: str,
+        request: gr.Request,
+    ) -> None:  # fmt: skip
+        preferences = Preferences(
+            float(temperature), float(top_p), int(max_tokens or 0) or None, bool(math), bool(show), persona or ""
+        )
+        try:
+            await service.save_preferences(owner_of(request), preferences)
+        except AppError as exc:
+            raise gr.Error(str(exc)) from exc
+
+    async def on_reset(request: gr.Request) -> tuple[Any, ...]:
+        owner = owner_of(request)
+        report = await status_report(service.engine, store)
+        return controls(await service.save_preferences(owner, Preferences()), report["engine"]["max_model_len"])
 
     async def on_tick(lang: Lang, level: str, search: str) -> tuple[Any, ...]:
         report = await status_report(service.engine, store)
@@ -423,13 +460,29 @@ def build_ui(service: ChatService, secret: bytes, store: Store) -> gr.Blocks:
                 top_p = gr.Slider(0.05, 1, value=0.95, step=0.05, label=t("top_p", DEFAULT_LANG))
                 max_tokens = gr.Number(value=0, minimum=0, precision=0, label=t("max_tokens", DEFAULT_LANG))
                 math = gr.Checkbox(value=False, label=t("math", DEFAULT_LANG))
+                show_reasoning = gr.Checkbox(
+                    value=True, label=t("show_reasoning", DEFAULT_LANG), elem_id="show-reasoning"
+                )
                 persona = gr.Textbox(label=t("persona", DEFAULT_LANG), lines=2, max_lines=6)
+                reset = gr.Button(t("reset", DEFAULT_LANG), elem_id="reset-settings", size="sm")
         sampling_inputs = [temperature, top_p, max_tokens, math, persona]
         timer = gr.Timer(2.0)
         status_outputs = [banner, summary, timeline, log_box]
         timer.tick(on_tick, [lang, log_level, log_search], status_outputs, api_visibility="private")
 
         private: dict[str, Any] = {"api_visibility": "private"}
+        preference_controls = [temperature, top_p, max_tokens, math, show_reasoning, persona]
+        blocks.load(on_load_settings, None, preference_controls, **private)
+        for control in (max_tokens, math, persona):
+            control.change(on_settings, preference_controls, None, **private)
+        for slider in (temperature, top_p):
+            slider.release(on_settings, preference_controls, None, **private)
+        show_reasoning.input(on_settings, preference_controls, None, **private).then(
+            on_select, [current, lang], [current, chatbot, title], **private
+        )
+        reset.click(on_reset, None, preference_controls, **private).then(
+            on_select, [current, lang], [current, chatbot, title], **private
+        )
         blocks.load(on_load, [lang], [current, conversations, chatbot, title], **private)
         blocks.load(on_tick, [lang, log_level, log_search], status_outputs, **private)
         log_level.change(on_tick, [lang, log_level, log_search], status_outputs, **private)
@@ -473,6 +526,8 @@ def build_ui(service: ChatService, secret: bytes, store: Store) -> gr.Blocks:
                 gr.update(label=t("max_tokens", choice)),
                 gr.update(label=t("math", choice)),
                 gr.update(label=t("persona", choice)),
+                gr.update(label=t("show_reasoning", choice)),
+                gr.update(value=t("reset", choice)),
             )
 
         language.change(
@@ -480,7 +535,7 @@ def build_ui(service: ChatService, secret: bytes, store: Store) -> gr.Blocks:
             [language],
             [
                 lang, new, search, title, rename, delete, chatbot, box, send, stop,
-                regenerate, edit, resume, settings_box, temperature, max_tokens, math, persona,
+                regenerate, edit, resume, settings_box, temperature, max_tokens, math, persona, show_reasoning, reset,
             ],
             **private,
         )  # fmt: skip
