@@ -54,6 +54,7 @@ async def test_an_app_on_an_external_engine_discovers_it_and_chats(live_app: Liv
     settings = make_settings(
         vllm_base_url=live_app.engine.base_url,
         vllm_api_key=live_app.engine.api_key,
+        vllm_log_file=live_app.settings.vllm_log_file,  # an engine started by hand, logging as the article does
         port=free_port(),
         data_dir=tmp_path,
     )
@@ -64,6 +65,11 @@ async def test_an_app_on_an_external_engine_discovers_it_and_chats(live_app: Liv
         assert status.state.value == "external"
         async with httpx.AsyncClient() as http:
             assert (await http.get(f"{url}/readyz")).json()["engine"] == "external"
+            engine = (await http.get(f"{url}/api/status")).json()["engine"]
+        assert engine["state"] == "external"
+        assert engine["max_model_len"] == 512  # read from the log in this mode too
+        assert engine["served_model_name"] == SERVED_NAME
+        assert "requests_running" in engine["metrics"]
         service = app.state.chat
         conversation = await service.new_conversation("someone")
         events = [e async for e in service.send("someone", conversation.id, "hi")]

@@ -10,7 +10,17 @@ import pytest
 
 from tests.conftest import LiveApp, free_port, make_settings
 from webapp.engine import Engine
-from webapp.engine_log import clean, diagnose, engine_config, last_errors, parse, phases, read_tail, view
+from webapp.engine_log import (
+    clean,
+    diagnose,
+    engine_config,
+    engine_figures,
+    last_errors,
+    parse,
+    phases,
+    read_tail,
+    view,
+)
 from webapp.status import engine_report
 
 OLD_LOG = """\
@@ -128,8 +138,17 @@ def test_status_while_loading_and_when_ready(live_app: LiveApp) -> None:
     assert early["ready"] is False
     assert early["error"] is None
     assert early["phase"] in (None, "launching", "resolving model", "initializing engine")
-    report = httpx.get(f"{live_app.url}/api/status").json()
+    with httpx.Client(base_url=live_app.url, timeout=60) as http:
+        conversation = http.post("/api/conversations").json()["id"]
+        http.post(f"/api/conversations/{conversation}/messages", json={"content": "count me"})
+        report = http.get("/api/status").json()
     engine = report["engine"]
+    figures = engine["metrics"]
+    assert figures["generation_tokens"] > 0
+    assert figures["requests_running"] == 0
+    assert 0 <= figures["kv_cache_usage"] <= 1
+    assert figures["mean_ttft_s"] > 0
+    assert engine["gpus"] == [] or all("name" in gpu for gpu in engine["gpus"])
     assert (engine["state"], engine["ready"], engine["phase"]) == ("ready", True, "ready")
     assert engine["served_model_name"] == "tiny-r1"
     assert engine["max_model_len"] == 512
@@ -170,3 +189,24 @@ def test_the_viewer_filters_by_level_and_search() -> None:
     ]
     assert view(lines, search="WEIGHTS") == [lines[0]]
     assert view(lines, limit=1) == [lines[-1]]
+
+
+def test_engine_figures_from_prometheus_text_old_and_new_names() -> None:
+    text = """\
+# HELP vllm:num_requests_running Number of requests in model execution batches.
+# TYPE vllm:num_requests_running gauge
+vllm:num_requests_running{engine="0",model_name="m"} 3.0
+vllm:num_requests_waiting{engine="0",model_name="m"} 1.0
+vllm:gpu_cache_usage_perc{engine="0",model_name="m"} 0.25
+# TYPE vllm:generation_tokens counter
+vllm:generation_tokens_total{engine="0",model_name="m"} 1200.0
+# TYPE vllm:time_to_first_token_seconds histogram
+vllm:time_to_first_token_seconds_sum{engine="0",model_name="m"} 0.6
+vllm:time_to_first_token_seconds_count{engine="0",model_name="m"} 3.0
+"""
+    figures = engine_figures(text)
+    assert figures["requests_running"] == 3
+    assert figures["requests_waiting"] == 1
+    assert figures["kv_cache_usage"] == 0.25
+    assert figures["generation_tokens"] == 1200
+    assert abs(figures["mean_ttft_s"] - 0.2) < 1e-9

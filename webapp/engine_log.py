@@ -255,3 +255,29 @@ def view(lines: Sequence[str], *, level: str = "", search: str = "", limit: int 
             continue
         out.append(text)
     return out[-limit:]
+
+
+def engine_figures(metrics_text: str) -> dict[str, float]:
+    """Live figures from vLLM's `/metrics`: requests running and waiting, KV-cache use, tokens, TTFT.
+
+    Summed over label sets (one model, possibly several engines). Older vLLM names the
+    KV-cache gauge `gpu_cache_usage_perc`.
+    """
+    from prometheus_client.parser import text_string_to_metric_families
+
+    sums: dict[str, float] = {}
+    for family in text_string_to_metric_families(metrics_text):
+        for sample in family.samples:
+            sums[sample.name] = sums.get(sample.name, 0.0) + sample.value
+    figures = {
+        "requests_running": sums.get("vllm:num_requests_running"),
+        "requests_waiting": sums.get("vllm:num_requests_waiting"),
+        "kv_cache_usage": sums.get("vllm:kv_cache_usage_perc", sums.get("vllm:gpu_cache_usage_perc")),
+        "prompt_tokens": sums.get("vllm:prompt_tokens_total"),
+        "generation_tokens": sums.get("vllm:generation_tokens_total"),
+        "requests_finished": sums.get("vllm:request_success_total"),
+    }
+    count = sums.get("vllm:time_to_first_token_seconds_count")
+    if count:
+        figures["mean_ttft_s"] = sums.get("vllm:time_to_first_token_seconds_sum", 0.0) / count
+    return {name: value for name, value in figures.items() if value is not None}

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import shutil
+import subprocess
 from typing import Any
 
+import httpx
 from sqlalchemy import text
 
 from webapp import engine_log
-from webapp.engine import Engine
+from webapp.engine import Engine, health_url
 from webapp.store import Store
 
 
@@ -59,6 +62,43 @@ def database_report(store: Store) -> dict[str, Any]:
     return {"ok": True, "backend": store.engine.dialect.name}
 
 
+async def live_figures(engine: Engine) -> dict[str, float]:
+    """The engine's own `/metrics`, summarised; empty while it does not answer."""
+    url = health_url(engine.base_url).removesuffix("/health") + "/metrics"
+    try:
+        async with httpx.AsyncClient(timeout=2.0) as http:
+            response = await http.get(url)
+    except httpx.HTTPError:
+        return {}
+    if response.status_code != 200:
+        return {}
+    try:
+        return engine_log.engine_figures(response.text)
+    except ValueError:  # not Prometheus text: not a vLLM server
+        return {}
+
+
+def gpu_report() -> list[dict[str, str]]:
+    """Name and memory of each NVIDIA GPU, when nvidia-smi exists (empty otherwise)."""
+    if shutil.which("nvidia-smi") is None:
+        return []
+    try:
+        out = subprocess.run(
+            ["nvidia-smi", "--query-gpu=name,memory.used,memory.total", "--format=csv,noheader"],
+            capture_output=True, text=True, timeout=5, check=True,
+        ).stdout  # fmt: skip
+    except (OSError, subprocess.SubprocessError):
+        return []
+    gpus = []
+    for line in out.strip().splitlines():
+        name, used, total = (part.strip() for part in line.split(",", 2))
+        gpus.append({"name": name, "memory_used": used, "memory_total": total})
+    return gpus
+
+
 async def status_report(engine: Engine, store: Store) -> dict[str, Any]:
     lines = await asyncio.to_thread(engine_log.read_tail, engine.settings.vllm_log_file)
-    return {"engine": engine_report(engine, lines), "db": await asyncio.to_thread(database_report, store)}
+    report = engine_report(engine, lines)
+    report["metrics"] = await live_figures(engine)
+    report["gpus"] = await asyncio.to_thread(gpu_report)
+    return {"engine": report, "db": await asyncio.to_thread(database_report, store)}

@@ -138,6 +138,18 @@ def status_markdown(engine: dict[str, Any], lang: Lang) -> str:
     ]
     if engine.get("last_exit"):
         rows.append((t("last_exit", lang), display(engine["last_exit"])))
+    figures = engine.get("metrics") or {}
+    if figures:
+        running, waiting = figures.get("requests_running", 0), figures.get("requests_waiting", 0)
+        rows.append(("requests running / waiting", f"{running:.0f} / {waiting:.0f}"))
+        if "kv_cache_usage" in figures:
+            rows.append(("KV cache", f"{figures['kv_cache_usage'] * 100:.1f} %"))
+        if "generation_tokens" in figures:
+            rows.append(("tokens generated", f"{figures['generation_tokens']:.0f}"))
+        if "mean_ttft_s" in figures:
+            rows.append(("mean time to first token", f"{figures['mean_ttft_s'] * 1000:.0f} ms"))
+    for gpu in engine.get("gpus") or []:
+        rows.append(("GPU", f"{display(gpu['name'])} · {gpu['memory_used']} / {gpu['memory_total']}"))
     lines = ["| | |", "|---|---|", *(f"| {key} | {value} |" for key, value in rows)]
     problems = []
     if engine.get("error"):
