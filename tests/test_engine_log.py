@@ -13,6 +13,7 @@ from webapp.engine import Engine
 from webapp.engine_log import (
     clean,
     diagnose,
+    durations,
     engine_config,
     engine_figures,
     last_errors,
@@ -41,7 +42,11 @@ def test_the_suites_own_log_shows_every_phase_and_the_config(live_app: LiveApp) 
     for expected in ("launching", "initializing engine", "loading weights", "allocating KV cache", "ready"):
         assert expected in names
     assert names.index("initializing engine") < names.index("loading weights") < names.index("ready")
-    assert all(p.time for p in phases(lines) if p.name != "launching")
+    assert all(p.time for p in phases(lines))
+    seconds = durations(phases(lines))
+    assert seconds[-1] is None  # the last phase lasts until now
+    assert all(s is None or s >= 0 for s in seconds)
+    assert sum(s or 0 for s in seconds) > 0
     config = engine_config(lines)
     assert config["served_model_name"] == "tiny-r1"
     assert config["max_model_len"] == "512"
@@ -134,7 +139,7 @@ def test_a_missing_log_is_empty(tmp_path: Path) -> None:
 
 def test_status_while_loading_and_when_ready(live_app: LiveApp) -> None:
     early = live_app.early_status["engine"]
-    assert early["state"] == "starting"
+    assert early["state"] in ("starting", "loading")
     assert early["ready"] is False
     assert early["error"] is None
     assert early["phase"] in (None, "launching", "resolving model", "initializing engine")
@@ -210,3 +215,8 @@ vllm:time_to_first_token_seconds_count{engine="0",model_name="m"} 3.0
     assert figures["kv_cache_usage"] == 0.25
     assert figures["generation_tokens"] == 1200
     assert abs(figures["mean_ttft_s"] - 0.2) < 1e-9
+
+
+def test_durations_of_no_phases_and_of_untimed_ones() -> None:
+    assert durations([]) == []
+    assert durations(phases(["INFO:     Application startup complete."])) == [None]

@@ -88,6 +88,34 @@ class Phase:
     line: int  # index of the line that began it
 
 
+# Phases in which the engine is loading the model (rather than starting its process).
+LOADING_PHASES = frozenset(
+    {"loading weights", "compiling", "allocating KV cache", "capturing CUDA graphs", "warming up", "starting server"}
+)
+
+
+def _seconds(stamp: str | None) -> int | None:
+    # vLLM writes "MM-DD hh:mm:ss": enough for durations within a start (year changes aside).
+    match = re.fullmatch(r"(\d\d)-(\d\d) (\d\d):(\d\d):(\d\d)", stamp or "")
+    if match is None:
+        return None
+    month, day, hour, minute, second = (int(part) for part in match.groups())
+    return (((month * 31 + day) * 24 + hour) * 60 + minute) * 60 + second
+
+
+def durations(steps: Sequence[Phase]) -> list[float | None]:
+    """Seconds each phase took (until the next began); None where the log gives no times, or for the last."""
+    out: list[float | None] = []
+    for index, current in enumerate(steps):
+        start = _seconds(current.time)
+        end = _seconds(steps[index + 1].time) if index + 1 < len(steps) else None
+        out.append(float(end - start) if start is not None and end is not None else None)
+    return out
+
+
+_LAUNCH_TIME = re.compile(r"^\[webapp \d{4}-(?P<time>\d\d-\d\d \d\d:\d\d:\d\d)\] launching:")
+
+
 def last_start(lines: Sequence[str]) -> int:
     """Index of the line where the app last launched the engine (0 if none is in the lines)."""
     starts = [i for i, raw in enumerate(lines) if PHASES[0][1].search(clean(raw))]
@@ -101,6 +129,8 @@ def phases(lines: Sequence[str]) -> list[Phase]:
     last_time: str | None = None
     for index in range(first, len(lines)):
         line = parse(lines[index])
+        if launch := _LAUNCH_TIME.match(line.text):
+            line = LogLine(line.level, line.text, launch["time"], "webapp")
         last_time = line.time or last_time
         for name, pattern in PHASES:
             if name not in seen and pattern.search(line.text):

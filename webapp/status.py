@@ -26,11 +26,18 @@ def engine_report(engine: Engine, lines: list[str]) -> dict[str, Any]:
     steps = engine_log.phases(current)
     config = engine_log.engine_config(current)
     quantization = config.get("quantization")
+    phase = steps[-1].name if steps else None
+    state = status.state.value
+    if state == "starting" and phase in engine_log.LOADING_PHASES:
+        state = "loading"  # the process is up and reading the model
     return {
-        "state": status.state.value,
+        "state": state,
         "ready": status.ready,
-        "phase": steps[-1].name if steps else None,
-        "phases": [{"name": p.name, "time": p.time} for p in steps],
+        "phase": phase,
+        "phases": [
+            {"name": p.name, "time": p.time, "seconds": seconds}
+            for p, seconds in zip(steps, engine_log.durations(steps), strict=True)
+        ],
         "model": config.get("model") or engine.settings.model,
         "served_model_name": config.get("served_model_name"),
         "dtype": config.get("dtype"),

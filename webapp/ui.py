@@ -167,8 +167,11 @@ def phases_markdown(engine: dict[str, Any], lang: Lang) -> str:
     phases = engine.get("phases", [])
     if not phases:
         return ""
-    rows = [f"| {display(p['name'])} | {p['time'] or ''} |" for p in phases]
-    return "\n".join([f"| {t('timeline', lang)} | {t('time', lang)} |", "|---|---|", *rows])
+    rows = []
+    for phase in phases:
+        took = "" if phase.get("seconds") is None else f"{phase['seconds']:.0f} s"
+        rows.append(f"| {display(phase['name'])} | {phase['time'] or ''} | {took} |")
+    return "\n".join([f"| {t('timeline', lang)} | {t('time', lang)} | ⏱ |", "|---|---|---|", *rows])
 
 
 def banner_markdown(engine: dict[str, Any], lang: Lang) -> str:
