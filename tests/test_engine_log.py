@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from pathlib import Path
 
@@ -22,7 +23,8 @@ from webapp.engine_log import (
     read_tail,
     view,
 )
-from webapp.status import engine_report
+from webapp.status import StatusMonitor, engine_report
+from webapp.store import Store
 
 OLD_LOG = """\
 INFO 05-20 10:00:00 llm_engine.py:100] Initializing an LLM engine (v0.4.2) with config: model='deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B', speculative_config=None, tokenizer='deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B', skip_tokenizer_init=False, tokenizer_mode=auto, revision=None, trust_remote_code=False, dtype=torch.bfloat16, max_seq_len=4096, download_dir=None, load_format=LoadFormat.AUTO, tensor_parallel_size=1, disable_custom_all_reduce=False, quantization=awq, enforce_eager=False, kv_cache_dtype=auto, seed=0)
@@ -220,3 +222,20 @@ vllm:time_to_first_token_seconds_count{engine="0",model_name="m"} 3.0
 def test_durations_of_no_phases_and_of_untimed_ones() -> None:
     assert durations([]) == []
     assert durations(phases(["INFO:     Application startup complete."])) == [None]
+
+
+async def test_the_status_is_made_once_per_second_for_all_pages(tmp_path: Path) -> None:
+    log = tmp_path / "engine.log"
+    log.write_text("(APIServer pid=1) INFO 11-28 14:39:26 [x.py:1] Starting vLLM server on http://127.0.0.1:1\n")
+    engine = Engine(make_settings(vllm_base_url=f"http://127.0.0.1:{free_port()}/v1", vllm_log_file=log))
+    store = Store.open(f"sqlite:///{tmp_path / 'chat.db'}")
+    monitor = StatusMonitor(engine, store, ttl=0.5)
+    first = await monitor.report()
+    assert await monitor.report() is first  # shared within the TTL
+    assert first["engine"]["phase"] == "starting server"
+    with log.open("a") as handle:
+        handle.write("INFO:     Application startup complete.\n")
+    await asyncio.sleep(0.6)
+    assert (await monitor.report())["engine"]["phase"] == "ready"
+    assert (await monitor.log_lines())[-1] == "INFO:     Application startup complete."
+    store.close()

@@ -3,7 +3,6 @@ translation of app errors to HTTP."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import AsyncIterator
 from typing import Annotated, Any, Literal
@@ -22,8 +21,8 @@ from webapp.errors import AppError, NotFound
 from webapp.export import to_json, to_markdown
 from webapp.metrics import ChatMetrics
 from webapp.reasoning import Piece
-from webapp.status import status_report
-from webapp.store import ConversationInfo, Store
+from webapp.status import StatusMonitor
+from webapp.store import ConversationInfo
 
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
@@ -67,7 +66,7 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, http_error)
 
 
-def health_router(engine: Engine, store: Store, metrics: ChatMetrics) -> APIRouter:
+def health_router(engine: Engine, monitor: StatusMonitor, metrics: ChatMetrics) -> APIRouter:
     """`/healthz` (the app is alive), `/readyz` (a chat can be served now), `/api/status`, `/metrics`."""
     router = APIRouter(tags=["health"])
 
@@ -77,7 +76,7 @@ def health_router(engine: Engine, store: Store, metrics: ChatMetrics) -> APIRout
 
     @router.get("/api/status")
     async def status() -> dict[str, Any]:
-        return await status_report(engine, store)
+        return await monitor.report()
 
     @router.get("/api/engine/log")
     async def engine_log_file() -> FileResponse:
@@ -94,7 +93,7 @@ def health_router(engine: Engine, store: Store, metrics: ChatMetrics) -> APIRout
         lines: Annotated[int, Query(ge=1, le=5000)] = 500,
     ) -> dict[str, Any]:
         """The end of the engine log, cleaned of colour codes, filtered by level and text."""
-        tail = await asyncio.to_thread(engine_log.read_tail, engine.settings.vllm_log_file)
+        tail = await monitor.log_lines()
         return {"lines": engine_log.view(tail, level=level, search=search, limit=lines)}
 
     @router.get("/healthz")

@@ -16,6 +16,7 @@ from webapp.client import ModelClient
 from webapp.engine import Engine
 from webapp.owner import OwnerMiddleware, load_secret
 from webapp.settings import Settings
+from webapp.status import StatusMonitor
 from webapp.store import Store, create_db_engine
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
@@ -72,9 +73,10 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.engine = engine
     app.state.chat = service
     install_error_handlers(app)
-    app.include_router(health_router(engine, store, service.metrics))
+    monitor = StatusMonitor(engine, store)
+    app.include_router(health_router(engine, monitor, service.metrics))
     app.include_router(conversations_router(service))
-    blocks = build_ui(service, secret, store)
+    blocks = build_ui(service, secret, monitor)
     blocks.queue(default_concurrency_limit=None)
     gr.mount_gradio_app(app, blocks, path="/", footer_links=[], css_paths=[STATIC_DIR / "style.css"])
     app.add_middleware(OwnerMiddleware, secret=secret)

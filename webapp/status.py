@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import shutil
 import subprocess
+import time
 from typing import Any
 
 import httpx
@@ -103,9 +104,43 @@ def gpu_report() -> list[dict[str, str]]:
     return gpus
 
 
-async def status_report(engine: Engine, store: Store) -> dict[str, Any]:
-    lines = await asyncio.to_thread(engine_log.read_tail, engine.settings.vllm_log_file)
+async def status_report(engine: Engine, store: Store, lines: list[str] | None = None) -> dict[str, Any]:
+    if lines is None:
+        lines = await asyncio.to_thread(engine_log.read_tail, engine.settings.vllm_log_file)
     report = engine_report(engine, lines)
     report["metrics"] = await live_figures(engine)
     report["gpus"] = await asyncio.to_thread(gpu_report)
     return {"engine": report, "db": await asyncio.to_thread(database_report, store)}
+
+
+class StatusMonitor:
+    """The status report and the log tail, made at most once per `ttl` seconds for everyone.
+
+    Every open page polls the status; without sharing, a hundred pages would read and
+    parse the log a hundred times a second.
+    """
+
+    def __init__(self, engine: Engine, store: Store, ttl: float = 1.0) -> None:
+        self.engine = engine
+        self.store = store
+        self.ttl = ttl
+        self._lock = asyncio.Lock()
+        self._made = -1.0e9
+        self._report: dict[str, Any] = {}
+        self._lines: list[str] = []
+
+    async def _refresh(self) -> None:
+        async with self._lock:
+            if time.monotonic() - self._made < self.ttl:
+                return
+            self._lines = await asyncio.to_thread(engine_log.read_tail, self.engine.settings.vllm_log_file)
+            self._report = await status_report(self.engine, self.store, self._lines)
+            self._made = time.monotonic()
+
+    async def report(self) -> dict[str, Any]:
+        await self._refresh()
+        return self._report
+
+    async def log_lines(self) -> list[str]:
+        await self._refresh()
+        return self._lines

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
@@ -17,8 +16,8 @@ from webapp.models import MessageState
 from webapp.owner import owner_from_cookies
 from webapp.reasoning import Piece
 from webapp.render import display
-from webapp.status import status_report
-from webapp.store import ConversationInfo, MessageRecord, Store
+from webapp.status import StatusMonitor
+from webapp.store import ConversationInfo, MessageRecord
 
 # One page update per this many seconds at most: a browser re-renders on every
 # update and falls behind at about 180 updates/s, while a fast engine writes more.
@@ -187,7 +186,7 @@ def _conversation_choices(conversations: Sequence[ConversationInfo], lang: Lang)
     return [(c.title or t("untitled", lang), c.id) for c in conversations]
 
 
-def build_ui(service: ChatService, secret: bytes, store: Store) -> gr.Blocks:
+def build_ui(service: ChatService, secret: bytes, monitor: StatusMonitor) -> gr.Blocks:
     """The chat page, wired to `service`; `secret` checks the owner cookie."""
 
     def owner_of(request: gr.Request) -> str:
@@ -374,7 +373,7 @@ def build_ui(service: ChatService, secret: bytes, store: Store) -> gr.Blocks:
 
     async def on_load_settings(request: gr.Request) -> tuple[Any, ...]:
         owner = owner_of(request)
-        report = await status_report(service.engine, store)
+        report = await monitor.report()
         return controls(await service.preferences(owner), report["engine"]["max_model_len"])
 
     async def on_settings(
@@ -391,13 +390,13 @@ def build_ui(service: ChatService, secret: bytes, store: Store) -> gr.Blocks:
 
     async def on_reset(request: gr.Request) -> tuple[Any, ...]:
         owner = owner_of(request)
-        report = await status_report(service.engine, store)
+        report = await monitor.report()
         return controls(await service.save_preferences(owner, Preferences()), report["engine"]["max_model_len"])
 
     async def on_tick(lang: Lang, level: str, search: str) -> tuple[Any, ...]:
-        report = await status_report(service.engine, store)
+        report = await monitor.report()
         engine = report["engine"]
-        tail = await asyncio.to_thread(engine_log.read_tail, service.engine.settings.vllm_log_file)
+        tail = await monitor.log_lines()
         log_text = "\n".join(engine_log.view(tail, level=level or "", search=search or "", limit=400))
         banner = banner_markdown(engine, lang)
         return (
