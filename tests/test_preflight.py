@@ -46,6 +46,20 @@ def test_a_port_in_use_is_refused() -> None:
     preflight.check_port_free("127.0.0.1", port)
 
 
+def test_connections_lingering_from_a_dead_server_do_not_hold_its_port() -> None:
+    listener = socket.socket()
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    port = listener.getsockname()[1]
+    client = socket.create_connection(("127.0.0.1", port))
+    accepted, _ = listener.accept()
+    accepted.close()  # the server side closes first: its end of the connection stays in TIME_WAIT
+    client.close()
+    listener.close()
+    preflight.check_port_free("127.0.0.1", port)  # a restarted engine may listen there again
+
+
 def test_awq_on_a_cpu_without_its_kernel_is_refused(models_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("platform.machine", lambda: "x86_64")
     awq = str(models_dir / "awq")

@@ -214,16 +214,18 @@ class Engine:
             self.restarts += 1
             self._fail(f"{message} Restarting it in {backoff:.0f} s.", hint)
             await asyncio.to_thread(stop_process_group, process)  # workers it left behind
-            await asyncio.sleep(backoff)
-            backoff = min(backoff * 2, _MAX_BACKOFF)
-            try:
-                preflight.check_port_free(ENGINE_HOST, self.settings.engine_port)
-                self._launch()
-            except LaunchRefused as exc:
-                self._error = exc
-                return
-            self._error = None
-            log.warning("engine restarted (restart %d)", self.restarts)
+            while not self.stopping:
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, _MAX_BACKOFF)
+                try:
+                    preflight.check_port_free(ENGINE_HOST, self.settings.engine_port)
+                    self._launch()
+                except LaunchRefused as exc:  # the port is still held: try again later
+                    self._fail(f"{exc.message} Trying again in {backoff:.0f} s.", exc.hint)
+                    continue
+                self._error = None
+                log.warning("engine restarted (restart %d)", self.restarts)
+                break
 
     def _launch(self) -> None:
         log_path = self.settings.vllm_log_file

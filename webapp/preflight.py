@@ -129,8 +129,12 @@ def check_awq_kernel(model: str, *, gpu: bool, flags: set[str]) -> None:
 def check_port_free(host: str, port: int) -> None:
     """Refuse a port that something else already listens on."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        # As uvicorn does: connections of a previous engine lingering in TIME_WAIT do not
+        # hold the port; only a socket that listens there does.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind((host, port))
+            probe.listen()
         except OSError as exc:
             raise LaunchRefused(
                 f"Port {port} on {host} is already in use, so the engine cannot listen there.",
