@@ -60,5 +60,6 @@ def test_adjacent_pieces_of_one_kind_are_merged() -> None:
 
 
 def test_split_completed_whole_text() -> None:
-    assert split_completed("why</think>because") == ("why", "because")
-    assert split_completed("no tags at all") == ("no tags at all", "")
+    assert split_completed(None, "why</think>because") == ("why", "because")
+    assert split_completed(None, "no tags at all") == ("no tags at all", "")
+    assert split_completed("parsed thought", "answer") == ("parsed thought", "answer")

@@ -27,7 +27,7 @@ from webapp.errors import (
 )
 from webapp.prompt import r1_messages
 from webapp.reasoning import OPEN_TAG as THINK_OPEN
-from webapp.reasoning import Piece, ReasoningSplitter
+from webapp.reasoning import Piece, ReasoningSplitter, split_completed
 
 RECOMMENDED_TEMPERATURE = 0.6
 RECOMMENDED_TOP_P = 0.95
@@ -277,13 +277,8 @@ class ModelClient:
         """A whole answer with its thinking apart."""
         completion = self.chat_completion(messages, stream=False, **sampling)
         assert isinstance(completion, ChatCompletion)
-        splitter = ReasoningSplitter()
-        pieces = splitter.feed(*_message_text(completion)) + splitter.finish()
-        return Reply(
-            reasoning="".join(p.text for p in pieces if p.kind == "reasoning"),
-            answer="".join(p.text for p in pieces if p.kind == "content"),
-            finish_reason=completion.choices[0].finish_reason,
-        )
+        reasoning, answer = split_completed(*_message_text(completion))
+        return Reply(reasoning=reasoning, answer=answer, finish_reason=completion.choices[0].finish_reason)
 
     def simple_chat(self, user_message: str, system_message: str | None = None, **sampling: Any) -> str:
         """The answer to one question (a system message is folded into the user turn)."""

@@ -110,10 +110,11 @@ def _merge(pieces: list[Piece]) -> list[Piece]:
     return merged
 
 
-def split_completed(text: str) -> tuple[str, str]:
-    """Split a whole raw completion into (reasoning, answer)."""
+def split_completed(reasoning: str | None, content: str | None) -> tuple[str, str]:
+    """Split a whole (non-streamed) reply into (reasoning, answer), from either server format."""
     splitter = ReasoningSplitter()
-    pieces = splitter.feed(None, text) + splitter.finish()
-    reasoning = "".join(p.text for p in pieces if p.kind == "reasoning")
-    answer = "".join(p.text for p in pieces if p.kind == "content")
-    return reasoning, answer
+    pieces = splitter.feed(reasoning, content) + splitter.finish()
+    return (
+        "".join(p.text for p in pieces if p.kind == "reasoning"),
+        "".join(p.text for p in pieces if p.kind == "content"),
+    )
