@@ -11,7 +11,9 @@ from pathlib import Path
 from typing import Any
 
 import uvicorn
+from pydantic import ValidationError
 
+from webapp import tunnel
 from webapp.application import create_app
 from webapp.settings import Settings
 
@@ -32,6 +34,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--vllm-log-file", type=Path, help="engine log file (VLLM_LOG_FILE)")
     parser.add_argument("--database-url", help="history database (DATABASE_URL)")
     parser.add_argument("--data-dir", type=Path, help="directory for app data (DATA_DIR)")
+    parser.add_argument(
+        "--share",
+        action="store_true",
+        default=None,
+        help="also open a public link through Gradio's share tunnel; needs internet and accounts (SHARE)",
+    )
+    parser.add_argument(
+        "--allow-anonymous",
+        action="store_true",
+        default=None,
+        help="let --share run without accounts: anyone with the link may chat (ALLOW_ANONYMOUS)",
+    )
     parser.add_argument(
         "--demo",
         action="store_true",
@@ -58,7 +72,14 @@ def settings_from(args: argparse.Namespace) -> Settings:
 
 
 def main(argv: list[str] | None = None) -> None:
-    settings = settings_from(parse_args(argv))
+    try:
+        settings = settings_from(parse_args(argv))
+        if settings.share:
+            tunnel.check_reachable()  # offline: stop now, saying what to do, instead of hanging
+    except ValidationError as exc:
+        raise SystemExit("Invalid settings:\n" + "\n".join(f"- {e['msg']}" for e in exc.errors())) from exc
+    except tunnel.ShareUnavailable as exc:
+        raise SystemExit(str(exc)) from exc
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     uvicorn.run(
         create_app(settings),

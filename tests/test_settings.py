@@ -29,7 +29,8 @@ def test_defaults_follow_the_product(monkeypatch: pytest.MonkeyPatch) -> None:
     assert settings.quantization is None  # detected from the checkpoint, not forced
     assert (settings.max_model_len, settings.gpu_memory_utilization, settings.engine_port) == (4096, 0.9, 8000)
     assert settings.vllm_log_file == Path("deepseek_qwen.log")
-    assert (settings.host, settings.port) == ("0.0.0.0", 7860)
+    assert (settings.host, settings.port) == ("127.0.0.1", 7860)  # open, so on this machine only
+    assert not settings.accounts and not settings.share
     assert not settings.external_engine
     assert settings.resolved_database_url == "sqlite:///data/chat.db"
 

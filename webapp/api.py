@@ -15,9 +15,10 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, Stri
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from webapp import engine_log
-from webapp.chat import ChatService, Notice, Sampling, TurnEnded, validate_message
+from webapp.auth import admin, identity
+from webapp.chat import ChatService, Notice, Sampling, TurnEnded
 from webapp.engine import Engine
-from webapp.errors import AppError, NotFound
+from webapp.errors import AppError, NotFound, RateLimited
 from webapp.export import to_json, to_markdown
 from webapp.metrics import ChatMetrics
 from webapp.reasoning import Piece
@@ -37,7 +38,8 @@ def install_error_handlers(app: FastAPI) -> None:
 
     async def app_error(_request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, AppError)
-        return JSONResponse(error_body(exc), status_code=exc.status)
+        headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, RateLimited) else None
+        return JSONResponse(error_body(exc), status_code=exc.status, headers=headers)
 
     async def invalid_request(_request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)
@@ -75,12 +77,14 @@ def health_router(engine: Engine, monitor: StatusMonitor, metrics: ChatMetrics) 
         return Response(metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
 
     @router.get("/api/status")
-    async def status() -> dict[str, Any]:
+    async def status(request: Request) -> dict[str, Any]:
+        admin(request)
         return await monitor.report()
 
     @router.get("/api/engine/log")
-    async def engine_log_file() -> FileResponse:
-        """The whole engine log, as a download."""
+    async def engine_log_file(request: Request) -> FileResponse:
+        """The whole engine log, as a download (admins only: it names paths and settings)."""
+        admin(request)
         path = engine.settings.vllm_log_file
         if not path.is_file():
             raise NotFound(f"There is no engine log at {path} yet.")
@@ -88,11 +92,13 @@ def health_router(engine: Engine, monitor: StatusMonitor, metrics: ChatMetrics) 
 
     @router.get("/api/engine/log/tail")
     async def engine_log_tail(
+        request: Request,
         level: Literal["", "DEBUG", "INFO", "WARNING", "ERROR"] = "",
         search: Annotated[str, Query(max_length=200)] = "",
         lines: Annotated[int, Query(ge=1, le=5000)] = 500,
     ) -> dict[str, Any]:
         """The end of the engine log, cleaned of colour codes, filtered by level and text."""
+        admin(request)
         tail = await monitor.log_lines()
         return {"lines": engine_log.view(tail, level=level, search=search, limit=lines)}
 
@@ -145,8 +151,7 @@ def _conversation(info: ConversationInfo) -> dict[str, Any]:
 
 
 def _owner(request: Request) -> str:
-    owner: str = request.state.owner
-    return owner
+    return identity(request).owner
 
 
 def _sse(data: dict[str, Any]) -> bytes:
@@ -198,10 +203,11 @@ def conversations_router(service: ChatService) -> APIRouter:
     async def send(request: Request, conversation_id: str, body: NewMessage) -> StreamingResponse:
         owner = _owner(request)
         # Everything that can be refused is refused before the stream starts, with its status.
-        validate_message(body.content)
+        service.validate(body.content)
         sampling = body.sampling()
         await service.conversation(owner, conversation_id)
         service.engine.require_ready()
+        service.admit(owner, request.client.host if request.client else None)
 
         async def events() -> AsyncIterator[bytes]:
             try:

@@ -3,22 +3,31 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI
 
+from webapp import tunnel
+from webapp.account_routes import account_router
+from webapp.accounts import Accounts
 from webapp.api import conversations_router, health_router, install_error_handlers
+from webapp.auth import Authenticator, AuthMiddleware, is_loopback
 from webapp.chat import ChatService
 from webapp.client import ModelClient
 from webapp.engine import Engine
-from webapp.owner import OwnerMiddleware, load_secret
+from webapp.limits import Admission, RateLimiter, parse_rate
+from webapp.owner import load_secret
+from webapp.passwords import UserSpec, parse_users
 from webapp.settings import Settings
+from webapp.share_routes import share_router
 from webapp.status import StatusMonitor
 from webapp.store import Store, create_db_engine
 
+log = logging.getLogger(__name__)
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 
 # Offline-safe: no version check, telemetry or hub calls from Gradio and its client.
@@ -50,20 +59,37 @@ def create_app(settings: Settings) -> FastAPI:
     from webapp.ui import build_ui
 
     secret = load_secret(settings.secret_key, settings.data_dir / "secret.key")
+    configured_users = users_from(settings)  # a broken users file stops the app here, saying which line
     store = Store(create_db_engine(settings.resolved_database_url))
+    accounts = Accounts(store.engine, session_ttl=settings.session_ttl)
+    login_rate = parse_rate(settings.login_rate)
+    auth = Authenticator(
+        accounts, secret, required=settings.accounts, login_limiter=RateLimiter(login_rate) if login_rate else None
+    )
     engine = Engine(settings)
     client = ModelClient(
         engine.base_url, api_key=engine.api_key, model=client_model_name(settings), timeout=settings.request_timeout
     )
-    service = ChatService(engine, client, store)
+    admission = Admission(parse_rate(settings.chat_rate_per_user), parse_rate(settings.chat_rate_per_ip))
+    service = ChatService(engine, client, store, admission=admission, max_message_chars=settings.max_message_chars)
+    if not settings.accounts and not is_loopback_host(settings.host):
+        log.warning(
+            "listening on %s without accounts: anyone who can reach it may chat. "
+            "Set ADMIN_PASSWORD or USERS_FILE to require signing in.",
+            settings.host,
+        )
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         await asyncio.to_thread(store.prepare)
+        await asyncio.to_thread(accounts.sync, configured_users)
         await engine.start()
+        close_tunnel = await open_share_link(settings) if settings.share else None
         try:
             yield
         finally:
+            if close_tunnel is not None:
+                close_tunnel()
             await engine.stop()
             await client.aclose()
             store.close()
@@ -76,8 +102,40 @@ def create_app(settings: Settings) -> FastAPI:
     monitor = StatusMonitor(engine, store)
     app.include_router(health_router(engine, monitor, service.metrics))
     app.include_router(conversations_router(service))
-    blocks = build_ui(service, secret, monitor)
+    app.include_router(account_router(auth, engine))
+    app.include_router(share_router(service))
+    blocks = build_ui(service, auth, monitor)
     blocks.queue(default_concurrency_limit=None)
     gr.mount_gradio_app(app, blocks, path="/", footer_links=[], css_paths=[STATIC_DIR / "style.css"])
-    app.add_middleware(OwnerMiddleware, secret=secret)
+    app.add_middleware(AuthMiddleware, authenticator=auth)
     return app
+
+
+async def open_share_link(settings: Settings) -> Callable[[], None] | None:
+    """Open the public link (`--share`); the app keeps serving locally if the tunnel fails."""
+    try:
+        url, close = await asyncio.to_thread(tunnel.open_link, settings.port)
+    except Exception as exc:  # the tunnel is a convenience: its failure must not stop the app
+        log.error("the public share link could not be opened: %s. %s", exc, tunnel.ALTERNATIVES)
+        return None
+    log.warning("public link: %s (people must sign in: %s)", url, "yes" if settings.accounts else "NO")
+    print(f"* Public link: {url}", flush=True)
+    return close
+
+
+def users_from(settings: Settings) -> list[UserSpec]:
+    """The accounts named by configuration: the users file, then the admin from ADMIN_PASSWORD."""
+    users: list[UserSpec] = []
+    if settings.users_file is not None:
+        try:
+            users = parse_users(settings.users_file.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, ValueError) as exc:
+            raise SystemExit(f"USERS_FILE {settings.users_file}: {exc}") from exc
+    if settings.admin_password is not None:
+        users = [u for u in users if u.name != settings.admin_user]
+        users.append(UserSpec(settings.admin_user, settings.admin_password, is_admin=True))
+    return users
+
+
+def is_loopback_host(host: str) -> bool:
+    return host == "localhost" or is_loopback(host)

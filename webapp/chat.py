@@ -18,10 +18,11 @@ from webapp.client import DEFAULT_MAX_TOKENS, RECOMMENDED_TEMPERATURE, RECOMMEND
 from webapp.context import answer_budget, cut_points, history_target
 from webapp.engine import Engine
 from webapp.errors import AppError, InvalidInput, TooLarge
+from webapp.limits import Admission
 from webapp.metrics import ChatMetrics
 from webapp.models import MessageState
 from webapp.reasoning import Piece
-from webapp.store import ConversationInfo, MessageRecord, Store
+from webapp.store import ConversationInfo, MessageRecord, SharedSnapshot, ShareInfo, Store
 
 MAX_MESSAGE_CHARS = 32_000
 MAX_PERSONA_CHARS = 4_000
@@ -84,15 +85,15 @@ class TurnEnded:
 ChatEvent = Piece | Notice | TurnEnded
 
 
-def validate_message(text: object) -> str:
+def validate_message(text: object, limit: int = MAX_MESSAGE_CHARS) -> str:
     """The user's message, or a clear reason it cannot be sent."""
     if not isinstance(text, str):
         raise InvalidInput(f"A message must be text, not {type(text).__name__}.")
     if not text.strip():
         raise InvalidInput("The message is empty.", hint="Type a question first.")
-    if len(text) > MAX_MESSAGE_CHARS:
+    if len(text) > limit:
         raise TooLarge(
-            f"The message has {len(text):,} characters; the limit is {MAX_MESSAGE_CHARS:,}.",
+            f"The message has {len(text):,} characters; the limit is {limit:,}.",
             hint="Shorten it or split it over several messages.",
         )
     return text
@@ -179,12 +180,24 @@ class ChatService:
         *,
         checkpoint_seconds: float = CHECKPOINT_SECONDS,
         metrics: ChatMetrics | None = None,
+        admission: Admission | None = None,
+        max_message_chars: int = MAX_MESSAGE_CHARS,
     ) -> None:
         self.engine = engine
         self.client = client
         self.store = store
         self.checkpoint_seconds = checkpoint_seconds
         self.metrics = metrics or ChatMetrics()
+        self.admission = admission or Admission(None, None)
+        self.max_message_chars = max_message_chars
+
+    def validate(self, content: object) -> str:
+        """The message as it will be stored, or InvalidInput/TooLarge saying why not."""
+        return validate_message(content, self.max_message_chars)
+
+    def admit(self, owner: str, address: str | None) -> None:
+        """Count a turn against the rate limits (the edges call this before starting one)."""
+        self.admission.admit(owner, address)
 
     @staticmethod
     async def _db(call: Callable[..., T], *args: Any, **kwargs: Any) -> T:
@@ -236,13 +249,28 @@ class ChatService:
     async def delete(self, owner: str, conversation_id: str) -> None:
         await self._db(self.store.delete_conversation, owner, conversation_id)
 
+    # -- share links ----------------------------------------------------------
+
+    async def share(self, owner: str, conversation_id: str, expires_in_days: int | None = None) -> ShareInfo:
+        expires_at = time.time() + expires_in_days * 86400 if expires_in_days else None
+        return await self._db(self.store.share, owner, conversation_id, expires_at=expires_at)
+
+    async def unshare(self, owner: str, conversation_id: str) -> None:
+        await self._db(self.store.unshare, owner, conversation_id)
+
+    async def shares(self, owner: str) -> list[ShareInfo]:
+        return await self._db(self.store.shares, owner)
+
+    async def shared(self, token: str) -> SharedSnapshot:
+        return await self._db(self.store.shared, token)
+
     # -- turns ----------------------------------------------------------------
 
     async def send(
         self, owner: str, conversation_id: str, content: object, sampling: Sampling | None = None
     ) -> AsyncIterator[ChatEvent]:
         """Store the user's message, then answer it."""
-        text = validate_message(content)
+        text = self.validate(content)
         await self._db(self.store.add_message, owner, conversation_id, role="user", content=text)
         async for event in self._answer(owner, conversation_id, sampling or Sampling()):
             yield event
@@ -265,7 +293,7 @@ class ChatService:
         self, owner: str, conversation_id: str, content: object, sampling: Sampling | None = None
     ) -> AsyncIterator[ChatEvent]:
         """Replace the last user message (and its answer) and send the new text."""
-        text = validate_message(content)
+        text = self.validate(content)
         history = await self.messages(owner, conversation_id)
         last_user = next((m for m in reversed(history) if m.role == "user"), None)
         if last_user is None:

@@ -293,6 +293,14 @@ class Engine:
             await asyncio.sleep(0.1)
         return self.status()
 
+    async def restart(self) -> None:
+        """Stop the engine and start it again (an admin's control); an external one is re-checked."""
+        await self.stop()
+        self._error = None
+        self.restarts += 1
+        self.last_exit = "restarted by an admin"
+        await self.start()
+
     async def stop(self) -> None:
         """Stop watching, and stop the engine's whole process group."""
         self._stopped = True

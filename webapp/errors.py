@@ -91,3 +91,35 @@ class TooLarge(InvalidInput):
 
     status = 413
     kind = "too_large"
+
+
+class Unauthorized(AppError):
+    """No valid session or token, where one is needed."""
+
+    status = 401
+    kind = "unauthorized"
+
+
+class Forbidden(AppError):
+    """Signed in, but this needs an admin."""
+
+    status = 403
+    kind = "forbidden"
+
+
+class Conflict(AppError):
+    """The request clashes with what exists (e.g. a user name already taken)."""
+
+    status = 409
+    kind = "conflict"
+
+
+class RateLimited(AppError):
+    """Too many requests from one user, address or login name."""
+
+    status = 429
+    kind = "rate_limited"
+
+    def __init__(self, message: str, *, retry_after: float, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.retry_after = max(1, round(retry_after + 0.5))

@@ -8,6 +8,8 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from webapp.limits import parse_rate
+
 DEFAULT_MODEL = "casperhansen/deepseek-r1-distill-qwen-1.5b-awq"
 DEFAULT_SERVED_NAME = "DeepSeek-R1-Distill-Qwen-1.5B"
 
@@ -113,9 +115,9 @@ class Settings(BaseSettings):
         description="Key that signs browser cookies. Empty: made once and kept in `<DATA_DIR>/secret.key`.",
     )
     host: str = Field(
-        "0.0.0.0",
+        "127.0.0.1",
         validation_alias="APP_HOST",
-        description="Interface the web app listens on.",
+        description="Interface the web app listens on (`0.0.0.0` to be reachable from other machines).",
     )
     port: int = Field(
         7860,
@@ -123,6 +125,61 @@ class Settings(BaseSettings):
         le=65535,
         validation_alias="APP_PORT",
         description="Port of the web app (`app.py --port`).",
+    )
+    admin_user: str = Field(
+        "admin",
+        validation_alias="ADMIN_USER",
+        description="Name of the admin account made from ADMIN_PASSWORD.",
+    )
+    admin_password: str | None = Field(
+        None,
+        validation_alias="ADMIN_PASSWORD",
+        description="Turns accounts on: an admin with this password exists; everyone else must sign in.",
+    )
+    users_file: Path | None = Field(
+        None,
+        validation_alias="USERS_FILE",
+        description=(
+            "Turns accounts on: one `name:password[:admin]` per line (the password may be a hash "
+            "from `python -m webapp.passwords`)."
+        ),
+    )
+    session_ttl: float = Field(
+        7 * 86400,
+        gt=0,
+        validation_alias="SESSION_TTL",
+        description="Seconds a sign-in lasts.",
+    )
+    login_rate: str = Field(
+        "10/5minutes",
+        validation_alias="LOGIN_RATE",
+        description="Sign-in attempts allowed per address and per user name (`0` for no limit).",
+    )
+    chat_rate_per_user: str = Field(
+        "30/minute",
+        validation_alias="CHAT_RATE_PER_USER",
+        description="Messages one user (or anonymous browser) may send (`0` for no limit).",
+    )
+    chat_rate_per_ip: str = Field(
+        "60/minute",
+        validation_alias="CHAT_RATE_PER_IP",
+        description="Messages one network address may send, whoever sends them (`0` for no limit).",
+    )
+    max_message_chars: int = Field(
+        32_000,
+        ge=1,
+        validation_alias="MAX_MESSAGE_CHARS",
+        description="Longest message a user may send, in characters.",
+    )
+    share: bool = Field(
+        False,
+        validation_alias="SHARE",
+        description="Open a public link through Gradio's share tunnel (`app.py --share`); needs internet.",
+    )
+    allow_anonymous: bool = Field(
+        False,
+        validation_alias="ALLOW_ANONYMOUS",
+        description="Let `--share` run without accounts: anyone with the public link may chat.",
     )
     log_level: Literal["debug", "info", "warning", "error"] = Field(
         "info",
@@ -138,6 +195,17 @@ class Settings(BaseSettings):
             return None
         return value
 
+    @field_validator("login_rate", "chat_rate_per_user", "chat_rate_per_ip")
+    @classmethod
+    def _is_rate(cls, value: str) -> str:
+        parse_rate(value)  # fails fast with an example of what is expected
+        return value
+
+    @field_validator("admin_password", "users_file", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
     @field_validator("vllm_base_url")
     @classmethod
     def _base_url_is_http(cls, value: str | None) -> str | None:
@@ -150,6 +218,20 @@ class Settings(BaseSettings):
         if self.vllm_base_url is None and self.port == self.engine_port:
             raise ValueError(f"APP_PORT and ENGINE_PORT are both {self.port}: choose two ports")
         return self
+
+    @model_validator(mode="after")
+    def _share_needs_accounts(self) -> Settings:
+        if self.share and not self.accounts and not self.allow_anonymous:
+            raise ValueError(
+                "--share makes the app public: set ADMIN_PASSWORD or USERS_FILE so that people must sign in, "
+                "or pass --allow-anonymous (ALLOW_ANONYMOUS=true) to let anyone with the link chat"
+            )
+        return self
+
+    @property
+    def accounts(self) -> bool:
+        """True when people must sign in (an admin password or a users file is configured)."""
+        return self.admin_password is not None or self.users_file is not None
 
     @property
     def external_engine(self) -> bool:

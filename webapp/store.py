@@ -6,6 +6,7 @@ conversations: an id that is not the owner's is simply not found.
 
 from __future__ import annotations
 
+import json
 import secrets
 import time
 from dataclasses import dataclass
@@ -19,7 +20,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from webapp.errors import NotFound
-from webapp.models import Conversation, Message, MessageState, OwnerSettings
+from webapp.models import Conversation, Message, MessageState, OwnerSettings, Share
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 TITLE_CHARS = 200
@@ -32,6 +33,35 @@ class ConversationInfo:
     title: str
     created_at: float
     updated_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class ShareInfo:
+    token: str
+    conversation_id: str
+    title: str
+    created_at: float
+    expires_at: float | None
+
+    @property
+    def url(self) -> str:
+        return f"/s/{self.token}"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "url": self.url,
+            "conversation_id": self.conversation_id,
+            "title": self.title,
+            "created_at": self.created_at,
+            "expires_at": self.expires_at,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class SharedSnapshot:
+    title: str
+    messages: list[dict[str, str]]
+    created_at: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -234,3 +264,55 @@ class Store:
             for name, value in values.items():
                 setattr(row, name, value)
             row.updated_at = time.time()
+
+    # -- share links ----------------------------------------------------------
+
+    def share(self, owner: str, conversation_id: str, *, expires_at: float | None) -> ShareInfo:
+        """Snapshot the conversation's finished messages under a random token (one link per conversation).
+
+        Sharing again refreshes the snapshot and keeps the link.
+        """
+        with self._session.begin() as session:
+            conversation = self._owned(session, owner, conversation_id)
+            rows = session.scalars(
+                select(Message)
+                .where(Message.conversation_id == conversation_id, Message.state != MessageState.STREAMING)
+                .order_by(Message.id)
+            )
+            snapshot = json.dumps(
+                [{"role": m.role, "content": m.content, "reasoning": m.reasoning} for m in rows], ensure_ascii=False
+            )
+            share = session.scalar(select(Share).where(Share.conversation_id == conversation_id))
+            if share is None:
+                # 32 random bytes = 256 bits: a link cannot be guessed, only given.
+                share = Share(token=secrets.token_urlsafe(32), conversation_id=conversation_id, owner=owner)
+                session.add(share)
+            share.title, share.snapshot = conversation.title, snapshot
+            share.created_at, share.expires_at = time.time(), expires_at
+            return ShareInfo(share.token, conversation_id, share.title, share.created_at, expires_at)
+
+    def unshare(self, owner: str, conversation_id: str) -> None:
+        with self._session.begin() as session:
+            self._owned(session, owner, conversation_id)
+            result = session.execute(delete(Share).where(Share.conversation_id == conversation_id))
+            if not getattr(result, "rowcount", 0):
+                raise NotFound("This conversation is not shared.")
+
+    def shares(self, owner: str) -> list[ShareInfo]:
+        """The owner's links that still work, newest first."""
+        query = select(Share).where(Share.owner == owner).order_by(Share.created_at.desc())
+        with self._session() as session:
+            now = time.time()
+            return [
+                ShareInfo(r.token, r.conversation_id, r.title, r.created_at, r.expires_at)
+                for r in session.scalars(query)
+                if r.expires_at is None or r.expires_at > now
+            ]
+
+    def shared(self, token: str) -> SharedSnapshot:
+        """The snapshot behind a link; NotFound when there is none, it was revoked, or it expired."""
+        with self._session() as session:
+            share = session.get(Share, token) if 20 <= len(token) <= 64 else None
+            if share is None or (share.expires_at is not None and share.expires_at <= time.time()):
+                raise NotFound("This link does not exist, was revoked, or has expired.")
+            return SharedSnapshot(share.title, json.loads(share.snapshot), share.created_at)

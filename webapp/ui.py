@@ -9,11 +9,12 @@ from typing import Any
 import gradio as gr
 
 from webapp import engine_log
+from webapp.accounts import Identity
+from webapp.auth import Authenticator
 from webapp.chat import ChatEvent, ChatService, Notice, Preferences, Sampling, TurnEnded
-from webapp.errors import AppError, InvalidInput
+from webapp.errors import AppError
 from webapp.i18n import DEFAULT_LANG, Lang, t
 from webapp.models import MessageState
-from webapp.owner import owner_from_cookies
 from webapp.reasoning import Piece
 from webapp.render import display
 from webapp.status import StatusMonitor
@@ -128,14 +129,24 @@ def _conversation_choices(conversations: Sequence[ConversationInfo], lang: Lang)
     return [(c.title or t("untitled", lang), c.id) for c in conversations]
 
 
-def build_ui(service: ChatService, secret: bytes, monitor: StatusMonitor) -> gr.Blocks:
-    """The chat page, wired to `service`; `secret` checks the owner cookie."""
+def build_ui(service: ChatService, auth: Authenticator, monitor: StatusMonitor) -> gr.Blocks:
+    """The chat page, wired to `service`; `auth` says who each event comes from."""
+
+    def identity_of(request: gr.Request) -> Identity:
+        client = request.client.host if request.client else None
+        who = auth.identify(dict(request.cookies), request.headers.get("authorization"), client)
+        if who is None:  # the session expired, or the page was loaded without the app's cookie
+            raise gr.Error("Your session has ended: reload the page (and sign in again).")
+        return who
 
     def owner_of(request: gr.Request) -> str:
-        owner = owner_from_cookies(dict(request.cookies), secret)
-        if owner is None:  # the page was loaded without the app's cookie
-            raise gr.Error("Reload the page: this browser has no session cookie yet.")
-        return owner
+        return identity_of(request).owner
+
+    def admit(owner: str, request: gr.Request) -> None:
+        try:
+            service.admit(owner, request.client.host if request.client else None)
+        except AppError as exc:
+            raise gr.Error(str(exc)) from exc
 
     def sampling_from(temperature: float, top_p: float, max_tokens: float, math: bool, persona: str) -> Sampling:
         return Sampling(
@@ -226,8 +237,8 @@ def build_ui(service: ChatService, secret: bytes, monitor: StatusMonitor) -> gr.
         owner = owner_of(request)
         try:
             sampling = sampling_from(temperature, top_p, max_tokens, math, persona)
-            if not (text or "").strip():
-                raise InvalidInput("The message is empty.")
+            service.validate(text)
+            service.admit(owner, request.client.host if request.client else None)
             if current is None:
                 current = (await service.new_conversation(owner)).id
             history = await service.messages(owner, current)
@@ -259,6 +270,7 @@ def build_ui(service: ChatService, secret: bytes, monitor: StatusMonitor) -> gr.
         if last_user is None:
             return
         sampling = sampling_from(temperature, top_p, max_tokens, math, persona)
+        admit(owner, request)
         before = await view(owner, history[: last_user + 1], lang)
         async for update in stream_turn(owner, current, lang, before, service.regenerate(owner, current, sampling)):
             yield update
@@ -273,6 +285,7 @@ def build_ui(service: ChatService, secret: bytes, monitor: StatusMonitor) -> gr.
             return
         history = await service.messages(owner, current)
         sampling = sampling_from(temperature, top_p, max_tokens, math, persona)
+        admit(owner, request)
         try:
             turn = service.continue_answer(owner, current, sampling)
             first = await anext(turn)  # refused at once when there is nothing to continue
@@ -335,12 +348,18 @@ def build_ui(service: ChatService, secret: bytes, monitor: StatusMonitor) -> gr.
         report = await monitor.report()
         return controls(await service.save_preferences(owner, Preferences()), report["engine"]["max_model_len"])
 
-    async def on_tick(lang: Lang, level: str, search: str) -> tuple[Any, ...]:
+    def on_load_access(request: gr.Request) -> Any:
+        """The status tab (log, engine details) is for admins only; its handlers check again."""
+        return gr.update(visible=identity_of(request).is_admin)
+
+    async def on_tick(lang: Lang, level: str, search: str, request: gr.Request) -> tuple[Any, ...]:
         report = await monitor.report()
         engine = report["engine"]
+        banner = banner_markdown(engine, lang)
+        if not identity_of(request).is_admin:  # everyone sees the loading banner; only admins the rest
+            return gr.update(value=banner, visible=bool(banner)), gr.skip(), gr.skip(), gr.skip()
         tail = await monitor.log_lines()
         log_text = "\n".join(engine_log.view(tail, level=level or "", search=search or "", limit=400))
-        banner = banner_markdown(engine, lang)
         return (
             gr.update(value=banner, visible=bool(banner)),
             status_markdown(engine, lang),
@@ -441,6 +460,7 @@ def build_ui(service: ChatService, secret: bytes, monitor: StatusMonitor) -> gr.
         )
         blocks.load(on_load, [lang], [current, conversations, chatbot, title], **private)
         blocks.load(on_tick, [lang, log_level, log_search], status_outputs, **private)
+        blocks.load(on_load_access, None, [status_tab], **private)
         log_level.change(on_tick, [lang, log_level, log_search], status_outputs, **private)
         log_search.submit(on_tick, [lang, log_level, log_search], status_outputs, **private)
         conversations.input(on_select, [conversations, lang], [current, chatbot, title], **private)

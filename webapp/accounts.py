@@ -1,0 +1,207 @@
+"""Accounts: users, login sessions and API tokens, stored beside the history.
+
+A user's conversations are owned by `user:<id>`, so the store's owner scoping
+(every query names the owner) is what keeps one user out of another's history.
+Session and API tokens are random; only their SHA-256 is stored.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Engine, delete, func, select
+from sqlalchemy.orm import sessionmaker
+
+from webapp.errors import Conflict, InvalidInput, NotFound
+from webapp.models import ApiToken, LoginSession, User
+from webapp.passwords import MAX_PASSWORD_CHARS, UserSpec, hash_password, verify_password
+
+NAME = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")
+MIN_PASSWORD_CHARS = 8
+TOKEN_PREFIX = "r1c_"  # API tokens are recognisable in a leaked log or a secret scanner
+# Verifying against this when the name is unknown makes a wrong name cost as much as a wrong password.
+_DUMMY_HASH = "scrypt$16384$8$1$AAAAAAAAAAAAAAAAAAAAAA==$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    """Who is asking: the owner their conversations belong to, and what they may do."""
+
+    owner: str
+    name: str | None  # None: an anonymous browser
+    is_admin: bool
+    user_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class UserInfo:
+    id: int
+    name: str
+    is_admin: bool
+    created_at: float
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "is_admin": self.is_admin, "created_at": self.created_at}
+
+
+def owner_id(user_id: int) -> str:
+    return f"user:{user_id}"
+
+
+def digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _info(user: User) -> UserInfo:
+    return UserInfo(user.id, user.name, user.is_admin, user.created_at)
+
+
+def _identity(user: User) -> Identity:
+    return Identity(owner_id(user.id), user.name, user.is_admin, user.id)
+
+
+def check_new_password(password: str) -> str:
+    if not MIN_PASSWORD_CHARS <= len(password) <= MAX_PASSWORD_CHARS:
+        raise InvalidInput(f"A password needs {MIN_PASSWORD_CHARS} to {MAX_PASSWORD_CHARS} characters.")
+    return password
+
+
+def check_name(name: str) -> str:
+    if not NAME.match(name):
+        raise InvalidInput("A user name is 1 to 64 letters, digits or `_ . @ -`.")
+    return name
+
+
+class Accounts:
+    """Every read and write of users, sessions and tokens."""
+
+    def __init__(self, engine: Engine, *, session_ttl: float) -> None:
+        self.session_ttl = session_ttl
+        self._session = sessionmaker(engine, expire_on_commit=False)
+
+    # -- users ----------------------------------------------------------------
+
+    def sync(self, specs: list[UserSpec]) -> None:
+        """Create or update the users named by configuration (file or environment)."""
+        with self._session.begin() as session:
+            for spec in specs:
+                check_name(spec.name)
+                user = session.scalar(select(User).where(User.name == spec.name))
+                if user is None:
+                    session.add(User(name=spec.name, password_hash=spec.password_hash, is_admin=spec.is_admin))
+                    continue
+                if not verify_password(spec.password, user.password_hash) and spec.password != user.password_hash:
+                    user.password_hash = spec.password_hash
+                    session.execute(delete(LoginSession).where(LoginSession.user_id == user.id))
+                user.is_admin = spec.is_admin
+
+    def users(self) -> list[UserInfo]:
+        with self._session() as session:
+            return [_info(u) for u in session.scalars(select(User).order_by(User.name))]
+
+    def create_user(self, name: str, password: str, *, is_admin: bool = False) -> UserInfo:
+        check_name(name)
+        check_new_password(password)
+        with self._session.begin() as session:
+            if session.scalar(select(User.id).where(User.name == name)) is not None:
+                raise Conflict(f"There is already a user named {name}.")
+            user = User(name=name, password_hash=hash_password(password), is_admin=is_admin, created_at=time.time())
+            session.add(user)
+            session.flush()
+            return _info(user)
+
+    def delete_user(self, name: str) -> None:
+        """Delete a user with their sessions and tokens; their conversations stay until an admin purges them."""
+        with self._session.begin() as session:
+            user = session.scalar(select(User).where(User.name == name))
+            if user is None:
+                raise NotFound(f"There is no user named {name}.")
+            if user.is_admin and session.scalar(select(func.count()).where(User.is_admin)) == 1:
+                raise Conflict("This is the only admin: make another admin first.")
+            session.delete(user)
+
+    def set_password(self, name: str, password: str) -> None:
+        """A new password signs the user out everywhere."""
+        check_new_password(password)
+        with self._session.begin() as session:
+            user = session.scalar(select(User).where(User.name == name))
+            if user is None:
+                raise NotFound(f"There is no user named {name}.")
+            user.password_hash = hash_password(password)
+            session.execute(delete(LoginSession).where(LoginSession.user_id == user.id))
+
+    def authenticate(self, name: str, password: str) -> Identity | None:
+        with self._session() as session:
+            user = session.scalar(select(User).where(User.name == name))
+        if user is None:
+            verify_password(password, _DUMMY_HASH)
+            return None
+        return _identity(user) if verify_password(password, user.password_hash) else None
+
+    # -- sessions -------------------------------------------------------------
+
+    def start_session(self, identity: Identity) -> str:
+        token = secrets.token_urlsafe(32)
+        now = time.time()
+        with self._session.begin() as session:
+            session.execute(delete(LoginSession).where(LoginSession.expires_at < now))
+            row = LoginSession(token_hash=digest(token), user_id=identity.user_id, created_at=now)
+            row.expires_at = now + self.session_ttl
+            session.add(row)
+        return token
+
+    def end_session(self, token: str) -> None:
+        with self._session.begin() as session:
+            session.execute(delete(LoginSession).where(LoginSession.token_hash == digest(token)))
+
+    def session_identity(self, token: str) -> Identity | None:
+        """The user signed in with this session token, if it exists and has not expired."""
+        with self._session() as session:
+            row = session.get(LoginSession, digest(token))
+            if row is None or row.expires_at <= time.time():
+                return None
+            user = session.get(User, row.user_id)
+            return _identity(user) if user is not None else None
+
+    # -- API tokens -----------------------------------------------------------
+
+    def create_token(self, identity: Identity, name: str) -> dict[str, Any]:
+        """A new API token; its text is returned this once and never again."""
+        token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+        with self._session.begin() as session:
+            row = ApiToken(token_hash=digest(token), user_id=identity.user_id, name=name, created_at=time.time())
+            session.add(row)
+            session.flush()
+            return {"id": row.id, "name": name, "token": token, "created_at": row.created_at}
+
+    def tokens(self, identity: Identity) -> list[dict[str, Any]]:
+        with self._session() as session:
+            rows = session.scalars(select(ApiToken).where(ApiToken.user_id == identity.user_id).order_by(ApiToken.id))
+            return [
+                {"id": r.id, "name": r.name, "created_at": r.created_at, "last_used_at": r.last_used_at} for r in rows
+            ]
+
+    def revoke_token(self, identity: Identity, token_id: int) -> None:
+        with self._session.begin() as session:
+            row = session.get(ApiToken, token_id)
+            if row is None or row.user_id != identity.user_id:
+                raise NotFound("No such API token.")
+            session.delete(row)
+
+    def token_identity(self, token: str) -> Identity | None:
+        with self._session.begin() as session:
+            row = session.scalar(select(ApiToken).where(ApiToken.token_hash == digest(token)))
+            if row is None:
+                return None
+            user = session.get(User, row.user_id)
+            if user is None:
+                return None
+            now = time.time()
+            if row.last_used_at is None or now - row.last_used_at > 60:  # a write per minute, not per request
+                row.last_used_at = now
+            return _identity(user)

@@ -1,0 +1,200 @@
+"""Who is asking: one answer for the UI, the REST API and share pages.
+
+Without accounts (the default, for a machine of one's own) each browser is an
+anonymous owner kept apart by a signed cookie, and only requests from this
+machine may use the admin pages. With accounts (ADMIN_PASSWORD or USERS_FILE),
+every request but the login page, health probes and share links needs a session
+cookie (browsers) or an API token (`Authorization: Bearer r1c_...`, scripts).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import time
+from collections.abc import Mapping
+from http.cookies import SimpleCookie
+from urllib.parse import quote
+
+from starlette.datastructures import MutableHeaders
+from starlette.requests import Request
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from webapp.accounts import Accounts, Identity
+from webapp.errors import Forbidden, RateLimited, Unauthorized
+from webapp.limits import RateLimiter
+from webapp.owner import ANONYMOUS_MAX_AGE, new_owner, sign, verify
+
+SESSION_COOKIE = "r1chat_session"
+OWNER_COOKIE = "r1chat_owner"
+# Reachable without signing in. Nothing here reveals a conversation except by its share token.
+PUBLIC_PATHS = ("/login", "/healthz", "/readyz", "/metrics", "/favicon.ico")
+PUBLIC_PREFIXES = ("/s/",)
+_CACHE_SECONDS = 5.0  # a session lookup per Gradio event is cheap, but not needed
+
+
+def is_loopback(host: str | None) -> bool:
+    try:
+        return host is not None and ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def cookie_flags(max_age: float, *, secure: bool) -> str:
+    return f"Max-Age={int(max_age)}; Path=/; HttpOnly; SameSite=Lax" + ("; Secure" if secure else "")
+
+
+def identity(request: Request) -> Identity:
+    """The asker (the middleware already turned away those who must sign in)."""
+    found: Identity | None = getattr(request.state, "identity", None)
+    if found is None:
+        raise Unauthorized("Sign in first.")
+    return found
+
+
+def admin(request: Request) -> Identity:
+    found = identity(request)
+    if not found.is_admin:
+        raise Forbidden("Only an admin may do this.")
+    return found
+
+
+class Authenticator:
+    """Turns cookies and headers into an Identity, and keeps sign-in attempts in check."""
+
+    def __init__(self, accounts: Accounts, secret: bytes, *, required: bool, login_limiter: RateLimiter | None) -> None:
+        self.accounts = accounts
+        self.secret = secret
+        self.required = required
+        self.login_limiter = login_limiter
+        self._sessions: dict[str, tuple[Identity | None, float]] = {}
+
+    def identify(self, cookies: Mapping[str, str], authorization: str | None, client: str | None) -> Identity | None:
+        """The asker, or None when they must sign in (or sent a token that is not valid)."""
+        if authorization:
+            scheme, _, token = authorization.partition(" ")
+            if scheme.lower() != "bearer" or not token.strip():
+                return None
+            return self.accounts.token_identity(token.strip())
+        session = cookies.get(SESSION_COOKIE)
+        if session:
+            identity = self._session_identity(session)
+            if identity is not None:
+                return identity
+        if self.required:
+            return None
+        owner = verify(cookies.get(OWNER_COOKIE), self.secret)
+        if owner is None:
+            return None
+        return Identity(owner, None, is_admin=is_loopback(client))
+
+    def _session_identity(self, token: str) -> Identity | None:
+        now = time.monotonic()
+        cached = self._sessions.get(token)
+        if cached is not None and cached[1] > now:
+            return cached[0]
+        identity = self.accounts.session_identity(token)
+        if len(self._sessions) > 10_000:
+            self._sessions.clear()
+        self._sessions[token] = (identity, now + _CACHE_SECONDS)
+        return identity
+
+    def forget(self, token: str) -> None:
+        self._sessions.pop(token, None)
+
+    def sign_in(self, name: str, password: str, client: str | None) -> Identity | None:
+        """Check a name and password; refuses with RateLimited after too many attempts."""
+        keys = [f"address:{client}", f"name:{name.lower()}"]
+        if self.login_limiter is not None:
+            wait = max(self.login_limiter.retry_after(key) for key in keys)
+            if wait > 0:
+                raise RateLimited(
+                    "Too many sign-in attempts.", retry_after=wait, hint=f"Wait {max(1, round(wait))} s and try again."
+                )
+            for key in keys:
+                self.login_limiter.hit(key)
+        identity = self.accounts.authenticate(name, password)
+        if identity is not None and self.login_limiter is not None:
+            self.login_limiter.reset(f"name:{name.lower()}")
+        return identity
+
+
+def request_cookies(headers: list[tuple[bytes, bytes]]) -> dict[str, str]:
+    jar: SimpleCookie = SimpleCookie()
+    for name, value in headers:
+        if name == b"cookie":
+            try:
+                jar.load(value.decode("latin-1"))
+            except Exception:  # a malformed cookie header is the same as none
+                continue
+    return {key: morsel.value for key, morsel in jar.items()}
+
+
+def _header(headers: list[tuple[bytes, bytes]], wanted: bytes) -> str | None:
+    for name, value in headers:
+        if name == wanted:
+            return value.decode("latin-1")
+    return None
+
+
+def _is_public(path: str) -> bool:
+    return path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES)
+
+
+class AuthMiddleware:
+    """Puts the Identity in `scope["state"]`; turns away those who must sign in first."""
+
+    def __init__(self, app: ASGIApp, authenticator: Authenticator) -> None:
+        self.app = app
+        self.auth = authenticator
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        headers = scope.get("headers", [])
+        cookies = request_cookies(headers)
+        client = scope["client"][0] if scope.get("client") else None
+        authorization = _header(headers, b"authorization")
+        identity = self.auth.identify(cookies, authorization, client)
+        issue_owner = False
+        if identity is None and not self.auth.required and not authorization:
+            identity = Identity(new_owner(), None, is_admin=is_loopback(client))
+            issue_owner = True
+        state = scope.setdefault("state", {})
+        state["identity"] = identity
+        if identity is None and not _is_public(scope.get("path", "")):
+            await self._turn_away(scope, send, bad_token=bool(authorization))
+            return
+        if not issue_owner or identity is None:
+            await self.app(scope, receive, send)
+            return
+        cookie = f"{OWNER_COOKIE}={sign(identity.owner, self.auth.secret)}; " + cookie_flags(
+            ANONYMOUS_MAX_AGE, secure=scope.get("scheme") == "https"
+        )
+
+        async def send_with_cookie(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                MutableHeaders(scope=message).append("set-cookie", cookie)
+            await send(message)
+
+        await self.app(scope, receive, send_with_cookie)
+
+    async def _turn_away(self, scope: Scope, send: Send, *, bad_token: bool) -> None:
+        if scope["type"] == "websocket":
+            await send({"type": "websocket.close", "code": 4401})
+            return
+        path = scope.get("path", "/")
+        accept = _header(scope.get("headers", []), b"accept") or ""
+        if scope.get("method") == "GET" and "text/html" in accept and not path.startswith("/api/"):
+            target = quote(path + (f"?{scope['query_string'].decode('latin-1')}" if scope.get("query_string") else ""))
+            headers = [(b"location", f"/login?next={target}".encode()), (b"cache-control", b"no-store")]
+            await send({"type": "http.response.start", "status": 303, "headers": headers})
+            await send({"type": "http.response.body", "body": b""})
+            return
+        message = "The API token is not valid (or was revoked)." if bad_token else "Sign in first."
+        hint = "Sign in at /login, or send Authorization: Bearer <API token>."
+        body = json.dumps({"error": {"kind": "unauthorized", "message": message, "hint": hint}}).encode()
+        headers = [(b"content-type", b"application/json"), (b"www-authenticate", b"Bearer")]
+        await send({"type": "http.response.start", "status": 401, "headers": headers})
+        await send({"type": "http.response.body", "body": body})

@@ -1,0 +1,76 @@
+"""Pages served outside the Gradio UI: the sign-in page and the frame of share pages (pure).
+
+They carry a Content-Security-Policy that forbids every script: whatever text a
+page shows, nothing in it can run.
+"""
+
+from __future__ import annotations
+
+from html import escape
+
+CSP = (
+    "default-src 'none'; style-src 'unsafe-inline'; img-src data:; font-src data:; "
+    "form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+)
+SECURITY_HEADERS = {
+    "Content-Security-Policy": CSP,
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+}
+
+_STYLE = """
+body { font-family: system-ui, "Noto Sans CJK SC", sans-serif; margin: 0; background: #f8fafc; color: #0f172a; }
+main { max-width: 46rem; margin: 2rem auto; padding: 0 1rem; }
+form.login { max-width: 22rem; margin: 12vh auto; background: #fff; padding: 1.5rem; border-radius: .75rem;
+  box-shadow: 0 1px 4px #0002; display: grid; gap: .75rem; }
+form.login input, form.login button { font: inherit; padding: .55rem .7rem; border-radius: .4rem;
+  border: 1px solid #cbd5e1; }
+form.login button { background: #2563eb; color: #fff; border: none; cursor: pointer; }
+.error { color: #b91c1c; margin: 0; }
+.message { background: #fff; border-radius: .75rem; padding: .75rem 1rem; margin: .75rem 0; box-shadow: 0 1px 3px #0001;
+  overflow-wrap: anywhere; }
+.message.user { background: #eff6ff; }
+.role { font-size: .8rem; color: #64748b; margin-bottom: .25rem; }
+details { color: #475569; border-left: 3px solid #cbd5e1; padding-left: .75rem; margin: .25rem 0 .75rem; }
+summary { cursor: pointer; }
+pre { background: #0f172a; color: #e2e8f0; padding: .75rem; border-radius: .5rem; overflow-x: auto; }
+code { font-family: ui-monospace, monospace; }
+math[display="block"] { margin: .5rem 0; }
+menclose[notation="box"] { border: 2px solid #f97316; padding: 2px; }
+footer { color: #94a3b8; font-size: .8rem; margin: 2rem 0; }
+"""
+
+
+def page(title: str, body: str, *, lang: str = "en") -> str:
+    """A whole HTML document; `body` must already be safe HTML."""
+    return (
+        f'<!doctype html><html lang="{escape(lang)}"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        '<meta name="robots" content="noindex">'
+        f"<title>{escape(title)}</title><style>{_STYLE}</style></head><body>{body}</body></html>"
+    )
+
+
+def login_page(*, next_path: str = "/", error: str | None = None, name: str = "") -> str:
+    problem = f'<p class="error" role="alert">{escape(error)}</p>' if error else ""
+    form = (
+        '<form class="login" method="post" action="/login">'
+        "<h1>DeepSeek-R1 chat</h1>"
+        f"{problem}"
+        f'<label>User name<br><input name="name" autocomplete="username" required value="{escape(name)}"'
+        " autofocus></label>"
+        '<label>Password<br><input name="password" type="password" autocomplete="current-password" required>'
+        "</label>"
+        f'<input type="hidden" name="next" value="{escape(next_path)}">'
+        '<button type="submit">Sign in</button>'
+        "</form>"
+    )
+    return page("Sign in", form)
+
+
+def safe_next(path: str | None) -> str:
+    """Where to go after signing in: a path on this site only (never `//evil` or `https://evil`)."""
+    if not path or not path.startswith("/") or path.startswith("//") or "\\" in path:
+        return "/"
+    return path
