@@ -168,3 +168,44 @@ def fake_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FakeApp]:
                 while http.get(f"{url}/readyz").status_code != 200 and time.monotonic() < deadline:
                     time.sleep(0.1)
             yield FakeApp(url, fake)
+
+
+ADMIN_PASSWORD = "admin-pass-1"
+USERS = {"alice": "alice-pass-1", "bob": "bob-pass-12"}
+
+
+@contextmanager
+def app_beside(live_app: LiveApp, work: Path, **overrides: Any) -> Iterator[str]:
+    """Another app (own database, own settings) using the session's real vLLM server as its external engine.
+
+    Accounts are on: `admin` (ADMIN_PASSWORD) and the USERS, from a users file.
+    """
+    work.mkdir(parents=True, exist_ok=True)
+    users_file = work / "users.txt"
+    users_file.write_text("".join(f"{name}:{password}\n" for name, password in USERS.items()))
+    values: dict[str, Any] = {
+        "vllm_base_url": live_app.engine.base_url,
+        "vllm_api_key": live_app.engine.api_key,
+        "served_model_name": SERVED_NAME,
+        "port": free_port(),
+        "host": "127.0.0.1",
+        "data_dir": work / "data",
+        "vllm_log_file": live_app.settings.vllm_log_file,
+        "admin_password": ADMIN_PASSWORD,
+        "users_file": users_file,
+        "login_rate": "1000/minute",
+        "chat_rate_per_user": "1000/minute",
+        "chat_rate_per_ip": "1000/minute",
+    }
+    settings = make_settings(**(values | overrides))
+    with serve(create_app(settings), settings.port) as url:
+        yield url
+
+
+@contextmanager
+def sign_in(url: str, name: str, password: str) -> Iterator[httpx.Client]:
+    """A client holding the session cookie of `name`."""
+    with httpx.Client(base_url=url, timeout=60) as client:
+        response = client.post("/login", data={"name": name, "password": password, "next": "/"})
+        assert response.status_code == 303, response.text
+        yield client

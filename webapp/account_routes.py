@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr
 from webapp.accounts import Identity
 from webapp.auth import SESSION_COOKIE, Authenticator, admin, cookie_flags, identity
 from webapp.engine import Engine
-from webapp.errors import AppError, Forbidden, InvalidInput, RateLimited, Unauthorized
+from webapp.errors import AppError, Forbidden, InvalidInput, MalformedBody, RateLimited, Unauthorized
 from webapp.pages import SECURITY_HEADERS, login_page, safe_next
 
 
@@ -52,7 +52,7 @@ async def _credentials(request: Request) -> tuple[str, str, str]:
         try:
             body = json.loads(await request.body())
         except ValueError as exc:
-            raise InvalidInput("The request body is not valid JSON in UTF-8.") from exc
+            raise MalformedBody("The request body is not valid JSON in UTF-8.") from exc
         if not isinstance(body, dict):
             raise InvalidInput('Send {"name": ..., "password": ...}.')
         values = [body.get("name"), body.get("password"), body.get("next", "/")]
@@ -152,6 +152,7 @@ def account_router(auth: Authenticator, engine: Engine) -> APIRouter:
     async def set_password(request: Request, name: str, body: NewPassword) -> Response:
         admin(request)
         await asyncio.to_thread(accounts.set_password, name, body.password)
+        auth.forget_user(name)
         return Response(status_code=204)
 
     @router.delete("/api/users/{name}", status_code=204)
@@ -160,6 +161,7 @@ def account_router(auth: Authenticator, engine: Engine) -> APIRouter:
         if name == who.name:
             raise InvalidInput("You cannot delete your own account.")
         await asyncio.to_thread(accounts.delete_user, name)
+        auth.forget_user(name)
         return Response(status_code=204)
 
     @router.post("/api/engine/restart", status_code=202)

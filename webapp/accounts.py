@@ -159,14 +159,18 @@ class Accounts:
         with self._session.begin() as session:
             session.execute(delete(LoginSession).where(LoginSession.token_hash == digest(token)))
 
-    def session_identity(self, token: str) -> Identity | None:
-        """The user signed in with this session token, if it exists and has not expired."""
+    def session(self, token: str) -> tuple[Identity, float] | None:
+        """The user signed in with this session token and when it expires, unless it has ended."""
         with self._session() as session:
             row = session.get(LoginSession, digest(token))
             if row is None or row.expires_at <= time.time():
                 return None
             user = session.get(User, row.user_id)
-            return _identity(user) if user is not None else None
+            return (_identity(user), row.expires_at) if user is not None else None
+
+    def session_identity(self, token: str) -> Identity | None:
+        found = self.session(token)
+        return found[0] if found else None
 
     # -- API tokens -----------------------------------------------------------
 

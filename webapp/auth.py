@@ -93,14 +93,21 @@ class Authenticator:
         cached = self._sessions.get(token)
         if cached is not None and cached[1] > now:
             return cached[0]
-        identity = self.accounts.session_identity(token)
+        found = self.accounts.session(token)
         if len(self._sessions) > 10_000:
             self._sessions.clear()
-        self._sessions[token] = (identity, now + _CACHE_SECONDS)
-        return identity
+        # Kept a few seconds, never past the session's end. Sign-out in this process forgets it at once.
+        until = now + min(_CACHE_SECONDS, found[1] - time.time()) if found else now + _CACHE_SECONDS
+        self._sessions[token] = (found[0] if found else None, until)
+        return found[0] if found else None
 
     def forget(self, token: str) -> None:
         self._sessions.pop(token, None)
+
+    def forget_user(self, name: str) -> None:
+        """Drop cached sessions of a user whose password changed or who was deleted."""
+        for token in [t for t, (who, _) in self._sessions.items() if who is not None and who.name == name]:
+            del self._sessions[token]
 
     def sign_in(self, name: str, password: str, client: str | None) -> Identity | None:
         """Check a name and password; refuses with RateLimited after too many attempts."""

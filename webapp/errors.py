@@ -79,6 +79,12 @@ class InvalidInput(AppError):
     kind = "invalid_input"
 
 
+class MalformedBody(InvalidInput):
+    """A request body that cannot even be parsed (not JSON, not UTF-8)."""
+
+    status = 400
+
+
 class NotFound(AppError):
     """An id that does not exist, or is not the asker's (the two look the same)."""
 

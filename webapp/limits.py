@@ -36,7 +36,7 @@ def parse_rate(text: str) -> Rate | None:
         raise ValueError(f"{text!r} is not a rate such as 20/minute, 5/10minutes or 1000/day")
     count, per, unit = int(match[1]), int(match[2] or 1), match[3]
     if count < 1 or per < 1:
-        raise ValueError(f"{text!r}: the count and the period must be at least 1")
+        raise ValueError(f"{text!r}: the count and the period must be at least 1, as in 20/minute")
     return Rate(count, per * _UNITS[unit])
 
 
