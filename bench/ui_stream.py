@@ -26,9 +26,8 @@ import openai
 from fastapi import FastAPI
 from playwright.async_api import Page, async_playwright
 
-from tests.conftest import free_port, make_settings, serve
+from tests.conftest import CHROMIUM, CHROMIUM_ARGS, free_port, make_settings, serve
 from tests.fakes import FakeEngine, Reply, serve_fake
-from tests.test_ui import CHROMIUM, CHROMIUM_ARGS
 from webapp.application import create_app
 
 FAST_TOKENS = 2000
@@ -53,7 +52,8 @@ def baseline_app(engine_url: str) -> FastAPI:
                 yield text
 
     demo = gr.ChatInterface(respond, analytics_enabled=False)
-    return gr.mount_gradio_app(FastAPI(), demo, path="/")
+    app: FastAPI = gr.mount_gradio_app(FastAPI(), demo, path="/")
+    return app
 
 
 @contextmanager

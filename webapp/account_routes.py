@@ -70,6 +70,7 @@ async def _credentials(request: Request) -> tuple[str, str, str]:
 def account_router(auth: Authenticator, engine: Engine) -> APIRouter:
     router = APIRouter(tags=["accounts"])
     accounts = auth.accounts
+    background: set[asyncio.Task[None]] = set()  # a task nobody holds may be collected before it ends
 
     def login_html(status: int, **page: Any) -> HTMLResponse:
         return HTMLResponse(login_page(**page), status_code=status, headers=SECURITY_HEADERS)
@@ -83,6 +84,7 @@ def account_router(auth: Authenticator, engine: Engine) -> APIRouter:
     @router.post("/login", include_in_schema=False)
     async def login(request: Request) -> Response:
         wants_json = request.headers.get("content-type", "").startswith("application/json")
+        name, next_path = "", "/"
         try:
             name, password, next_path = await _credentials(request)
             client = request.client.host if request.client else None
@@ -92,9 +94,9 @@ def account_router(auth: Authenticator, engine: Engine) -> APIRouter:
         except AppError as exc:
             if wants_json:
                 raise
-            headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, RateLimited) else {}
-            page = login_html(exc.status, error=str(exc), next_path=safe_next(None))
-            page.headers.update(headers)
+            page = login_html(exc.status, error=str(exc), name=name, next_path=safe_next(next_path))
+            if isinstance(exc, RateLimited):
+                page.headers["Retry-After"] = str(exc.retry_after)
             return page
         token = await asyncio.to_thread(accounts.start_session, who)
         response: Response = (
@@ -167,7 +169,8 @@ def account_router(auth: Authenticator, engine: Engine) -> APIRouter:
     @router.post("/api/engine/restart", status_code=202)
     async def restart_engine(request: Request) -> dict[str, str]:
         admin(request)
-        asyncio.get_running_loop().create_task(engine.restart(), name="engine-restart")
+        background.add(task := asyncio.create_task(engine.restart(), name="engine-restart"))
+        task.add_done_callback(background.discard)
         return {"status": "restarting"}
 
     return router

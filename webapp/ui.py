@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
@@ -20,6 +21,7 @@ from webapp.render import display
 from webapp.status import StatusMonitor
 from webapp.status_view import banner_markdown, phases_markdown, status_markdown
 from webapp.store import ConversationInfo, MessageRecord
+from webapp.ui_account import build_account_controls, build_admin_tab, build_share_controls, translated
 
 # One page update per this many seconds at most: a browser re-renders on every
 # update and falls behind at about 180 updates/s, while a fast engine writes more.
@@ -138,6 +140,8 @@ def build_ui(service: ChatService, auth: Authenticator, monitor: StatusMonitor) 
         if who is None:  # the session expired, or the page was loaded without the app's cookie
             raise gr.Error("Your session has ended: reload the page (and sign in again).")
         return who
+
+    background: set[asyncio.Task[None]] = set()  # tasks started by a click, kept until they end
 
     def owner_of(request: gr.Request) -> str:
         return identity_of(request).owner
@@ -348,6 +352,13 @@ def build_ui(service: ChatService, auth: Authenticator, monitor: StatusMonitor) 
         report = await monitor.report()
         return controls(await service.save_preferences(owner, Preferences()), report["engine"]["max_model_len"])
 
+    async def on_restart(language: Lang, request: gr.Request) -> str:
+        if not identity_of(request).is_admin:
+            raise gr.Error("Only an admin may do this.")
+        background.add(task := asyncio.create_task(service.engine.restart(), name="engine-restart"))
+        task.add_done_callback(background.discard)
+        return t("restarting", language)
+
     def on_load_access(request: gr.Request) -> Any:
         """The status tab (log, engine details) is for admins only; its handlers check again."""
         return gr.update(visible=identity_of(request).is_admin)
@@ -386,10 +397,18 @@ def build_ui(service: ChatService, auth: Authenticator, monitor: StatusMonitor) 
             language = gr.Radio(
                 [("中文", "zh"), ("English", "en")], value=DEFAULT_LANG, elem_id="language", show_label=False
             )
+            extra_labels = build_account_controls(blocks, auth, identity_of, lang) if auth.required else []
         with gr.Tabs():
             chat_tab = gr.Tab(t("chat_tab", DEFAULT_LANG), elem_id="chat-tab")
-            status_tab = gr.Tab(t("status_tab", DEFAULT_LANG), elem_id="status-tab")
+            # Hidden until the page load shows it to an admin: Gradio 6.31 can show a hidden tab
+            # from an event, but an update cannot hide the button of a shown one.
+            status_tab = gr.Tab(t("status_tab", DEFAULT_LANG), elem_id="status-tab", visible=False)
+            if auth.required:
+                extra_labels += build_admin_tab(blocks, auth, identity_of)[1]
         with status_tab:
+            with gr.Row():
+                restart = gr.Button(t("restart_engine", DEFAULT_LANG), elem_id="restart-engine", size="sm", scale=0)
+                restart_note = gr.Markdown(elem_id="restart-note")
             summary = gr.Markdown(elem_id="engine-summary")
             timeline = gr.Markdown(elem_id="engine-phases")
             with gr.Row():
@@ -440,6 +459,8 @@ def build_ui(service: ChatService, auth: Authenticator, monitor: StatusMonitor) 
                 )
                 persona = gr.Textbox(label=t("persona", DEFAULT_LANG), lines=2, max_lines=6)
                 reset = gr.Button(t("reset", DEFAULT_LANG), elem_id="reset-settings", size="sm")
+            extra_labels += build_share_controls(blocks, service, identity_of, current, lang)
+        extra_labels.append((restart, "restart_engine", "value"))
         sampling_inputs = [temperature, top_p, max_tokens, math, persona]
         timer = gr.Timer(2.0)
         status_outputs = [banner, summary, timeline, log_box]
@@ -516,4 +537,8 @@ def build_ui(service: ChatService, auth: Authenticator, monitor: StatusMonitor) 
             **private,
         )  # fmt: skip
         language.change(on_select, [current, language], [current, chatbot, title], **private)
+        language.change(
+            lambda choice: translated(extra_labels, choice), [language], [c for c, _, _ in extra_labels], **private
+        )
+        restart.click(on_restart, [lang], [restart_note], **private)
     return blocks
