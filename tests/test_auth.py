@@ -1,0 +1,141 @@
+"""Who is asking, without accounts and with them: owners, sessions, tokens, admins, the share flag."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import free_port, make_settings
+from webapp.accounts import Accounts
+from webapp.application import create_app, users_from
+from webapp.auth import OWNER_COOKIE, SESSION_COOKIE, Authenticator
+from webapp.errors import RateLimited
+from webapp.limits import Rate, RateLimiter
+from webapp.owner import sign
+from webapp.store import Store
+
+SECRET = b"k" * 32
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def accounts(tmp_path: Path) -> Accounts:
+    accounts = Accounts(Store.open(f"sqlite:///{tmp_path / 'chat.db'}").engine, session_ttl=0.5)
+    accounts.create_user("alice", "alice-pass-1")
+    return accounts
+
+
+def test_without_accounts_only_this_machine_is_admin(accounts: Accounts) -> None:
+    auth = Authenticator(accounts, SECRET, required=False, login_limiter=None)
+    cookies = {OWNER_COOKIE: sign("0" * 32, SECRET)}
+    for client, admin in [
+        ("127.0.0.1", True),
+        ("::1", True),
+        ("10.0.0.5", False),
+        ("172.17.0.1", False),
+        (None, False),
+    ]:
+        who = auth.identify(cookies, None, client)
+        assert who is not None and who.owner == "0" * 32 and who.name is None
+        assert who.is_admin is admin, client
+    assert auth.identify({OWNER_COOKIE: sign("0" * 32, b"other secret")}, None, "127.0.0.1") is None
+
+
+def test_with_accounts_an_owner_cookie_is_not_enough(accounts: Accounts) -> None:
+    auth = Authenticator(accounts, SECRET, required=True, login_limiter=None)
+    assert auth.identify({OWNER_COOKIE: sign("0" * 32, SECRET)}, None, "127.0.0.1") is None
+    who = accounts.authenticate("alice", "alice-pass-1")
+    assert who is not None
+    assert auth.identify({SESSION_COOKIE: accounts.start_session(who)}, None, "10.0.0.5") == who
+
+
+def test_a_cached_session_never_outlives_its_expiry(accounts: Accounts) -> None:
+    auth = Authenticator(accounts, SECRET, required=True, login_limiter=None)
+    who = accounts.authenticate("alice", "alice-pass-1")
+    assert who is not None
+    cookies = {SESSION_COOKIE: accounts.start_session(who)}
+    assert auth.identify(cookies, None, None) == who
+    time.sleep(0.6)
+    assert auth.identify(cookies, None, None) is None
+
+
+def test_a_bad_token_is_refused_even_without_accounts(accounts: Accounts) -> None:
+    auth = Authenticator(accounts, SECRET, required=False, login_limiter=None)
+    owner = {OWNER_COOKIE: sign("0" * 32, SECRET)}
+    for header in ("Bearer nope", "Bearer ", "Basic YTpi", "token"):
+        assert auth.identify(owner, header, "127.0.0.1") is None
+    who = accounts.authenticate("alice", "alice-pass-1")
+    assert who is not None
+    token = accounts.create_token(who, "t")["token"]
+    assert auth.identify({}, f"Bearer {token}", None) == who
+
+
+def test_sign_in_is_limited_per_name_across_addresses(accounts: Accounts) -> None:
+    auth = Authenticator(accounts, SECRET, required=True, login_limiter=RateLimiter(Rate(2, 60)))
+    assert auth.sign_in("alice", "wrong", "10.0.0.1") is None
+    assert auth.sign_in("alice", "wrong", "10.0.0.2") is None
+    with pytest.raises(RateLimited):
+        auth.sign_in("ALICE", "alice-pass-1", "10.0.0.3")  # names count case-insensitively
+    assert auth.sign_in("bob", "whatever", "10.0.0.3") is None  # another name, another address
+
+
+async def test_without_accounts_a_remote_visitor_gets_no_admin_pages(tmp_path: Path) -> None:
+    settings = make_settings(vllm_base_url="http://127.0.0.1:9/v1", data_dir=tmp_path, port=free_port())
+    app = create_app(settings)
+    for client, status in [(("10.0.0.5", 4000), 403), (("127.0.0.1", 4000), 404)]:
+        transport = httpx.ASGITransport(app=app, client=client)
+        async with httpx.AsyncClient(transport=transport, base_url="http://app") as http:
+            response = await http.get("/api/engine/log")  # 404 for this machine: no log was written
+            assert response.status_code == status, client
+
+
+def test_users_come_from_the_file_and_the_admin_password(tmp_path: Path) -> None:
+    users = tmp_path / "users.txt"
+    users.write_text("alice:alice-pass-1\nadmin:old-admin-pass\n")
+    settings = make_settings(users_file=users, admin_password="new-admin-pass", data_dir=tmp_path)
+    specs = users_from(settings)
+    assert [(u.name, u.password, u.is_admin) for u in specs] == [
+        ("alice", "alice-pass-1", False),
+        ("admin", "new-admin-pass", True),
+    ]
+    users.write_text("broken line\n")
+    with pytest.raises(SystemExit, match="line 1"):
+        users_from(settings)
+    with pytest.raises(SystemExit, match="USERS_FILE"):
+        users_from(make_settings(users_file=tmp_path / "missing.txt"))
+
+
+def run_app(*args: str, env: dict[str, str] | None = None, timeout: float = 60) -> tuple[int, str, float]:
+    started = time.monotonic()
+    done = subprocess.run(
+        [sys.executable, "app.py", *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout, env=env
+    )
+    return done.returncode, done.stdout + done.stderr, time.monotonic() - started
+
+
+def test_share_refuses_to_start_without_accounts(tmp_path: Path) -> None:
+    code, output, _ = run_app("--share", "--data-dir", str(tmp_path))
+    assert code == 1
+    assert "--share makes the app public: set ADMIN_PASSWORD or USERS_FILE" in output
+    assert "--allow-anonymous" in output
+
+
+def test_share_without_internet_stops_at_once_saying_what_to_do(tmp_path: Path) -> None:
+    # This machine reaches no share server: the real failure, not a simulated one.
+    code, output, seconds = run_app("--share", "--allow-anonymous", "--data-dir", str(tmp_path))
+    assert code == 1
+    assert "--share needs the internet" in output and "api.gradio.app" in output
+    assert "APP_HOST=0.0.0.0" in output and "GRADIO_SHARE_SERVER_ADDRESS" in output
+    assert seconds < 30  # import time plus a 5 s check, never a hang
+
+
+def test_share_through_an_unreachable_own_share_server_stops_at_once(tmp_path: Path) -> None:
+    env = os.environ | {"GRADIO_SHARE_SERVER_ADDRESS": f"127.0.0.1:{free_port()}", "ADMIN_PASSWORD": "pw-123456"}
+    code, output, _ = run_app("--share", "--data-dir", str(tmp_path), env=env)
+    assert code == 1 and "the share server 127.0.0.1:" in output and "cannot be reached" in output
