@@ -121,3 +121,21 @@ async def test_markup_in_messages_titles_and_shared_pages_never_runs(
         assert response is not None and response.status == 404
     finally:
         await visitor_context.close()
+
+
+async def test_signed_in_users_never_see_each_others_chats(context: BrowserContext, browser: Browser, url: str) -> None:
+    alice = await signed_in(context, url, "alice", USERS["alice"])
+    await send(alice, "alice's private question")
+    await expect(alice.locator("#conversations")).to_contain_text("alice's private question", timeout=30_000)
+    bob_context = await browser.new_context()
+    try:
+        bob = await signed_in(bob_context, url, "bob", USERS["bob"])
+        await bob.locator("#search textarea, #search input").first.fill("private")
+        await bob.wait_for_timeout(1000)
+        await expect(bob.locator("#conversations")).not_to_contain_text("alice's private question")
+        await expect(bob.locator("#chat")).not_to_contain_text("alice's private question")
+        conversation = await alice.evaluate("fetch('/api/conversations').then(r => r.json())")
+        stolen = await bob.evaluate(f"fetch('/api/conversations/{conversation[0]['id']}').then(r => r.status)")
+        assert stolen == 404
+    finally:
+        await bob_context.close()
