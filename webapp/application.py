@@ -17,7 +17,8 @@ from webapp.accounts import Accounts
 from webapp.api import conversations_router, health_router, install_error_handlers
 from webapp.auth import Authenticator, AuthMiddleware, is_loopback
 from webapp.chat import ChatService
-from webapp.client import ModelClient
+from webapp.client import ChatBackend, ModelClient
+from webapp.endpoints import EndpointPool
 from webapp.engine import Engine
 from webapp.limits import Admission, RateLimiter, parse_rate
 from webapp.owner import load_secret
@@ -67,9 +68,18 @@ def create_app(settings: Settings) -> FastAPI:
         accounts, secret, required=settings.accounts, login_limiter=RateLimiter(login_rate) if login_rate else None
     )
     engine = Engine(settings)
-    client = ModelClient(
-        engine.base_url, api_key=engine.api_key, model=client_model_name(settings), timeout=settings.request_timeout
-    )
+    client: ChatBackend
+    if len(settings.vllm_base_urls) > 1:
+        client = EndpointPool(
+            settings.vllm_base_urls,
+            api_key=engine.api_key,
+            model=client_model_name(settings),
+            timeout=settings.request_timeout,
+        )
+    else:
+        client = ModelClient(
+            engine.base_url, api_key=engine.api_key, model=client_model_name(settings), timeout=settings.request_timeout
+        )
     admission = Admission(parse_rate(settings.chat_rate_per_user), parse_rate(settings.chat_rate_per_ip))
     service = ChatService(engine, client, store, admission=admission, max_message_chars=settings.max_message_chars)
     if not settings.accounts and not is_loopback_host(settings.host):
@@ -84,6 +94,8 @@ def create_app(settings: Settings) -> FastAPI:
         await asyncio.to_thread(store.prepare)
         await asyncio.to_thread(accounts.sync, configured_users)
         await engine.start()
+        if isinstance(client, EndpointPool):
+            client.start()
         close_tunnel = await open_share_link(settings) if settings.share else None
         try:
             yield

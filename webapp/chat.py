@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from webapp.client import DEFAULT_MAX_TOKENS, RECOMMENDED_TEMPERATURE, RECOMMENDED_TOP_P, ModelClient, StreamEnd
+from webapp.client import DEFAULT_MAX_TOKENS, RECOMMENDED_TEMPERATURE, RECOMMENDED_TOP_P, ChatBackend, StreamEnd
 from webapp.context import answer_budget, cut_points, history_target
 from webapp.engine import Engine
 from webapp.errors import AppError, InvalidInput, TooLarge
@@ -175,7 +175,7 @@ class ChatService:
     def __init__(
         self,
         engine: Engine,
-        client: ModelClient,
+        client: ChatBackend,
         store: Store,
         *,
         checkpoint_seconds: float = CHECKPOINT_SECONDS,

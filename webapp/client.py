@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 import openai
@@ -125,6 +125,33 @@ def _message_text(completion: ChatCompletion) -> tuple[str | None, str | None]:
     extra = message.model_extra or {}
     reasoning = extra.get("reasoning") or extra.get("reasoning_content")
     return (str(reasoning) if reasoning else None), message.content
+
+
+class ChatBackend(Protocol):
+    """What the chat service needs from the engine: one ModelClient, or an EndpointPool of several."""
+
+    @property
+    def base_url(self) -> str: ...
+
+    async def amodel_name(self) -> str: ...
+
+    async def acount_tokens(
+        self, messages: Iterable[Mapping[str, object]], *, math: bool = False, prefix: str | None = None
+    ) -> TokenCount | None: ...
+
+    def astream(
+        self,
+        messages: Iterable[Mapping[str, object]],
+        *,
+        temperature: float = ...,
+        top_p: float = ...,
+        max_tokens: int | None = ...,
+        math: bool = False,
+        prefix: str | None = None,
+        answer_only: bool = False,
+    ) -> AsyncIterator[StreamEvent]: ...
+
+    async def aclose(self) -> None: ...
 
 
 class ModelClient:

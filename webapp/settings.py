@@ -86,7 +86,10 @@ class Settings(BaseSettings):
     vllm_base_url: str | None = Field(
         None,
         validation_alias="VLLM_BASE_URL",
-        description="Use this OpenAI-compatible server (e.g. `http://host:8000/v1`) and launch none.",
+        description=(
+            "Use this OpenAI-compatible server (e.g. `http://host:8000/v1`) and launch none; several, "
+            "comma-separated, are used least-loaded first, with failover."
+        ),
     )
     vllm_api_key: str | None = Field(
         None,
@@ -209,9 +212,15 @@ class Settings(BaseSettings):
     @field_validator("vllm_base_url")
     @classmethod
     def _base_url_is_http(cls, value: str | None) -> str | None:
-        if value is not None and not value.startswith(("http://", "https://")):
-            raise ValueError(f"VLLM_BASE_URL must start with http:// or https://, got {value!r}")
-        return value.rstrip("/") if value else value
+        if value is None:
+            return None
+        urls = [url.strip().rstrip("/") for url in value.split(",") if url.strip()]
+        for url in urls:
+            if not url.startswith(("http://", "https://")):
+                raise ValueError(f"VLLM_BASE_URL must start with http:// or https://, got {url!r}")
+        if len(set(urls)) != len(urls):
+            raise ValueError("VLLM_BASE_URL names the same server twice")
+        return ",".join(urls) or None
 
     @model_validator(mode="after")
     def _ports_differ(self) -> Settings:
@@ -237,6 +246,11 @@ class Settings(BaseSettings):
     def external_engine(self) -> bool:
         """True when the app talks to a server it did not launch."""
         return self.vllm_base_url is not None
+
+    @property
+    def vllm_base_urls(self) -> list[str]:
+        """The external engine endpoints, in the order given (empty when the app launches its own)."""
+        return self.vllm_base_url.split(",") if self.vllm_base_url else []
 
     @property
     def resolved_database_url(self) -> str:
