@@ -11,9 +11,10 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr
+from pydantic import Field, StrictBool, StrictStr
 
 from webapp.accounts import Identity
+from webapp.api import StrictBody
 from webapp.auth import SESSION_COOKIE, Authenticator, admin, cookie_flags, identity
 from webapp.engine import Engine
 from webapp.errors import AppError, Forbidden, InvalidInput, MalformedBody, RateLimited, Unauthorized
@@ -28,21 +29,17 @@ def account(request: Request) -> Identity:
     return found
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class NewToken(_Strict):
+class NewToken(StrictBody):
     name: StrictStr = Field("", max_length=100)
 
 
-class NewUser(_Strict):
+class NewUser(StrictBody):
     name: StrictStr = Field(min_length=1, max_length=64)
     password: StrictStr = Field(min_length=1, max_length=1024)
     is_admin: StrictBool = False
 
 
-class NewPassword(_Strict):
+class NewPassword(StrictBody):
     password: StrictStr = Field(min_length=1, max_length=1024)
 
 

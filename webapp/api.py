@@ -117,19 +117,21 @@ def health_router(engine: Engine, monitor: StatusMonitor, metrics: ChatMetrics) 
     return router
 
 
-class _Strict(BaseModel):
+class StrictBody(BaseModel):
+    """A request body that refuses unknown fields (a typo is an error, not a silent default)."""
+
     model_config = ConfigDict(extra="forbid")
 
 
-class NewConversation(_Strict):
+class NewConversation(StrictBody):
     title: StrictStr = Field("", max_length=200)
 
 
-class Rename(_Strict):
+class Rename(StrictBody):
     title: StrictStr = Field(min_length=1, max_length=200)
 
 
-class NewMessage(_Strict):
+class NewMessage(StrictBody):
     content: StrictStr
     temperature: StrictFloat | StrictInt | None = Field(None, ge=0, le=2)
     top_p: StrictFloat | StrictInt | None = Field(None, gt=0, le=1)

@@ -6,8 +6,9 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse
-from pydantic import BaseModel, ConfigDict, Field, StrictInt
+from pydantic import Field, StrictInt
 
+from webapp.api import StrictBody
 from webapp.auth import identity
 from webapp.chat import ChatService
 from webapp.errors import NotFound
@@ -17,9 +18,7 @@ from webapp.share_page import share_page
 PAGE_HEADERS = SECURITY_HEADERS | {"X-Robots-Tag": "noindex, nofollow"}
 
 
-class NewShare(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class NewShare(StrictBody):
     expires_in_days: StrictInt | None = Field(None, ge=1, le=365)
 
 
