@@ -22,6 +22,7 @@ from webapp.status import StatusMonitor
 from webapp.status_view import banner_markdown, phases_markdown, status_markdown
 from webapp.store import ConversationInfo, MessageRecord
 from webapp.ui_account import build_account_controls, build_admin_tab, build_share_controls, translated
+from webapp.ui_eval import build_eval_tab
 
 # One page update per this many seconds at most: a browser re-renders on every
 # update and falls behind at about 180 updates/s, while a fast engine writes more.
@@ -405,6 +406,7 @@ def build_ui(service: ChatService, auth: Authenticator, monitor: StatusMonitor) 
             status_tab = gr.Tab(t("status_tab", DEFAULT_LANG), elem_id="status-tab", visible=False)
             if auth.required:
                 extra_labels += build_admin_tab(blocks, auth, identity_of)[1]
+            extra_labels += build_eval_tab(blocks, service.client, identity_of, lang)[1]
         with status_tab:
             with gr.Row():
                 restart = gr.Button(t("restart_engine", DEFAULT_LANG), elem_id="restart-engine", size="sm", scale=0)
