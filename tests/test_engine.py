@@ -5,15 +5,22 @@ from __future__ import annotations
 import asyncio
 import os
 import subprocess
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
 from tests.conftest import LiveApp, awq_decodes_here, free_port, make_settings
+from tests.fakes import FakeHub, FakeRepo, serve_hub
+from webapp import weights
 from webapp.engine import Engine, EngineState, stop_process_group
 from webapp.errors import EngineNotReady, LaunchRefused
 from webapp.settings import Settings
+from webapp.status import engine_report
+from webapp.status_view import banner_markdown, status_markdown
 
 
 def test_pages_are_served_while_the_engine_loads(live_app: LiveApp) -> None:
@@ -137,3 +144,102 @@ def test_stopping_kills_the_whole_process_group() -> None:
     stop_process_group(process, grace=1.0)
     with pytest.raises(ProcessLookupError):
         os.killpg(process.pid, 0)
+
+
+HUB_MODEL = "tiny/scripted"
+
+
+@pytest.fixture
+def held_hub(models_dir: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[FakeHub]:
+    """A hub serving the tiny scripted model that holds its weights halfway until released; HF_* set for it."""
+    files = {path.name: path.read_bytes() for path in (models_dir / "scripted").iterdir()}
+    hub = FakeHub({HUB_MODEL: FakeRepo(files)}, hold="model.safetensors")
+    with serve_hub(hub):
+        monkeypatch.setenv("HF_ENDPOINT", hub.url)
+        monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+        for name in ("HF_HUB_OFFLINE", "HF_HUB_CACHE", "VLLM_USE_MODELSCOPE"):
+            monkeypatch.delenv(name, raising=False)
+        yield hub
+
+
+def flag_of(pid: int, name: str) -> str:
+    args = Path(f"/proc/{pid}/cmdline").read_bytes().decode().split("\0")
+    return args[args.index(name) + 1]
+
+
+async def test_a_hub_model_is_downloaded_then_served_from_its_local_copy(held_hub: FakeHub, tmp_path: Path) -> None:
+    engine = Engine(launch_settings(Path(HUB_MODEL), tmp_path))
+    await engine.start()
+    assert engine.status().state is EngineState.DOWNLOADING
+    launched = engine.pid
+    assert launched is None  # vLLM waits for its weights
+    await asyncio.to_thread(held_hub.holding.wait, 30)
+    report = await until(lambda: engine_report(engine, []), lambda r: r["download"]["files_done"] == 4)
+    # The other files are in; the weights are held halfway: the progress is between the two.
+    assert report["state"] == "downloading" and report["phase"] == "downloading weights"
+    assert 0 < report["download"]["percent"] < 100
+    assert report["download"]["current_file"] == "model.safetensors"
+    assert banner_markdown(report, "en").startswith("⏳ Downloading weights: 1% (11 kB of 835 kB")
+    assert "正在下载模型权重：1%" in status_markdown(report, "zh")
+    with pytest.raises(EngineNotReady, match=r"weights are downloading \(1% done\)"):
+        engine.require_ready()
+
+    held_hub.release.set()
+    await until(lambda: {"pid": engine.pid, "error": engine.status().error}, lambda r: r["pid"] or r["error"])
+    assert engine.status().state is EngineState.STARTING
+    assert engine.pid is not None
+    local = weights.local_copy(HUB_MODEL)
+    assert local is not None and local.is_relative_to(tmp_path / "hf")
+    assert flag_of(engine.pid, "--model") == str(local)
+    assert environment_of(engine.pid)["HF_HUB_OFFLINE"] == "1"  # vLLM must not ask the hub again
+    assert engine_report(engine, [])["model"] == HUB_MODEL
+    await engine.stop()
+
+    # The next start finds the weights here: it launches at once, without asking the hub.
+    held_hub.requests.clear()
+    await engine.start()
+    assert engine.status().state is EngineState.STARTING and engine.pid is not None
+    assert held_hub.requests == []
+    await engine.stop()
+
+
+async def test_stopping_during_the_download_ends_it(held_hub: FakeHub, tmp_path: Path) -> None:
+    engine = Engine(launch_settings(Path(HUB_MODEL), tmp_path))
+    await engine.start()
+    await asyncio.to_thread(held_hub.holding.wait, 30)
+    assert downloads_running() != []
+    started = time.monotonic()
+    await engine.stop()
+    assert time.monotonic() - started < 5
+    assert downloads_running() == []
+    assert engine.status().state is EngineState.STOPPED and engine.pid is None
+
+
+def environment_of(pid: int) -> dict[str, str]:
+    pairs = Path(f"/proc/{pid}/environ").read_bytes().decode().split("\0")
+    return dict(pair.split("=", 1) for pair in pairs if "=" in pair)
+
+
+def downloads_running() -> list[int]:
+    """Processes of this user downloading the hub model (`python -m webapp.weights tiny/scripted`)."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        try:
+            cmdline = (proc / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if b"webapp.weights\0" + HUB_MODEL.encode() in cmdline:
+            found.append(int(proc.name))
+    return found
+
+
+async def until(
+    read: Callable[[], dict[str, Any]], done: Callable[[dict[str, Any]], bool], within: float = 30.0
+) -> dict[str, Any]:
+    """Poll `read()` until `done(value)`, then return the value."""
+    deadline = time.monotonic() + within
+    while not done(value := read()):
+        if time.monotonic() > deadline:
+            pytest.fail(f"not reached within {within} s: {value}")
+        await asyncio.sleep(0.05)
+    return value

@@ -93,3 +93,13 @@ def test_an_unreachable_hub_fails_fast(monkeypatch: pytest.MonkeyPatch, tmp_path
         preflight.check_downloadable("someone/some-model", timeout=2.0)
     assert time.monotonic() - started < 5
     assert err.value.hint and "HF_ENDPOINT" in err.value.hint
+
+
+def test_modelscope_without_its_package_is_refused_with_the_fix(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("VLLM_USE_MODELSCOPE", "True")
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    started = time.monotonic()
+    with pytest.raises(LaunchRefused, match="modelscope package is not installed") as err:
+        preflight.check_downloadable("deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B")
+    assert err.value.hint and "pip install modelscope" in err.value.hint and "HF_ENDPOINT" in err.value.hint
+    assert time.monotonic() - started < 1

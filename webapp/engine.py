@@ -2,7 +2,9 @@
 
 `Engine` knows where the server is, whether it is ready, and why not. A launched
 engine runs in its own process group with its output appended to the log file;
-the app serves its pages while it loads and never waits on it.
+the app serves its pages while it loads and never waits on it. A hub model that
+is not on this machine yet is downloaded first (`webapp.weights`), and vLLM then
+serves the local copy.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from dataclasses import dataclass
 
 import httpx
 
-from webapp import engine_log, preflight
+from webapp import engine_log, preflight, weights
 from webapp.errors import AppError, EngineNotReady, LaunchRefused
 from webapp.settings import Settings
 
@@ -39,6 +41,7 @@ _APP_ONLY_ENV = ("VLLM_BASE_URL", "VLLM_LOG_FILE")
 
 
 class EngineState(enum.StrEnum):
+    DOWNLOADING = "downloading"  # fetching the weights; vLLM is launched after
     STARTING = "starting"
     READY = "ready"
     ERROR = "error"
@@ -56,14 +59,17 @@ class EngineStatus:
     error: AppError | None = None
 
 
-def engine_command(settings: Settings, *, python: str = sys.executable) -> list[str]:
-    """The vLLM command line for these settings (the API key goes in the environment)."""
+def engine_command(settings: Settings, *, python: str = sys.executable, model: str | None = None) -> list[str]:
+    """The vLLM command line for these settings (the API key goes in the environment).
+
+    `model` is the directory to serve when it differs from MODEL (a hub model's local copy).
+    """
     command = [
         python,
         "-m",
         "vllm.entrypoints.openai.api_server",
         "--model",
-        settings.model,
+        model or settings.model,
         "--served-model-name",
         settings.served_model_name,
         "--reasoning-parser",
@@ -87,9 +93,17 @@ def engine_command(settings: Settings, *, python: str = sys.executable) -> list[
     return command
 
 
-def engine_environment(api_key: str, base: dict[str, str] | None = None, *, gpu: bool = True) -> dict[str, str]:
-    """The launched engine's environment: offline-safe, quiet, with its API key."""
+def engine_environment(
+    api_key: str, base: dict[str, str] | None = None, *, gpu: bool = True, downloaded: bool = False
+) -> dict[str, str]:
+    """The launched engine's environment: offline-safe, quiet, with its API key.
+
+    `downloaded`: the app fetched the weights, so vLLM must not ask any hub again.
+    """
     env = dict(os.environ if base is None else base)
+    if downloaded:
+        env["HF_HUB_OFFLINE"] = "1"
+        env.pop("VLLM_USE_MODELSCOPE", None)  # it would make vLLM import modelscope even for a directory
     if not gpu:
         # On the CPU vLLM otherwise reads GPU_MEMORY_UTILIZATION as a share of all RAM
         # for its KV cache, and refuses to start when less than that is free.
@@ -119,10 +133,12 @@ def health_url(base_url: str) -> str:
 
 
 class Engine:
-    """Owns the engine's process (when launched) and its readiness."""
+    """Owns the engine's process (when launched), the download of its weights, and its readiness."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        self.download: weights.Progress | None = None  # the last download of the weights, if any
+        self._model = settings.model  # what vLLM serves: MODEL, or the local copy of a hub model
         self._process: subprocess.Popen[bytes] | None = None
         self._watch: asyncio.Task[None] | None = None
         self._error: AppError | None = None
@@ -157,6 +173,8 @@ class Engine:
             state = EngineState.STOPPED
         elif self.external:
             state = EngineState.EXTERNAL
+        elif self.download is not None and self.download.active:
+            state = EngineState.DOWNLOADING
         else:
             state = EngineState.READY if self._ready else EngineState.STARTING
         return EngineStatus(
@@ -172,22 +190,62 @@ class Engine:
             raise EngineNotReady(status.error.message, hint=status.error.hint)
         if status.state is EngineState.STOPPED:
             raise EngineNotReady("The engine has stopped.")
+        if status.state is EngineState.DOWNLOADING and self.download is not None:
+            percent = self.download.report()["percent"]
+            done = f" ({percent:.0f}% done)" if percent is not None else ""
+            raise EngineNotReady(
+                f"The model's weights are downloading{done}.", hint="Chat opens once they are downloaded and loaded."
+            )
         raise EngineNotReady("The model is still loading.", hint="Try again in a moment.")
 
     # -- life cycle -----------------------------------------------------------
 
     async def start(self) -> None:
-        """Launch (or find) the engine and watch it until ready, in the background."""
+        """Launch (or find) the engine and watch it until ready, in the background.
+
+        A hub model not on this machine is downloaded first, in the background too.
+        """
         self._stopped = False
         if not self.external:
             try:
                 preflight_checks(self.settings)
-                self._launch()
+                local = self._local_model()
+                if local is not None:
+                    self._model = local
+                    self._launch()
             except LaunchRefused as exc:
                 log.error("engine not launched: %s", exc)
                 self._error = exc
                 return
+            if local is None:
+                self.download = weights.Progress(self.settings.model)
+                self._watch = asyncio.create_task(self._download_then_supervise(), name="engine-download")
+                return
         self._watch = asyncio.create_task(self._supervise(), name="engine-watch")
+
+    def _local_model(self) -> str | None:
+        """The directory to serve: MODEL itself, the complete local copy of a hub model, or None (download it)."""
+        model = self.settings.model
+        if preflight.looks_like_path(model):
+            return model
+        local = weights.local_copy(model)
+        return str(local) if local is not None else None
+
+    async def _download_then_supervise(self) -> None:
+        assert self.download is not None
+        try:
+            local = await weights.fetch(self.settings.model, self.download, log_path=self.settings.vllm_log_file)
+            self._model = str(local)
+            # What could not be seen before the weights were here (and the port may have been taken meanwhile).
+            preflight.check_model(self._model, self.settings.quantization)
+            preflight.check_awq_kernel(self._model, gpu=preflight.has_nvidia_gpu(), flags=preflight.cpu_flags())
+            preflight.check_port_free(ENGINE_HOST, self.settings.engine_port)
+            self._launch()
+        except AppError as exc:
+            log.error("engine not launched: %s", exc)
+            self._error = exc
+            return
+        await self._supervise()
 
     async def _supervise(self) -> None:
         """Wait until ready; then, for a launched engine, restart it whenever it dies.
@@ -230,7 +288,7 @@ class Engine:
     def _launch(self) -> None:
         log_path = self.settings.vllm_log_file
         log_path.parent.mkdir(parents=True, exist_ok=True)
-        command = engine_command(self.settings)
+        command = engine_command(self.settings, model=self._model)
         with log_path.open("ab") as log_file:
             stamp = time.strftime("%Y-%m-%d %H:%M:%S")
             log_file.write(f"\n[webapp {stamp}] launching: {shlex.join(command)}\n".encode())
@@ -241,7 +299,9 @@ class Engine:
                 stdout=log_file,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
-                env=engine_environment(self.api_key, gpu=preflight.has_nvidia_gpu()),
+                env=engine_environment(
+                    self.api_key, gpu=preflight.has_nvidia_gpu(), downloaded=self._model != self.settings.model
+                ),
                 start_new_session=True,
             )
         log.info("engine launched, pid %s, log %s", self._process.pid, log_path)

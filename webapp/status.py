@@ -1,4 +1,4 @@
-"""The status report: the engine's state, phase and config from the log and readiness, and the database."""
+"""The status report: the engine's state, phase, config and weights' download, and the database."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import httpx
 from sqlalchemy import text
 
 from webapp import engine_log
-from webapp.engine import Engine, health_url
+from webapp.engine import Engine, EngineState, health_url
 from webapp.store import Store
 
 
@@ -23,11 +23,13 @@ def _int_or_none(value: str | None) -> int | None:
 def engine_report(engine: Engine, lines: list[str]) -> dict[str, Any]:
     """What the engine is doing, from its state and the tail of its log (read in both engine modes)."""
     status = engine.status()
-    current = lines[engine_log.last_start(lines) :]
+    downloading = status.state is EngineState.DOWNLOADING
+    # While the weights download, the log's last start is an earlier run's: none of it is about this one.
+    current = [] if downloading else lines[engine_log.last_start(lines) :]
     steps = engine_log.phases(current)
     config = engine_log.engine_config(current)
     quantization = config.get("quantization")
-    phase = steps[-1].name if steps else None
+    phase = "downloading weights" if downloading else steps[-1].name if steps else None
     state = status.state.value
     if state == "starting" and phase in engine_log.LOADING_PHASES:
         state = "loading"  # the process is up and reading the model
@@ -39,7 +41,8 @@ def engine_report(engine: Engine, lines: list[str]) -> dict[str, Any]:
             {"name": p.name, "time": p.time, "seconds": seconds}
             for p, seconds in zip(steps, engine_log.durations(steps), strict=True)
         ],
-        "model": config.get("model") or engine.settings.model,
+        # A launched engine may serve a hub model's local copy: the name a person set is MODEL.
+        "model": (config.get("model") if engine.external else None) or engine.settings.model,
         "served_model_name": config.get("served_model_name"),
         "dtype": config.get("dtype"),
         "quantization": None if quantization in (None, "None") else quantization,
@@ -49,6 +52,7 @@ def engine_report(engine: Engine, lines: list[str]) -> dict[str, Any]:
         "restarts": engine.restarts,
         "last_exit": engine.last_exit,
         "log_file": str(engine.settings.vllm_log_file),
+        "download": engine.download.report() if engine.download is not None else None,
         "error": (
             {"kind": status.error.kind, "message": status.error.message, "hint": status.error.hint}
             if status.error is not None

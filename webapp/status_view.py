@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from webapp.i18n import Lang, t
@@ -20,6 +21,8 @@ def status_markdown(engine: dict[str, Any], lang: Lang) -> str:
         ("vLLM", str(engine.get("version") or "—")),
         (t("restarts", lang), str(engine.get("restarts", 0))),
     ]
+    if engine.get("download"):
+        rows.append((t("weights", lang), download_markdown(engine["download"], lang, detail=True)))
     if engine.get("last_exit"):
         rows.append((t("last_exit", lang), display(engine["last_exit"])))
     figures = engine.get("metrics") or {}
@@ -64,4 +67,54 @@ def banner_markdown(engine: dict[str, Any], lang: Lang) -> str:
         return ""
     if engine.get("error"):
         return f"⚠️ {t('error_banner', lang).format(message=display(engine['error']['message']))}"
+    if engine["state"] == "downloading" and engine.get("download"):
+        return f"⏳ {download_markdown(engine['download'], lang)}{t('download_banner_end', lang)}"
     return f"⏳ {t('loading_banner', lang).format(phase=engine.get('phase') or engine['state'])}"
+
+
+def download_markdown(download: dict[str, Any], lang: Lang, *, detail: bool = False) -> str:
+    """How far the weights' download has got, e.g. "Downloading weights: 43% (700 MB of 1.6 GB, 12 MB/s, …)"."""
+    if download["bytes_total"] is None:
+        return t("download_listing", lang)
+    percent = int(download["percent"] or 0)  # rounded down: 100% only once it is complete
+    if download["finished"]:
+        return t("downloaded", lang).format(total=human_bytes(download["bytes_total"]), files=download["files_total"])
+    if download["error"]:
+        return t("download_stopped", lang).format(percent=percent)
+    rate = []
+    if download["speed"]:
+        rate.append(f"{human_bytes(download['speed'])}/s")
+    if download["eta"] is not None:
+        rate.append(time_left(download["eta"], lang))
+    separator = t("list_separator", lang)
+    text = t("downloading", lang).format(
+        percent=percent,
+        done=human_bytes(download["bytes_done"]),
+        total=human_bytes(download["bytes_total"]),
+        rate="".join(separator + part for part in rate),
+    )
+    if detail and download["current_file"]:
+        files = t("download_files", lang).format(done=download["files_done"] + 1, total=download["files_total"])
+        text += f" · {files}: `{display(download['current_file'])}`"
+    return text
+
+
+def human_bytes(count: float) -> str:
+    """A size as people read it, in decimal units as hubs show them: 836 kB, 1.6 GB."""
+    if count < 1000:
+        return f"{count:.0f} B"
+    units = ("kB", "MB", "GB", "TB")
+    power = min(len(units), int(math.log10(count) // 3))
+    value = count / 1000**power
+    if value >= 999.5 and power < len(units):  # 999.7 MB would print as "1000 MB"
+        value, power = value / 1000, power + 1
+    return f"{value:.1f} {units[power - 1]}" if value < 9.95 else f"{value:.0f} {units[power - 1]}"
+
+
+def time_left(seconds: float, lang: Lang) -> str:
+    if seconds < 60:
+        return t("left_seconds", lang).format(n=max(1, round(seconds)))
+    minutes = round(seconds / 60)
+    if minutes < 60:
+        return t("left_minutes", lang).format(n=minutes)
+    return t("left_hours", lang).format(h=minutes // 60, m=minutes % 60)
