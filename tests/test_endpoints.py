@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Iterator
+from pathlib import Path
 
+import httpx
 import pytest
 from fastapi import FastAPI, Response
 
-from tests.conftest import SERVED_NAME, LiveApp, free_port, serve
+from tests.conftest import SERVED_NAME, LiveApp, free_port, make_settings, serve
+from webapp.application import create_app
 from webapp.client import ModelClient, StreamEnd
 from webapp.endpoints import Endpoint, EndpointPool, pick, queue_depth
 from webapp.errors import EngineUnreachable
@@ -132,3 +136,33 @@ async def test_when_no_endpoint_answers_the_error_names_them_all() -> None:
         assert all(url in failed.value.message for url in urls)
     finally:
         await pool.aclose()
+
+
+def test_an_app_on_several_endpoints_is_ready_when_one_answers_and_shows_them(
+    live_app: LiveApp, tmp_path: Path
+) -> None:
+    dead = f"http://127.0.0.1:{free_port()}/v1"
+    settings = make_settings(
+        vllm_base_url=f"{dead}, {live_app.engine.base_url}",
+        vllm_api_key=live_app.engine.api_key,
+        served_model_name=SERVED_NAME,
+        port=free_port(),
+        data_dir=tmp_path,
+        vllm_log_file=tmp_path / "engine.log",
+    )
+    assert settings.vllm_base_urls == [dead, live_app.engine.base_url]
+    with serve(create_app(settings), settings.port) as url, httpx.Client(base_url=url, timeout=60) as http:
+        deadline = time.monotonic() + 30
+        while http.get("/readyz").status_code != 200 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert http.get("/readyz").status_code == 200
+        conversation = http.post("/api/conversations").json()["id"]
+        reply = http.post(f"/api/conversations/{conversation}/messages", json={"content": "hi"})
+        assert SCRIPT_ANSWER.split()[0] in reply.text and '"type": "done"' in reply.text
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            endpoints = http.get("/api/status").json()["engine"]["endpoints"]
+            if not endpoints[0]["healthy"]:
+                break
+            time.sleep(0.3)
+        assert [(e["url"], e["healthy"]) for e in endpoints] == [(dead, False), (live_app.engine.base_url, True)]

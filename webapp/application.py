@@ -111,7 +111,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.engine = engine
     app.state.chat = service
     install_error_handlers(app)
-    monitor = StatusMonitor(engine, store)
+    monitor = StatusMonitor(engine, store, pool=client if isinstance(client, EndpointPool) else None)
     app.include_router(health_router(engine, monitor, service.metrics))
     app.include_router(conversations_router(service))
     app.include_router(account_router(auth, engine))

@@ -147,7 +147,7 @@ class Engine:
         self.restarts = 0
         self.last_exit: str | None = None
         if settings.vllm_base_url:
-            self.base_url = settings.vllm_base_url
+            self.base_url = settings.vllm_base_urls[0]
             self.api_key = settings.vllm_api_key or "EMPTY"
         else:
             self.base_url = f"http://{ENGINE_HOST}:{settings.engine_port}/v1"
@@ -308,13 +308,15 @@ class Engine:
 
     async def _watch_until_ready(self) -> None:
         deadline = time.monotonic() + self.settings.engine_start_timeout
-        url = health_url(self.base_url)
+        # Several external endpoints: chats can be served as soon as one answers.
+        bases = self.settings.vllm_base_urls or [self.base_url]
         async with httpx.AsyncClient(timeout=5.0) as http:
             while not self._stopped:
                 if self._process is not None and (code := self._process.poll()) is not None:
                     self._fail(*self._exit_reason(code))
                     return
-                if await _answers(http, url, self.base_url, self.api_key):
+                answers = [await _answers(http, health_url(base), base, self.api_key) for base in bases]
+                if any(answers):
                     self._ready = True
                     self._error = None
                     log.info("engine ready at %s", self.base_url)

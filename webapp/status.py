@@ -12,6 +12,7 @@ import httpx
 from sqlalchemy import text
 
 from webapp import engine_log
+from webapp.endpoints import EndpointPool
 from webapp.engine import Engine, EngineState, health_url
 from webapp.store import Store
 
@@ -124,9 +125,10 @@ class StatusMonitor:
     parse the log a hundred times a second.
     """
 
-    def __init__(self, engine: Engine, store: Store, ttl: float = 1.0) -> None:
+    def __init__(self, engine: Engine, store: Store, ttl: float = 1.0, pool: EndpointPool | None = None) -> None:
         self.engine = engine
         self.store = store
+        self.pool = pool
         self.ttl = ttl
         self._lock = asyncio.Lock()
         self._made = -1.0e9
@@ -139,6 +141,8 @@ class StatusMonitor:
                 return
             self._lines = await asyncio.to_thread(engine_log.read_tail, self.engine.settings.vllm_log_file)
             self._report = await status_report(self.engine, self.store, self._lines)
+            if self.pool is not None:
+                self._report["engine"]["endpoints"] = self.pool.report()
             self._made = time.monotonic()
 
     async def report(self) -> dict[str, Any]:

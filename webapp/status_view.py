@@ -35,6 +35,11 @@ def status_markdown(engine: dict[str, Any], lang: Lang) -> str:
             rows.append(("tokens generated", f"{figures['generation_tokens']:.0f}"))
         if "mean_ttft_s" in figures:
             rows.append(("mean time to first token", f"{figures['mean_ttft_s'] * 1000:.0f} ms"))
+    for endpoint in engine.get("endpoints") or []:
+        state = (
+            f"up · queue {endpoint['queue']:.0f} · {endpoint['inflight']} from here" if endpoint["healthy"] else "down"
+        )
+        rows.append(("endpoint", f"{display(endpoint['url'])} · {state}"))
     for gpu in engine.get("gpus") or []:
         rows.append(("GPU", f"{display(gpu['name'])} · {gpu['memory_used']} / {gpu['memory_total']}"))
     lines = ["| | |", "|---|---|", *(f"| {key} | {value} |" for key, value in rows)]
