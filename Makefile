@@ -1,5 +1,6 @@
 # `make run` starts the app, `make test` runs every test, `make demo` runs the app
 # offline on a tiny scripted model. Each first sets up `.venv` and what it needs.
+# `make test-postgres` runs the tests that touch the database again on PostgreSQL.
 
 VENV        := .venv
 PY          := $(VENV)/bin/python
@@ -10,8 +11,13 @@ VLLM_VERSION ?= 0.32.0
 # PyPI. pip tries its configured indexes first and adds this one only if that fails.
 TORCH_CPU_INDEX ?= https://download.pytorch.org/whl/cpu
 SUDO        := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+# The throwaway PostgreSQL server of `make postgres` (.ci/postgres), and the tests run on it:
+# every one that opens a store or starts an app, each on a new database of its own.
+PG_PORT     ?= 55432
+PG_TESTS    ?= tests/test_store.py tests/test_accounts.py tests/test_replicas.py \
+               tests/test_access.py tests/test_api.py tests/test_app.py
 
-.PHONY: run demo test lint venv browser clean
+.PHONY: run demo test test-postgres lint venv browser postgres postgres-stop clean
 
 run: $(STAMP)
 	$(PY) app.py
@@ -21,6 +27,9 @@ demo: $(STAMP)
 
 test: $(STAMP) browser lint
 	$(VENV)/bin/pytest
+
+test-postgres: $(STAMP) postgres
+	TEST_DATABASE_URL="$$(PG_PORT=$(PG_PORT) .ci/postgres url)" $(VENV)/bin/pytest $(PG_TESTS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
@@ -49,6 +58,14 @@ $(STAMP): requirements.txt requirements-dev.txt Makefile
 browser:
 	@command -v chromium >/dev/null 2>&1 && fc-list 2>/dev/null | grep -qi "noto sans cjk" \
 	|| { $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q --no-install-recommends chromium fonts-noto-cjk; }
+
+# Debian's PostgreSQL (installed when missing), one cluster in /tmp on 127.0.0.1:$(PG_PORT);
+# prints its URL. Already running: fine. `make postgres-stop` stops it and deletes its files.
+postgres:
+	@PG_PORT=$(PG_PORT) .ci/postgres start
+
+postgres-stop:
+	@PG_PORT=$(PG_PORT) .ci/postgres stop
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

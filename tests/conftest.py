@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import secrets
 import socket
 import threading
 import time
+import warnings
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -17,6 +19,10 @@ import pytest
 import uvicorn
 from fastapi import FastAPI
 from playwright.async_api import Browser, async_playwright
+from sqlalchemy import create_engine
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.pool import NullPool
 
 from tests.fakes import FakeEngine, serve_fake
 from webapp import preflight, tiny_model
@@ -29,6 +35,12 @@ os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("VLLM_NO_USAGE_STATS", "1")
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+# Each test app or store gets a database of its own (see `new_database_url`). A DATABASE_URL given
+# to the test run names the PostgreSQL server to make them on; left in the environment, it would
+# put every app on one database instead.
+if os.environ.get("DATABASE_URL") and not os.environ.get("TEST_DATABASE_URL"):
+    os.environ["TEST_DATABASE_URL"] = os.environ["DATABASE_URL"]
+os.environ.pop("DATABASE_URL", None)
 
 ENGINE_READY_TIMEOUT = 300.0
 SERVED_NAME = "tiny-r1"
@@ -36,8 +48,90 @@ MAX_MODEL_LEN = 512
 
 
 def make_settings(**values: Any) -> Settings:
-    """Settings from these values and the defaults only: no `.env` file, no surprise."""
+    """Settings from these values and the defaults only: no `.env` file, no surprise.
+
+    An app given a `data_dir` of its own keeps its history there in SQLite, or, when the run has
+    TEST_DATABASE_URL, in a new PostgreSQL database of its own on that server.
+    """
+    if "data_dir" in values and "database_url" not in values and postgres_server() is not None:
+        values["database_url"] = new_database_url(Path(values["data_dir"]))
     return Settings(_env_file=None, **values)
+
+
+# -- databases: SQLite files, or PostgreSQL databases on TEST_DATABASE_URL's server -------------
+
+
+def postgres_server() -> URL | None:
+    """The PostgreSQL server named by TEST_DATABASE_URL (`make test-postgres`), or None: SQLite files."""
+    value = os.environ.get("TEST_DATABASE_URL", "").strip()
+    if not value:
+        return None
+    url = make_url(value)
+    if url.get_backend_name() == "sqlite":
+        return None
+    if url.get_backend_name() != "postgresql":
+        raise pytest.UsageError(f"TEST_DATABASE_URL must be a postgresql+psycopg:// URL, not {url.drivername}")
+    return url
+
+
+def on_postgres() -> bool:
+    return postgres_server() is not None
+
+
+_made_databases: list[str] = []
+
+
+def _server_sql(statement: str) -> None:
+    server = postgres_server()
+    assert server is not None
+    engine = create_engine(server, isolation_level="AUTOCOMMIT", poolclass=NullPool)
+    try:
+        with engine.connect() as connection:
+            connection.exec_driver_sql(statement)
+    finally:
+        engine.dispose()
+
+
+def new_database_url(directory: Path) -> str:
+    """The URL of a new, empty database: `chat.db` in `directory`, or a new database on the PostgreSQL server."""
+    server = postgres_server()
+    if server is None:
+        return f"sqlite:///{directory / 'chat.db'}"
+    name = f"r1chat_test_{secrets.token_hex(6)}"
+    _server_sql(f'CREATE DATABASE "{name}"')
+    _made_databases.append(name)
+    return server.set(database=name).render_as_string(hide_password=False)
+
+
+def _drop(name: str) -> None:
+    _made_databases.remove(name)
+    try:
+        _server_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    except DBAPIError as error:  # a server's own process inside it (autovacuum) is not ours to end
+        warnings.warn(f"test database {name} is left on the server: {error.orig}", stacklevel=2)
+
+
+def drop_database(url: str) -> None:
+    """Drop a database `new_database_url` made, cutting whoever is still connected (a SQLite file stays)."""
+    name = make_url(url).database
+    if name in _made_databases:
+        _drop(name)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _drop_test_databases() -> Iterator[None]:
+    """At the end, drop the databases made for test apps (the `database_url` fixture drops its own at once)."""
+    yield
+    for name in list(_made_databases):
+        _drop(name)
+
+
+@pytest.fixture
+def database_url(tmp_path: Path) -> Iterator[str]:
+    """A new, empty database for one test: a SQLite file, or with TEST_DATABASE_URL a PostgreSQL database."""
+    url = new_database_url(tmp_path)
+    yield url
+    drop_database(url)
 
 
 def free_port() -> int:

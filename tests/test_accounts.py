@@ -1,9 +1,11 @@
-"""Accounts and share links in a real SQLite file: users, sessions, tokens, snapshots."""
+"""Accounts and share links in a real database (a SQLite file, or PostgreSQL with TEST_DATABASE_URL):
+users, sessions, tokens, snapshots.
+"""
 
 from __future__ import annotations
 
 import time
-from pathlib import Path
+from collections.abc import Iterator
 
 import pytest
 from sqlalchemy import select, update
@@ -16,8 +18,10 @@ from webapp.store import Store
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Store:
-    return Store.open(f"sqlite:///{tmp_path / 'chat.db'}")
+def store(database_url: str) -> Iterator[Store]:
+    store = Store.open(database_url)
+    yield store
+    store.close()
 
 
 @pytest.fixture

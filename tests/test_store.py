@@ -1,26 +1,38 @@
-"""The history store on real SQLite files: schema, migrations, ownership, life of a message."""
+"""The history store on a real database (a SQLite file, or PostgreSQL with TEST_DATABASE_URL):
+schema, migrations, ownership, life of a message.
+"""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import inspect, text
+from sqlalchemy import create_engine, inspect, text
+from sqlalchemy.pool import NullPool
 
+from tests.conftest import on_postgres
 from webapp.errors import NotFound
 from webapp.models import Base, MessageState
 from webapp.store import Store, create_db_engine, migrate
 
+ROOT = Path(__file__).resolve().parent.parent
+
 
 @pytest.fixture
-def store(tmp_path: Path) -> Store:
-    return Store.open(f"sqlite:///{tmp_path / 'chat.db'}")
+def store(database_url: str) -> Iterator[Store]:
+    store = Store.open(database_url)
+    yield store
+    store.close()
 
 
-def test_migrating_an_empty_database_gives_exactly_the_models(tmp_path: Path) -> None:
-    engine = create_db_engine(f"sqlite:///{tmp_path / 'empty.db'}")
+def test_migrating_an_empty_database_gives_exactly_the_models(database_url: str) -> None:
+    engine = create_db_engine(database_url)
     migrate(engine)
     with engine.connect() as connection:
         assert compare_metadata(MigrationContext.configure(connection), Base.metadata) == []
@@ -35,13 +47,63 @@ def test_migrating_an_empty_database_gives_exactly_the_models(tmp_path: Path) ->
             "shares",
         }
     migrate(engine)  # a second start finds nothing to do
+    engine.dispose()
 
 
+# Each process waits for a shared start time, so that all of them migrate at the same moment.
+MIGRATE_AT = """
+import sys, time
+from webapp.store import create_db_engine, migrate
+engine = create_db_engine(sys.argv[1])
+with engine.connect():  # connected and ready before the start
+    pass
+time.sleep(max(0.0, float(sys.argv[2]) - time.time()))
+migrate(engine)
+"""
+
+
+def test_replicas_starting_at_once_on_an_empty_database_migrate_it_once(database_url: str) -> None:
+    # Without the migration lock, about every other run fails here: two processes create the same tables.
+    at = str(time.time() + 4)  # past the imports
+    replicas = [
+        subprocess.Popen(
+            [sys.executable, "-c", MIGRATE_AT, database_url, at], cwd=ROOT, stderr=subprocess.PIPE, text=True
+        )
+        for _ in range(3)
+    ]
+    failures = [error for replica in replicas if (error := replica.communicate(timeout=60)[1]) and replica.returncode]
+    assert failures == []
+    engine = create_db_engine(database_url)
+    with engine.connect() as connection:
+        assert compare_metadata(MigrationContext.configure(connection), Base.metadata) == []
+        assert connection.execute(text("SELECT count(*) FROM alembic_version")).scalar() == 1
+    engine.dispose()
+
+
+@pytest.mark.skipif(on_postgres(), reason="SQLite only")
 def test_sqlite_runs_in_wal_with_foreign_keys_and_a_busy_timeout(store: Store) -> None:
     with store.engine.connect() as connection:
         assert connection.execute(text("PRAGMA journal_mode")).scalar() == "wal"
         assert connection.execute(text("PRAGMA foreign_keys")).scalar() == 1
         assert connection.execute(text("PRAGMA busy_timeout")).scalar() == 5000
+
+
+@pytest.mark.skipif(not on_postgres(), reason="PostgreSQL only")
+def test_postgresql_connections_cut_by_the_server_are_replaced(store: Store, database_url: str) -> None:
+    # A database restart or failover cuts every connection: the next request must not fail for it.
+    conversation = store.create_conversation("alice", title="before")  # leaves a connection in the pool
+    cutter = create_engine(database_url, poolclass=NullPool)
+    with cutter.connect() as connection:
+        assert connection.execute(text("SHOW server_encoding")).scalar() == "UTF8"
+        cut = connection.execute(
+            text(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        ).scalar()
+    cutter.dispose()
+    assert cut == 1
+    assert store.conversation("alice", conversation.id).title == "before"
 
 
 def test_the_first_user_message_titles_the_conversation(store: Store) -> None:
@@ -89,16 +151,16 @@ def test_deleting_a_conversation_deletes_its_messages(store: Store) -> None:
         assert connection.execute(text("SELECT count(*) FROM messages")).scalar() == 0
 
 
-def test_an_answer_left_streaming_by_a_dead_process_is_kept_as_an_error(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'chat.db'}"
-    first = Store.open(url)
+def test_an_answer_left_streaming_by_a_dead_process_is_kept_as_an_error(database_url: str) -> None:
+    first = Store.open(database_url)
     conversation = first.create_conversation("alice")
     message = first.add_message(
         "alice", conversation.id, role="assistant", content="half an ans", state=MessageState.STREAMING
     )
     first.close()
-    second = Store.open(url)  # the next start
+    second = Store.open(database_url)  # the next start
     [kept] = second.messages("alice", conversation.id)
+    second.close()
     assert kept.id == message.id
     assert kept.content == "half an ans"
     assert kept.state == MessageState.ERROR

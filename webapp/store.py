@@ -15,7 +15,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, delete, event, or_, select, update
+from sqlalchemy import Connection, Engine, create_engine, delete, event, or_, select, text, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -23,6 +23,9 @@ from webapp.errors import NotFound
 from webapp.models import Conversation, Message, MessageState, OwnerSettings, Share
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+# The key of the PostgreSQL advisory lock that replicas starting at once take in turn
+# ("r1chat-m" as a 64-bit number); any fixed number would do, as long as every replica uses it.
+STARTUP_LOCK = 0x7231636861742D6D
 TITLE_CHARS = 200
 SETTING_FIELDS = ("temperature", "top_p", "max_tokens", "math", "show_reasoning", "persona")
 
@@ -123,12 +126,28 @@ def create_db_engine(url: str) -> Engine:
 
 
 def migrate(engine: Engine) -> None:
-    """Bring the schema to the newest migration."""
+    """Bring the schema to the newest migration.
+
+    Replicas starting at once against one database take turns: each migrates under a lock held
+    until its transaction commits, so the later ones find the schema current and do nothing.
+    """
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     with engine.begin() as connection:
+        hold_startup_lock(connection)
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
+
+
+def hold_startup_lock(connection: Connection) -> None:
+    """Hold this database's startup lock until the transaction ends: replicas starting at once take turns."""
+    backend = connection.dialect.name
+    if backend == "postgresql":
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": STARTUP_LOCK})
+    elif backend == "sqlite":
+        # pysqlite opens no transaction before DDL, so two processes would both create the tables:
+        # take the write lock now (the other waits for it, up to the busy timeout).
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 class Store:
