@@ -77,10 +77,6 @@ def replicas(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Replicas]:
         yield Replicas(urls[0], urls[1], failed)
 
 
-@pytest.mark.xfail(
-    reason="Accounts.sync (at startup) is not serialized: two replicas both insert the configured users, "
-    "and one of them fails on the users' unique name"
-)
 def test_replicas_started_at_once_on_an_empty_database_both_start(replicas: Replicas) -> None:
     assert replicas.failed_to_start == []
 

@@ -125,6 +125,8 @@ async def test_markup_in_messages_titles_and_shared_pages_never_runs(
 
 async def test_signed_in_users_never_see_each_others_chats(context: BrowserContext, browser: Browser, url: str) -> None:
     alice = await signed_in(context, url, "alice", USERS["alice"])
+    await alice.locator("#new-chat").click()  # not her earlier chat, which the page reopens
+    await expect(alice.locator("#chat")).not_to_contain_text("Hello!", timeout=10_000)
     await send(alice, "alice's private question")
     await expect(alice.locator("#conversations")).to_contain_text("alice's private question", timeout=30_000)
     bob_context = await browser.new_context()

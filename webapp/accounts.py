@@ -20,6 +20,7 @@ from sqlalchemy.orm import sessionmaker
 from webapp.errors import Conflict, InvalidInput, NotFound
 from webapp.models import ApiToken, LoginSession, User
 from webapp.passwords import MAX_PASSWORD_CHARS, UserSpec, hash_password, verify_password
+from webapp.store import hold_startup_lock
 
 NAME = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")
 MIN_PASSWORD_CHARS = 8
@@ -88,15 +89,18 @@ class Accounts:
 
     def sync(self, specs: list[UserSpec]) -> None:
         """Create or update the users named by configuration (file or environment)."""
+        for spec in specs:
+            check_name(spec.name)
+        hashes = {spec.name: spec.password_hash for spec in specs}  # slow on purpose: before taking the lock
         with self._session.begin() as session:
+            hold_startup_lock(session.connection())  # replicas starting at once: one creates, the others find
             for spec in specs:
-                check_name(spec.name)
                 user = session.scalar(select(User).where(User.name == spec.name))
                 if user is None:
-                    session.add(User(name=spec.name, password_hash=spec.password_hash, is_admin=spec.is_admin))
+                    session.add(User(name=spec.name, password_hash=hashes[spec.name], is_admin=spec.is_admin))
                     continue
-                if not verify_password(spec.password, user.password_hash) and spec.password != user.password_hash:
-                    user.password_hash = spec.password_hash
+                if spec.password != user.password_hash and not verify_password(spec.password, user.password_hash):
+                    user.password_hash = hashes[spec.name]
                     session.execute(delete(LoginSession).where(LoginSession.user_id == user.id))
                 user.is_admin = spec.is_admin
 
