@@ -88,6 +88,7 @@ async def test_markup_in_messages_titles_and_shared_pages_never_runs(
     await expect(chat).to_contain_text("Hello! I am a tiny scripted model.", timeout=30_000)
     await expect(chat).to_contain_text(ATTACK)  # shown as the text it is
     title = page.locator("#title textarea, #title input").first
+    await expect(title).to_have_value(f"question {ATTACK} $x^2$"[:60])  # the turn's last update has come
     await title.fill(f"title {ATTACK}")
     await page.locator("#rename").click()
     await expect(page.locator("#conversations")).to_contain_text(f"title {ATTACK}", timeout=10_000)

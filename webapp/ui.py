@@ -332,9 +332,20 @@ def build_ui(service: ChatService, auth: Authenticator, monitor: StatusMonitor) 
         )
 
     async def on_load_settings(request: gr.Request) -> tuple[Any, ...]:
-        owner = owner_of(request)
+        """The owner's saved settings; controls whose saved value is the page's default are left alone.
+
+        The page can be used before this event ends: what someone typed meanwhile is kept
+        unless they had saved something else.
+        """
         report = await monitor.report()
-        return controls(await service.preferences(owner), report["engine"]["max_model_len"])
+        saved = controls(await service.preferences(owner_of(request)), report["engine"]["max_model_len"])
+        built = controls(Preferences(), report["engine"]["max_model_len"])
+        return tuple(
+            (gr.update(maximum=report["engine"]["max_model_len"]) if index == 2 else gr.skip())
+            if mine == page
+            else mine
+            for index, (mine, page) in enumerate(zip(saved, built, strict=True))
+        )
 
     async def on_settings(
         temperature: float, top_p: float, max_tokens: float | None, math: bool, show: bool, persona: str,
