@@ -1,6 +1,7 @@
 # `make run` starts the app, `make test` runs every test, `make demo` runs the app
 # offline on a tiny scripted model. Each first sets up `.venv` and what it needs.
 # `make test-postgres` runs the tests that touch the database again on PostgreSQL.
+# `make bench` measures the app against the common Gradio baseline (docs/benchmarks.md).
 
 VENV        := .venv
 PY          := $(VENV)/bin/python
@@ -17,7 +18,7 @@ PG_PORT     ?= 55432
 PG_TESTS    ?= tests/test_store.py tests/test_accounts.py tests/test_replicas.py \
                tests/test_access.py tests/test_api.py tests/test_app.py
 
-.PHONY: run demo test test-postgres lint venv browser postgres postgres-stop clean
+.PHONY: run demo test test-postgres bench lint venv browser postgres postgres-stop clean
 
 run: $(STAMP)
 	$(PY) app.py
@@ -27,6 +28,9 @@ demo: $(STAMP)
 
 test: $(STAMP) browser lint
 	$(VENV)/bin/pytest
+
+bench: $(STAMP) browser
+	$(PY) -m bench
 
 test-postgres: $(STAMP) postgres
 	TEST_DATABASE_URL="$$(PG_PORT=$(PG_PORT) .ci/postgres url)" $(VENV)/bin/pytest $(PG_TESTS)
