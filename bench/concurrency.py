@@ -8,6 +8,7 @@ busy the whole machine was (a batch that found no idle CPU says so).
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,6 +54,7 @@ async def batch(stand: Stand, way: Way, count: int, text: str, answer_tokens: in
         server, upstream = stand.server(way), stand.upstream.server
         idle_rss = server.rss()
         before = (server.cpu_seconds(), upstream.cpu_seconds(), procfs.own_cpu_seconds(), procfs.machine_ticks())
+        ours_before = procfs.tree_cpu_seconds(os.getpid())
         with PeakMemory(server) as memory:
             started = time.perf_counter()
             timings = await asyncio.gather(*(user.chat(text) for user in users))
@@ -61,7 +63,7 @@ async def batch(stand: Stand, way: Way, count: int, text: str, answer_tokens: in
         busy_delta, total_delta = busy - before[3][0], total - before[3][1]
         server_cpu, upstream_cpu = server.cpu_seconds() - before[0], upstream.cpu_seconds() - before[1]
         client_cpu = procfs.own_cpu_seconds() - before[2]
-        ours = client_cpu + upstream_cpu + (server_cpu if server is not upstream else 0.0)
+        ours = procfs.tree_cpu_seconds(os.getpid()) - ours_before  # this process and every server it started
         return Batch(
             upstream=stand.upstream.key,
             way=way,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from bench import procfs
 from bench.clients import WAYS, User, Way
 from bench.servers import Stand
 from bench.stats import percentile
@@ -20,6 +21,7 @@ WARM_UP = 3
 class Latency:
     upstream: str
     ttft: dict[str, list[float]] = field(default_factory=dict)  # way -> seconds, one per chat
+    others_cores: float = 0.0  # cores other work on the machine took meanwhile
 
     def quantile(self, way: Way, q: float) -> float:
         return percentile(self.ttft[way], q)
@@ -37,12 +39,14 @@ async def measure(stand: Stand, text: str, samples: int) -> Latency:
     users = {way: User(way, stand.upstream, stand.url(way)) for way in WAYS}
     result = Latency(stand.upstream.key, {way: [] for way in WAYS})
     try:
-        for index in range(WARM_UP + samples):
-            for way, user in users.items():
-                await user.prepare()
-                timing = await user.chat(text)
-                if index >= WARM_UP:
-                    result.ttft[way].append(timing.ttft)
+        with procfs.Others() as others:
+            for index in range(WARM_UP + samples):
+                for way, user in users.items():
+                    await user.prepare()
+                    timing = await user.chat(text)
+                    if index >= WARM_UP:
+                        result.ttft[way].append(timing.ttft)
+        result.others_cores = others.cores
     finally:
         for user in users.values():
             await user.aclose()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import resource
+import time
 from pathlib import Path
 
 PROC = Path("/proc")
@@ -66,3 +67,46 @@ def memory_total() -> int:
         if line.startswith("MemTotal:"):
             return int(line.split()[1]) * 1024
     return 0
+
+
+def tree(root: int) -> list[int]:
+    """`root` and every process descended from it."""
+    children: dict[int, list[int]] = {}
+    for entry in PROC.iterdir():
+        if entry.name.isdigit() and (fields := _stat(int(entry.name))) is not None:
+            children.setdefault(int(fields[1]), []).append(int(entry.name))
+    found, queue = [], [root]
+    while queue:
+        pid = queue.pop()
+        found.append(pid)
+        queue.extend(children.get(pid, []))
+    return found
+
+
+def tree_cpu_seconds(root: int) -> float:
+    """CPU seconds of a process tree, with its children that ended and were waited for (a closed browser tab)."""
+    total = 0
+    for pid in tree(root):
+        if (fields := _stat(pid)) is not None:
+            total += sum(int(value) for value in fields[11:15])  # utime, stime, cutime, cstime
+    return total / TICK
+
+
+class Others:
+    """How many cores other work took (on average) while the `with` block ran: all busy time less ours.
+
+    Ours is this process and everything it started: the servers under test, the browser.
+    """
+
+    def __init__(self) -> None:
+        self.cores = 0.0
+
+    def __enter__(self) -> Others:
+        self._start = (time.monotonic(), machine_ticks()[0], tree_cpu_seconds(os.getpid()))
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        elapsed = time.monotonic() - self._start[0]
+        busy = (machine_ticks()[0] - self._start[1]) / TICK
+        ours = tree_cpu_seconds(os.getpid()) - self._start[2]
+        self.cores = max(0.0, busy - ours) / elapsed if elapsed > 0 else 0.0

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from playwright.async_api import Browser, Page, async_playwright
 
+from bench import procfs
 from bench.servers import Server
 from bench.upstream import END_MARK
 
@@ -37,6 +38,7 @@ class Render:
     tokens: int
     seconds: list[float]  # one per run, from Enter to the last token on screen
     server_cpu: list[float]  # the server's CPU seconds over each run
+    others_cores: float = 0.0  # cores other work on the machine took meanwhile
 
     @property
     def median_seconds(self) -> float:
@@ -84,12 +86,13 @@ async def measure(servers: dict[str, Server], tokens: int, runs: int) -> dict[st
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
-            for _ in range(runs):
-                for way, server in servers.items():
-                    elapsed, spent = await one_stream(browser, server, way, tokens)
-                    seconds[way].append(elapsed)
-                    cpu[way].append(spent)
-                    print(f"  render {way:>8}: {tokens} tokens on screen in {elapsed:5.2f} s", flush=True)
+            with procfs.Others() as others:
+                for _ in range(runs):
+                    for way, server in servers.items():
+                        elapsed, spent = await one_stream(browser, server, way, tokens)
+                        seconds[way].append(elapsed)
+                        cpu[way].append(spent)
+                        print(f"  render {way:>8}: {tokens} tokens on screen in {elapsed:5.2f} s", flush=True)
         finally:
             await browser.close()
-    return {way: Render(way, tokens, seconds[way], cpu[way]) for way in servers}
+    return {way: Render(way, tokens, seconds[way], cpu[way], others.cores) for way in servers}

@@ -113,20 +113,27 @@ def _vllm_answer(results: Results) -> str:
 
 
 def _others(results: Results) -> str:
-    """How much of the machine other work took while the batches ran (this machine is shared)."""
-    if not results.batches:
-        return "- other work on the machine: not measured (no concurrency batches in this run)"
-    shares = [b.others_cpu / b.elapsed for b in results.batches]
+    """How much of the machine other work took while this run measured (the machine is shared)."""
+    phases = [f"{latency.others_cores:.1f} while timing first tokens ({UPSTREAM_NAMES[key]})"
+              for key, latency in results.latency.items()]  # fmt: skip
+    if results.batches:
+        shares = [b.others_cpu / b.elapsed for b in results.batches]
+        phases.append(f"{sum(shares) / len(shares):.1f} on average (up to {max(shares):.1f}) during the batches")
+    if results.render:
+        phases.append(f"{next(iter(results.render.values())).others_cores:.1f} while rendering")
+    if not phases:
+        return "- other work on the machine: not measured in this run"
     return (
-        f"- other work on the machine (not this benchmark) took {sum(shares) / len(shares):.1f} of the "
-        f"{os.cpu_count()} cores on average during the concurrency batches, up to {max(shares):.1f}: "
-        "every figure here competed with it"
+        f"- other work on the machine (not this benchmark) took, of its {os.cpu_count()} cores: "
+        + "; ".join(phases)
+        + ". Every figure competed with it."
     )
 
 
 def _notes(results: Results) -> list[str]:
     """What each missed target came to, with the measurement that says why."""
     notes = []
+    explained_search = False
     for figure in figures(results):
         if figure.passed is not False:
             continue
@@ -150,15 +157,29 @@ def _notes(results: Results) -> list[str]:
             )
         if "search" in figure.name and results.history is not None:
             history = results.history
+            if explained_search:
+                text += " See the first search figure above."
+            else:
+                explained_search = True
+                text += (
+                    " Search is `LIKE '%term%'` over every message's text: no B-tree index can serve it, so every "
+                    f"search reads all {history.messages:,} messages ({history.database_mb:.0f} MB database). "
+                    "Through an FTS5 trigram index the same search took "
+                    f"{history.quantile('fts', 'search', 50) * MS:.1f} ms at p50 and "
+                    f"{history.quantile('fts', 'search', 95) * MS:.1f} ms at p95 (a term in most messages still "
+                    "gathers all their conversations), and "
+                    f"{history.quantile('fts-newest', 'search', 95) * MS:.1f} ms at p95 when only the newest "
+                    f"{NEWEST_MATCHES:,} matching messages are taken."
+                )
+        if "first token" in figure.name and figure.upstream in results.latency:
+            latency = results.latency[figure.upstream]
             text += (
-                " Search is `LIKE '%term%'` over every message's text: no B-tree index can serve it, so every "
-                f"search reads all {history.messages:,} messages ({history.database_mb:.0f} MB database). "
-                "Through an FTS5 trigram index the same search took "
-                f"{history.quantile('fts', 'search', 50) * MS:.1f} ms at p50 and "
-                f"{history.quantile('fts', 'search', 95) * MS:.1f} ms at p95 (a term in most messages still "
-                "gathers all their conversations), and "
-                f"{history.quantile('fts-newest', 'search', 95) * MS:.1f} ms at p95 when only the newest "
-                f"{NEWEST_MATCHES:,} matching messages are taken."
+                f" At p50 a direct chat's first token came after {latency.quantile('direct', 50) * MS:.1f} ms, "
+                f"the app's after {latency.quantile('app', 50) * MS:.1f} ms and the baseline's after "
+                f"{latency.quantile('baseline', 50) * MS:.1f} ms, while other work took "
+                f"{latency.others_cores:.1f} of the {os.cpu_count()} cores: each of the app's steps before the "
+                "first token (database calls in threads, the prompt's token count, the upstream request) "
+                "waits for a core."
             )
         if "history" in figure.name and "search" not in figure.name and results.history is not None:
             way = "api" if "REST" in figure.name else "store"
@@ -169,7 +190,11 @@ def _notes(results: Results) -> list[str]:
             )
         if "rendered" in figure.name and "app" in results.render:
             render = results.render["app"]
-            text += f" Median of {len(render.seconds)} runs: {', '.join(f'{s:.2f}' for s in render.seconds)} s."
+            text += (
+                f" Median of {len(render.seconds)} runs of {', '.join(f'{s:.2f}' for s in render.seconds)} s "
+                f"(best {render.tokens / min(render.seconds):,.0f} tokens/s), while other work took "
+                f"{render.others_cores:.1f} of the {os.cpu_count()} cores and the browser shared them too."
+            )
         notes.append(text)
     return notes
 
