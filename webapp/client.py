@@ -7,6 +7,7 @@ instead of printing them and returning "请求失败".
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -343,11 +344,18 @@ class ModelClient:
                 prefix=prefix,
             )  # fmt: skip
             model = await self.amodel_name()
-            stream = await self._async_client().chat.completions.create(model=model, **request)
-            async for chunk in stream:
-                for piece in splitter.feed(*_delta_text(chunk)):
-                    yield Piece("content", piece.text) if answer_only else piece
-                end = _end_of(chunk, end)
+            # The raw lines, parsed with json.loads: the SDK's typed chunk objects cost ~20x more per token.
+            create = self._async_client().chat.completions.with_streaming_response.create
+            async with create(model=model, **request) as response:
+                async for line in response.iter_lines():
+                    if not line.startswith("data: {"):
+                        continue  # blank lines, comments, [DONE]
+                    chunk = json.loads(line[6:])
+                    if chunk.get("error"):
+                        raise EngineError(f"The engine stream failed: {chunk['error']}")
+                    for piece in splitter.feed(*_raw_delta_text(chunk)):
+                        yield Piece("content", piece.text) if answer_only else piece
+                    end = _raw_end_of(chunk, end)
         except AppError:
             raise
         except Exception as exc:
@@ -426,4 +434,24 @@ def _end_of(chunk: ChatCompletionChunk, previous: StreamEnd) -> StreamEnd:
         finish = chunk.choices[0].finish_reason
     if chunk.usage is not None:
         return StreamEnd(finish, chunk.usage.prompt_tokens, chunk.usage.completion_tokens)
+    return StreamEnd(finish, previous.prompt_tokens, previous.completion_tokens)
+
+
+def _raw_delta_text(chunk: dict[str, Any]) -> tuple[str | None, str | None]:
+    choices = chunk.get("choices") or []
+    if not choices:
+        return None, None
+    delta = choices[0].get("delta") or {}
+    reasoning = delta.get("reasoning") or delta.get("reasoning_content")
+    return (str(reasoning) if reasoning else None), delta.get("content")
+
+
+def _raw_end_of(chunk: dict[str, Any], previous: StreamEnd) -> StreamEnd:
+    finish = previous.finish_reason
+    choices = chunk.get("choices") or []
+    if choices and choices[0].get("finish_reason"):
+        finish = choices[0]["finish_reason"]
+    usage = chunk.get("usage")
+    if usage:
+        return StreamEnd(finish, usage.get("prompt_tokens"), usage.get("completion_tokens"))
     return StreamEnd(finish, previous.prompt_tokens, previous.completion_tokens)
