@@ -15,7 +15,7 @@ SUDO        := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # The throwaway PostgreSQL server of `make postgres` (.ci/postgres), and the tests run on it:
 # every one that opens a store or starts an app, each on a new database of its own.
 PG_PORT     ?= 55432
-PG_TESTS    ?= tests/test_store.py tests/test_accounts.py tests/test_replicas.py \
+PG_TESTS    ?= tests/test_store.py tests/test_search.py tests/test_accounts.py tests/test_replicas.py \
                tests/test_access.py tests/test_api.py tests/test_app.py
 
 .PHONY: run demo test test-postgres bench lint venv browser postgres postgres-stop clean

@@ -15,10 +15,11 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, Engine, create_engine, delete, event, or_, select, text, update
+from sqlalchemy import Connection, Engine, create_engine, delete, event, select, text, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from webapp import search as history_search
 from webapp.errors import NotFound
 from webapp.models import Conversation, Message, MessageState, OwnerSettings, Share
 
@@ -194,14 +195,19 @@ class Store:
             return _info(self._owned(session, owner, conversation_id))
 
     def list_conversations(self, owner: str, *, search: str = "", limit: int = 200) -> list[ConversationInfo]:
-        """The owner's conversations, newest first; `search` matches titles and message text."""
-        query = select(Conversation).where(Conversation.owner == owner)
-        if search.strip():
-            pattern = "%" + search.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-            in_messages = select(Message.conversation_id).where(Message.content.ilike(pattern, escape="\\"))
-            query = query.where(or_(Conversation.title.ilike(pattern, escape="\\"), Conversation.id.in_(in_messages)))
-        query = query.order_by(Conversation.updated_at.desc()).limit(limit)
+        """The owner's conversations, newest first; `search` keeps those whose title or message text contains it.
+
+        What "contains" means, and how an index serves it, is `webapp.search`'s.
+        """
+        term = search.strip()
         with self._session() as session:
+            if term:
+                return [
+                    ConversationInfo(*found)
+                    for found in history_search.conversations(session.connection(), owner, term, limit)
+                ]
+            query = select(Conversation).where(Conversation.owner == owner)
+            query = query.order_by(Conversation.updated_at.desc()).limit(limit)
             return [_info(c) for c in session.scalars(query)]
 
     def rename(self, owner: str, conversation_id: str, title: str) -> ConversationInfo:

@@ -6,11 +6,14 @@ from alembic import context
 from sqlalchemy import Connection, create_engine
 
 from webapp.models import Base
+from webapp.search import in_models
 
 
 def run(connection: Connection) -> None:
     # Batch mode lets later migrations alter SQLite tables (it copies the table).
-    context.configure(connection=connection, target_metadata=Base.metadata, render_as_batch=True)
+    context.configure(
+        connection=connection, target_metadata=Base.metadata, render_as_batch=True, include_name=in_models
+    )
     with context.begin_transaction():
         context.run_migrations()
 
