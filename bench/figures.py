@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from bench.concurrency import Batch
-from bench.history import NEWEST_MATCHES, History
+from bench.history import History
 from bench.latency import Latency
 from bench.render import Render
 
@@ -191,17 +191,6 @@ def figures(results: Results) -> list[Figure]:
                     "history",
                     "ms",
                     history.quantile("api", operation, 95) * MS,
-                    target=HISTORY_TARGET_MS,
-                )
-            )
-        for way, name in (("fts", "every match"), ("fts-newest", f"newest {NEWEST_MATCHES:,} matches")):
-            out.append(
-                Figure(
-                    f"history search, p95, FTS5 trigram index, {name} (not in the app)",
-                    "history",
-                    "ms",
-                    history.quantile(way, "search", 95) * MS,
-                    baseline=history.quantile("store", "search", 95) * MS,
                     target=HISTORY_TARGET_MS,
                 )
             )

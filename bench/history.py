@@ -4,8 +4,10 @@ The database is filled directly (SQLAlchemy core, bulk inserts) through the app'
 own schema and migrations, then timed three ways: the Store's own calls, the same
 calls on a copy without the app's indexes (the naive schema, as baseline), and the
 REST API of the app process opened on that database (what a page or script waits
-for). Search is a substring match over titles and message text; an FTS5 trigram
-index over the messages then shows what an index would make of it.
+for). Search is a substring match over titles and message text: the Store serves it
+through its FTS5 trigram index of message text (webapp/search.py), the copy without
+indexes by reading every message. The terms are words of 3 to 9 letters; a term of 1
+or 2 characters, which the index cannot serve, reads every message in the app too.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from webapp.owner import new_owner, sign
 from webapp.store import Store
 
 OPERATIONS = ("list", "search", "open")
-WAYS = ("store", "unindexed", "api", "fts", "fts-newest")
+WAYS = ("store", "unindexed", "api")
 VOCABULARY = 6000
 CORPUS_WORDS = 400_000
 INSERT_BATCH = 20_000
@@ -153,42 +155,6 @@ def time_api(url: str, owner: str, ids: list[str], words: list[str], samples: in
         }
 
 
-FTS_QUERY = (
-    "SELECT id, title, created_at, updated_at FROM conversations WHERE owner = ? AND "
-    "(title LIKE ? OR id IN (SELECT conversation_id FROM messages WHERE id IN "
-    "(SELECT rowid FROM messages_fts WHERE messages_fts MATCH ?{newest}))) ORDER BY updated_at DESC LIMIT 200"
-)
-NEWEST_MATCHES = 4000
-
-
-def time_fts(path: Path, owner: str, words: list[str], samples: int) -> dict[str, list[float]]:
-    """Search through an FTS5 trigram index over message text (substring matches, as `LIKE`, for 3+ characters).
-
-    `fts`: every match, as the app's search does. `fts-newest`: only the newest NEWEST_MATCHES
-    matching messages, enough for the 200 newest conversations unless a match is very old.
-    """
-    terms = _search_terms(words)
-    with sqlite3.connect(path) as db:
-        db.execute(
-            "CREATE VIRTUAL TABLE messages_fts USING fts5(content, content='messages', content_rowid='id', "
-            "tokenize='trigram')"
-        )
-        db.execute("INSERT INTO messages_fts(messages_fts) VALUES ('rebuild')")
-
-        def searcher(query: str) -> Callable[[int], object]:
-            def search(index: int) -> object:
-                term = terms[index % len(terms)]
-                return db.execute(query, (owner, f"%{term}%", f'"{term}"')).fetchall()
-
-            return search
-
-        newest = f" ORDER BY rowid DESC LIMIT {NEWEST_MATCHES}"
-        return {
-            "fts": _timed(searcher(FTS_QUERY.format(newest="")), samples),
-            "fts-newest": _timed(searcher(FTS_QUERY.format(newest=newest)), samples),
-        }
-
-
 @contextmanager
 def _opened(path: Path) -> Iterator[Store]:
     store = Store.open(f"sqlite:///{path}")
@@ -222,10 +188,11 @@ def measure(
     with sqlite3.connect(naive) as db:
         db.execute("DROP INDEX ix_conversations_owner_updated")
         db.execute("DROP INDEX ix_messages_conversation")
+        for trigger in ("messages_fts_insert", "messages_fts_delete", "messages_fts_update"):
+            db.execute(f"DROP TRIGGER {trigger}")
+        db.execute("DROP TABLE messages_fts")  # without it, the Store's search reads every message
     with _opened(naive) as store:
         result.times["unindexed"] = time_store(store, owner, ids, words, samples)
     with app_server(upstream, logs, data, name="app-history", probe="/healthz") as app:
         result.times["api"] = time_api(app.url, owner, ids, words, samples)
-    for way, seconds in time_fts(path, owner, words, samples).items():  # the app is stopped: index its file
-        result.times[way] = {"search": seconds}
     return result

@@ -25,7 +25,7 @@ from bench.figures import (
 )
 
 COLOURS = {"direct": "#888888", "app": "#1f77b4", "baseline": "#d62728", "store": "#1f77b4",
-           "unindexed": "#d62728", "api": "#2ca02c", "fts": "#9467bd", "fts-newest": "#c5b0d5"}  # fmt: skip
+           "unindexed": "#d62728", "api": "#2ca02c"}  # fmt: skip
 LABELS = {"fixed": "fixed-rate stream", "vllm": "vLLM, tiny model"}
 
 
