@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import AsyncIterator
 
 import pytest
 
@@ -18,8 +19,10 @@ SCRIPT_TOKENS = len(REASONING_PIECES) + 1 + len(ANSWER_PIECES) + 1  # pieces, </
 
 
 @pytest.fixture
-def client(live_app: LiveApp) -> ModelClient:
-    return ModelClient(live_app.engine.base_url, api_key=live_app.engine.api_key, model=SERVED_NAME)
+async def client(live_app: LiveApp) -> AsyncIterator[ModelClient]:
+    client = ModelClient(live_app.engine.base_url, api_key=live_app.engine.api_key, model=SERVED_NAME)
+    yield client
+    await client.aclose()
 
 
 def collect(events: list[Piece | StreamEnd]) -> tuple[str, str, StreamEnd]:
@@ -46,7 +49,32 @@ async def test_async_stream_is_the_same_even_at_high_temperature(client: ModelCl
     events = [e async for e in client.astream(HELLO, temperature=2.0, top_p=1.0)]
     reasoning, answer, end = collect(events)
     assert (reasoning, answer, end.finish_reason) == (SCRIPT_REASONING, SCRIPT_ANSWER, "stop")
-    assert sum(isinstance(e, Piece) for e in events) > 2  # streamed in pieces, not in one lump
+
+
+async def test_an_unpaced_stream_comes_piece_by_piece() -> None:
+    thinking, answer = [f"t{i} " for i in range(6)], [f"a{i} " for i in range(4)]
+    with serve_fake(FakeEngine([Reply(thinking, answer, interval=0.1)])) as url:  # a fixed-rate stream
+        client = ModelClient(url, model="m")
+        events = [e async for e in client.astream(HELLO, pace=0)]
+        await client.aclose()
+    pieces = [e for e in events if isinstance(e, Piece)]
+    assert "".join(p.text for p in pieces) == "".join(thinking + answer)
+    assert len(pieces) >= 8  # not one lump (two deltas may share a read on a busy machine)
+
+
+async def test_a_paced_stream_gathers_what_came_while_it_rested_losing_nothing() -> None:
+    thinking, answer = [f"t{i} " for i in range(20)], [f"a{i} " for i in range(10)]
+    with serve_fake(FakeEngine([Reply(thinking, answer, interval=0.01)])) as url:  # a fixed-rate stream
+        client = ModelClient(url, model="m")
+        events = [e async for e in client.astream(HELLO, pace=0.1)]
+        await client.aclose()
+    pieces = [e for e in events if isinstance(e, Piece)]
+    assert "".join(p.text for p in pieces if p.kind == "reasoning") == "".join(thinking)
+    assert "".join(p.text for p in pieces if p.kind == "content") == "".join(answer)
+    assert pieces[0] == Piece("reasoning", "t0 ", 1)  # the first piece comes at once, alone
+    assert len(pieces) <= 8  # ~0.3 s of stream in 0.1 s rests, instead of 30 pieces
+    assert sum(p.tokens for p in pieces if p.kind == "reasoning") == 20  # each delta still counted
+    assert sum(p.tokens for p in pieces if p.kind == "content") == 10
 
 
 def test_complete_and_simple_chat(client: ModelClient) -> None:
@@ -99,6 +127,18 @@ def test_connection_refused_fails_fast() -> None:
     with pytest.raises(EngineUnreachable, match="Nothing answers"):
         client.complete(HELLO)
     assert time.monotonic() - started < 5
+
+
+async def test_a_refused_connection_is_unreachable_not_a_timeout_in_async_calls() -> None:
+    # aiohttp's transport calls a refused connection a connect timeout; the app must not.
+    client = ModelClient(f"http://127.0.0.1:{free_port()}/v1", model="m")
+    with pytest.raises(EngineUnreachable, match="Nothing answers"):
+        await client.acount_tokens(HELLO)
+    client._template_opens_thinking = True  # straight to the streaming request
+    with pytest.raises(EngineUnreachable, match="Nothing answers"):
+        async for _ in client.astream(HELLO):
+            pass
+    await client.aclose()
 
 
 async def test_a_silent_server_times_out() -> None:

@@ -15,12 +15,13 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from webapp.client import DEFAULT_MAX_TOKENS, RECOMMENDED_TEMPERATURE, RECOMMENDED_TOP_P, ChatBackend, StreamEnd
-from webapp.context import answer_budget, cut_points, history_target
+from webapp.context import answer_budget, cut_points, history_target, prompt_token_bound
 from webapp.engine import Engine
 from webapp.errors import AppError, InvalidInput, TooLarge
 from webapp.limits import Admission
 from webapp.metrics import ChatMetrics
 from webapp.models import MessageState
+from webapp.prompt import r1_messages
 from webapp.reasoning import Piece
 from webapp.store import ConversationInfo, MessageRecord, SharedSnapshot, ShareInfo, Store
 
@@ -142,12 +143,12 @@ class _Draft:
             self.first_token = now
         if piece.kind == "reasoning":
             self.reasoning.append(piece.text)
-            self.reasoning_pieces += 1
+            self.reasoning_pieces += piece.tokens
         else:
             if self.answer_began is None:
                 self.answer_began = now
             self.content.append(piece.text)
-            self.answer_pieces += 1
+            self.answer_pieces += piece.tokens
 
     def fields(self) -> dict[str, Any]:
         now = time.monotonic()
@@ -315,7 +316,15 @@ class ChatService:
     async def _fit(
         self, messages: list[dict[str, str]], sampling: Sampling, prefix: str | None
     ) -> tuple[list[dict[str, str]], int, int]:
-        """The newest turns that fit, how many messages were left out, and the max tokens to ask for."""
+        """The newest turns that fit, how many messages were left out, and the max tokens to ask for (0: all)."""
+        known = self.client.context_length
+        if known is not None:
+            bound = prompt_token_bound(r1_messages(messages, math=sampling.math), prefix)
+            requested = sampling.max_tokens
+            if bound <= history_target(known, requested) and (requested is None or bound + requested <= known):
+                # Surely fits, answer and all: no need to have the engine count it (a round trip
+                # and a tokenization per turn). With no max tokens asked, the engine gives the rest.
+                return messages, 0, requested or 0
         cost = await self.client.acount_tokens(messages, math=sampling.math, prefix=prefix)
         if cost is None:  # not a vLLM server: no exact counts, the engine enforces its own limit
             return messages, 0, sampling.max_tokens or 0
@@ -381,7 +390,7 @@ class ChatService:
                 if draft.first_token is None:
                     self.metrics.ttft.observe(time.monotonic() - draft.started)
                 draft.add(event)
-                self.metrics.tokens.inc()
+                self.metrics.tokens.inc(event.tokens)
                 yield event
                 if time.monotonic() - last_checkpoint >= self.checkpoint_seconds:
                     last_checkpoint = time.monotonic()
@@ -397,8 +406,11 @@ class ChatService:
             self.metrics.active.dec()
             if error is not None:
                 self.metrics.errors.labels(error.kind).inc()
-            # Written here, synchronously, so that a cancelled task still saves what it had.
-            record = self._save(owner, conversation_id, draft, state, error, model, sampling)
+            # Written by a thread that a cancellation cannot stop, so a stopped turn still keeps
+            # what it had; a second cancellation while it writes ends the wait, not the write.
+            record = await asyncio.shield(
+                asyncio.to_thread(self._save, owner, conversation_id, draft, state, error, model, sampling)
+            )
         yield TurnEnded(record, error)
 
     async def _checkpoint(self, owner: str, conversation_id: str, draft: _Draft) -> None:

@@ -9,6 +9,11 @@ from webapp.errors import ContextTooLong
 
 # Leave the answer at least this many tokens, or it is cut before it can say anything.
 MIN_ANSWER_TOKENS = 16
+# Qwen's tokenizer is a byte-level BPE: no token is shorter than one UTF-8 byte, so a prompt
+# has at most as many tokens as bytes, plus the template's special tokens (two per message,
+# the start of the text and of the answer, `<think>`): these allowances are generous.
+TEMPLATE_TOKENS_PER_MESSAGE = 8
+TEMPLATE_TOKENS = 32
 # Room kept for the answer when fitting history and no max tokens was asked for:
 # R1 thinks at length, so a few hundred tokens would cut most answers short.
 DEFAULT_ANSWER_RESERVE = 1024
@@ -24,6 +29,12 @@ def answer_budget(prompt_tokens: int, max_model_len: int, requested: int | None)
             hint="Shorten the message, or start a new conversation.",
         )
     return room if requested is None else max(1, min(requested, room))
+
+
+def prompt_token_bound(messages: Sequence[Mapping[str, Any]], prefix: str | None = None) -> int:
+    """Tokens the prompt cannot exceed, from its size alone: enough to skip counting a prompt that surely fits."""
+    size = sum(len(str(m.get("content", "")).encode()) for m in messages) + len((prefix or "").encode())
+    return size + TEMPLATE_TOKENS_PER_MESSAGE * len(messages) + TEMPLATE_TOKENS
 
 
 def history_target(max_model_len: int, requested: int | None) -> int:

@@ -25,6 +25,7 @@ from webapp.client import (
     DEFAULT_MAX_TOKENS,
     RECOMMENDED_TEMPERATURE,
     RECOMMENDED_TOP_P,
+    STREAM_PACE,
     ModelClient,
     StreamEvent,
     TokenCount,
@@ -91,6 +92,12 @@ class EndpointPool:
     @property
     def base_url(self) -> str:
         return self.endpoints[0].url
+
+    @property
+    def context_length(self) -> int | None:
+        """The smallest context any endpoint has reported: a prompt that fits it fits them all."""
+        known = [e.client.context_length for e in self.endpoints if e.client.context_length is not None]
+        return min(known, default=None)
 
     def start(self) -> None:
         if self._poller is None:
@@ -176,11 +183,12 @@ class EndpointPool:
         math: bool = False,
         prefix: str | None = None,
         answer_only: bool = False,
+        pace: float = STREAM_PACE,
     ) -> AsyncIterator[StreamEvent]:
         """Stream from the least-loaded endpoint; one that refuses before the first piece is skipped."""
         messages = list(messages)
         sampling: dict[str, Any] = {"temperature": temperature, "top_p": top_p, "max_tokens": max_tokens}
-        sampling |= {"math": math, "prefix": prefix, "answer_only": answer_only}
+        sampling |= {"math": math, "prefix": prefix, "answer_only": answer_only, "pace": pace}
         tried: list[Endpoint] = []
         while (endpoint := pick(self.endpoints, tried)) is not None:
             tried.append(endpoint)

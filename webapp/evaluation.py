@@ -333,6 +333,7 @@ class Backend(Protocol):
         top_p: float = ...,
         max_tokens: int | None = ...,
         math: bool = False,
+        pace: float = ...,
     ) -> AsyncIterator[StreamEvent]: ...
 
 
@@ -342,27 +343,28 @@ async def run_once(
     """One streamed answer, timed; an engine error ends this run only, and is recorded on it."""
     started = time.perf_counter()
     first: float | None = None
-    pieces = 0
+    deltas = 0
     answer: list[str] = []
     end = StreamEnd(None)
     messages = [{"role": "user", "content": question.text}]
     try:
         stream = client.astream(
-            messages, temperature=temperature, top_p=top_p, max_tokens=max_tokens, math=question.math
-        )
+            messages, temperature=temperature, top_p=top_p, max_tokens=max_tokens, math=question.math,
+            pace=0,  # timings to the delta, not gathered for display
+        )  # fmt: skip
         async for event in stream:
             if isinstance(event, StreamEnd):
                 end = event
                 continue
             first = first if first is not None else time.perf_counter()
-            pieces += 1
+            deltas += event.tokens
             if event.kind == "content":
                 answer.append(event.text)
     except AppError as exc:
         return RunResult(question.id, run, error=exc.message)
     finished = time.perf_counter()
-    # vLLM reports the exact count in the stream's usage; a server that does not is counted by pieces.
-    tokens = end.completion_tokens if end.completion_tokens is not None else pieces
+    # vLLM reports the exact count in the stream's usage; a server that does not is counted by deltas.
+    tokens = end.completion_tokens if end.completion_tokens is not None else deltas
     decoding = finished - first if first is not None else 0.0
     return RunResult(
         question=question.id,

@@ -20,10 +20,11 @@ Kind = Literal["reasoning", "content"]
 
 @dataclass(frozen=True, slots=True)
 class Piece:
-    """A run of text that is either thinking or answer."""
+    """A run of text that is either thinking or answer, made of `tokens` deltas of the stream."""
 
     kind: Kind
     text: str
+    tokens: int = 1
 
 
 def _held_back(text: str, tag: str) -> int:
@@ -62,7 +63,7 @@ class ReasoningSplitter:
                 pieces.extend(self._split_raw(content))
             else:
                 pieces.append(Piece("content", content))
-        return _merge(pieces)
+        return merge_pieces(pieces)
 
     def finish(self) -> list[Piece]:
         """Flush what was held back at the end of the stream."""
@@ -98,13 +99,15 @@ class ReasoningSplitter:
         return [Piece("reasoning", text)] if text else []
 
 
-def _merge(pieces: list[Piece]) -> list[Piece]:
+def merge_pieces(pieces: list[Piece]) -> list[Piece]:
+    """Neighbouring pieces of one kind as one, holding all their deltas; empty ones dropped."""
     merged: list[Piece] = []
     for piece in pieces:
         if not piece.text:
             continue
         if merged and merged[-1].kind == piece.kind:
-            merged[-1] = Piece(piece.kind, merged[-1].text + piece.text)
+            last = merged[-1]
+            merged[-1] = Piece(piece.kind, last.text + piece.text, last.tokens + piece.tokens)
         else:
             merged.append(piece)
     return merged
