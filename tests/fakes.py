@@ -38,6 +38,7 @@ class FakeEngine:
 
     replies: list[Reply] = field(default_factory=lambda: [Reply()])
     requests: list[dict[str, object]] = field(default_factory=list)
+    posted: list[str] = field(default_factory=list)  # the path of every POST, answered or not
 
     def next_reply(self) -> Reply:
         return self.replies.pop(0) if len(self.replies) > 1 else self.replies[0]
@@ -80,6 +81,7 @@ def _handler(fake: FakeEngine) -> type[BaseHTTPRequestHandler]:
         def do_POST(self) -> None:
             length = int(self.headers.get("content-length", 0))
             request = json.loads(self.rfile.read(length) or b"{}")
+            fake.posted.append(self.path)
             if self.path != "/v1/chat/completions":
                 self._json(404, {"error": {"message": "not found"}})
                 return

@@ -5,13 +5,14 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from tests.conftest import SERVED_NAME, LiveApp, make_settings
 from tests.fakes import FakeEngine, Reply, serve_fake
 from webapp.chat import ChatEvent, ChatService, Notice, Sampling, TurnEnded, model_messages
-from webapp.client import ModelClient
+from webapp.client import ModelClient, TokenCount
 from webapp.engine import Engine
 from webapp.errors import ContextTooLong, EngineError, EngineNotReady, InvalidInput
 from webapp.models import MessageState
@@ -110,6 +111,31 @@ async def test_old_turns_are_left_out_to_fit_with_a_notice(live_service: ChatSer
     assert len(notices) == 1
     assert "earlier messages were left out" in notices[0].text
     assert ended(events).message.state == MessageState.COMPLETE
+
+
+class CountingClient(ModelClient):
+    """The real client, counting how often the engine is asked to count a prompt."""
+
+    counted = 0
+
+    async def acount_tokens(self, *args: Any, **kwargs: Any) -> TokenCount | None:
+        self.counted += 1
+        return await super().acount_tokens(*args, **kwargs)
+
+
+async def test_a_prompt_that_surely_fits_is_not_sent_to_be_counted(live_app: LiveApp, store: Store) -> None:
+    client = CountingClient(live_app.engine.base_url, api_key=live_app.engine.api_key, model=SERVED_NAME)
+    service = ChatService(live_app.engine, client, store)
+    conversation = await service.new_conversation(OWNER)
+    assert ended(await run(service.send(OWNER, conversation.id, "hi"))).message.state == MessageState.COMPLETE
+    assert (client.counted, client.context_length) == (1, 512)  # the first turn learns the context
+    turn = ended(await run(service.send(OWNER, conversation.id, "again")))
+    assert client.counted == 1  # a few hundred bytes cannot fill 512 tokens
+    # The engine was left to size the answer itself, and gave it all the room it needed.
+    assert (turn.message.state, turn.message.content) == (MessageState.COMPLETE, SCRIPT_ANSWER)
+    await run(service.send(OWNER, conversation.id, "fox " * 100))
+    assert client.counted == 2  # 400 bytes might not fit with the answer's reserve: counted
+    await client.aclose()
 
 
 async def test_a_message_too_long_alone_is_told_plainly_and_kept(live_service: ChatService) -> None:

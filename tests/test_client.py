@@ -10,7 +10,9 @@ import pytest
 from tests.conftest import SERVED_NAME, LiveApp, free_port
 from tests.fakes import FakeEngine, Reply, serve_fake
 from webapp.client import ModelClient, StreamEnd
+from webapp.context import prompt_token_bound
 from webapp.errors import ContextTooLong, EngineError, EngineTimeout, EngineUnreachable, ModelNotFound
+from webapp.prompt import r1_messages
 from webapp.reasoning import Piece
 from webapp.tiny_model import ANSWER_PIECES, REASONING_PIECES, SCRIPT_ANSWER, SCRIPT_REASONING
 
@@ -101,6 +103,43 @@ async def test_exact_token_count_comes_from_the_engine(client: ModelClient) -> N
     assert cost.max_model_len == 512
     # BOS, <｜User｜>, the text's tokens, <｜Assistant｜>, <think>, "\n"
     assert 6 < cost.count < 20
+
+
+@pytest.mark.parametrize(
+    "messages",
+    [
+        HELLO,
+        [{"role": "user", "content": "The quick brown fox jumps over the lazy dog. " * 6}],
+        [{"role": "user", "content": "请用中文介绍一下人工智能的发展历史，以及它对社会的影响。🤖🚀"}],
+        [{"role": "user", "content": "def f(x):\n    return x ** 2  # 𝔸𝔹ℂ \\boxed{42} $\\frac{1}{2}$"}],
+        [
+            {"role": "system", "content": "你是一个有帮助的AI助手"},
+            {"role": "user", "content": "1+1?"},
+            {"role": "assistant", "content": "<think>easy</think>2"},
+            {"role": "user", "content": "and 2+2?"},
+        ],
+    ],
+    ids=["hello", "english", "chinese-emoji", "code-math", "turns"],
+)
+async def test_the_size_bound_is_never_below_the_engines_count(
+    client: ModelClient, messages: list[dict[str, str]]
+) -> None:
+    # What lets a turn skip /tokenize: the bound must hold for any text, or a prompt could overflow.
+    for math in (False, True):
+        cost = await client.acount_tokens(messages, math=math)
+        assert cost is not None
+        assert prompt_token_bound(r1_messages(messages, math=math)) >= cost.count
+    assert client.context_length == 512  # learned from the count
+
+
+async def test_a_server_without_tokenize_is_asked_once() -> None:
+    fake = FakeEngine()
+    with serve_fake(fake) as url:
+        client = ModelClient(url, model="m")
+        assert await client.acount_tokens(HELLO) is None
+        assert await client.acount_tokens(HELLO) is None
+        await client.aclose()
+    assert fake.posted.count("/tokenize") == 1
 
 
 def test_unknown_model_is_named_in_the_error(live_app: LiveApp) -> None:
