@@ -119,6 +119,24 @@ def test_the_first_user_message_titles_the_conversation(store: Store) -> None:
     assert store.conversation("alice", conversation.id).title == "What is 2+2?"
 
 
+def test_a_turn_begins_with_the_message_stored_and_the_conversation_read_back(store: Store) -> None:
+    conversation = store.create_conversation("alice")
+    first = store.add_message("alice", conversation.id, role="user", content="one")
+    answer = store.add_message("alice", conversation.id, role="assistant", content="two", state=MessageState.STREAMING)
+    assert (answer.state, answer.reasoning, answer.math, answer.error) == ("streaming", "", False, None)  # defaults
+    history = store.add_message_and_read("alice", conversation.id, role="user", content="three")
+    assert [(m.role, m.content) for m in history] == [("user", "one"), ("assistant", "two"), ("user", "three")]
+    assert history[0] == first and history == store.messages("alice", conversation.id)
+    updated = store.update_message(answer.id, content="two, finished", state=MessageState.COMPLETE, answer_tokens=3)
+    assert (updated.content, updated.state, updated.answer_tokens, updated.role) == (
+        "two, finished",
+        "complete",
+        3,
+        "assistant",
+    )
+    assert store.conversation("alice", conversation.id).updated_at >= history[-1].created_at
+
+
 def test_another_owner_sees_nothing(store: Store) -> None:
     mine = store.create_conversation("alice", title="secret")
     store.add_message("alice", mine.id, role="user", content="private words")
@@ -130,6 +148,8 @@ def test_another_owner_sees_nothing(store: Store) -> None:
         lambda: store.rename("bob", mine.id, "mine now"),
         lambda: store.delete_conversation("bob", mine.id),
         lambda: store.add_message("bob", mine.id, role="user", content="x"),
+        lambda: store.add_message_and_read("bob", mine.id, role="user", content="x"),
+        lambda: store.update_message(10**9, content="x"),
         lambda: store.delete_messages_from("bob", mine.id, 1),
     ):
         with pytest.raises(NotFound):

@@ -207,15 +207,15 @@ def conversations_router(service: ChatService) -> APIRouter:
         # Everything that can be refused is refused before the stream starts, with its status.
         service.validate(body.content)
         sampling = body.sampling()
-        await service.conversation(owner, conversation_id)
         service.engine.require_ready()
         service.admit(owner, request.client.host if request.client else None)
+        history = await service.begin(owner, conversation_id, body.content)  # stored, or 404
 
         async def events() -> AsyncIterator[bytes]:
             # One event per piece: the client already gathers a stream's tokens into a piece per
             # STREAM_PACE, so each write (a trip through every ASGI layer) carries several tokens.
             try:
-                async for event in service.send(owner, conversation_id, body.content, sampling):
+                async for event in service.answer(owner, conversation_id, history, sampling):
                     if isinstance(event, Piece):
                         yield _sse({"type": event.kind, "text": event.text})
                     elif isinstance(event, Notice):

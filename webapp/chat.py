@@ -271,9 +271,20 @@ class ChatService:
         self, owner: str, conversation_id: str, content: object, sampling: Sampling | None = None
     ) -> AsyncIterator[ChatEvent]:
         """Store the user's message, then answer it."""
+        history = await self.begin(owner, conversation_id, content)
+        async for event in self.answer(owner, conversation_id, history, sampling):
+            yield event
+
+    async def begin(self, owner: str, conversation_id: str, content: object) -> list[MessageRecord]:
+        """Store the user's message, before any model is called: the conversation as it now stands."""
         text = self.validate(content)
-        await self._db(self.store.add_message, owner, conversation_id, role="user", content=text)
-        async for event in self._answer(owner, conversation_id, sampling or Sampling()):
+        return await self._db(self.store.add_message_and_read, owner, conversation_id, role="user", content=text)
+
+    async def answer(
+        self, owner: str, conversation_id: str, history: list[MessageRecord], sampling: Sampling | None = None
+    ) -> AsyncIterator[ChatEvent]:
+        """Answer the conversation as `begin` returned it."""
+        async for event in self._answer(owner, conversation_id, sampling or Sampling(), history=history):
             yield event
 
     async def regenerate(
@@ -350,9 +361,15 @@ class ChatService:
         return fitted, len(messages) - len(fitted), budget
 
     async def _answer(
-        self, owner: str, conversation_id: str, sampling: Sampling, continuing: MessageRecord | None = None
+        self,
+        owner: str,
+        conversation_id: str,
+        sampling: Sampling,
+        continuing: MessageRecord | None = None,
+        history: list[MessageRecord] | None = None,
     ) -> AsyncIterator[ChatEvent]:
-        history = await self.messages(owner, conversation_id)
+        if history is None:
+            history = await self.messages(owner, conversation_id)
         prefix = None
         if continuing is not None:
             history = [m for m in history if m.id != continuing.id]

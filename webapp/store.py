@@ -15,7 +15,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, Engine, create_engine, delete, event, select, text, update
+from sqlalchemy import Connection, Engine, bindparam, create_engine, delete, event, insert, select, text, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -97,12 +97,41 @@ class MessageRecord:
         return {name: getattr(self, name) for name in self.__slots__}
 
 
-def _record(message: Message) -> MessageRecord:
-    return MessageRecord(**{name: getattr(message, name) for name in MessageRecord.__slots__})
-
-
 def _info(conversation: Conversation) -> ConversationInfo:
     return ConversationInfo(conversation.id, conversation.title, conversation.created_at, conversation.updated_at)
+
+
+# A turn reads and writes messages several times, through these: SQLAlchemy Core statements
+# built once (building one costs more than running it on SQLite) and run on a plain
+# connection, without the ORM's identity map and unit of work.
+MESSAGE_COLUMNS = [getattr(Message, name) for name in MessageRecord.__slots__]
+OWNED = select(Conversation.id, Conversation.title, Conversation.created_at, Conversation.updated_at).where(
+    Conversation.id == bindparam("conversation_id"), Conversation.owner == bindparam("owner")
+)
+MESSAGES_OF = (
+    select(*MESSAGE_COLUMNS).where(Message.conversation_id == bindparam("conversation_id")).order_by(Message.id)
+)
+ADD_MESSAGE = insert(Message).returning(*MESSAGE_COLUMNS)  # the columns come from each call's values
+UPDATE_MESSAGE = update(Message).where(Message.id == bindparam("message_id")).returning(*MESSAGE_COLUMNS)
+TOUCH_CONVERSATION = update(Conversation).where(Conversation.id == bindparam("conversation_id"))
+
+
+def _owned_info(db: Connection, owner: str, conversation_id: str) -> ConversationInfo:
+    row = db.execute(OWNED, {"conversation_id": conversation_id, "owner": owner}).first()
+    if row is None:
+        raise NotFound("No such conversation.", hint="It may have been deleted.")
+    return ConversationInfo(*row)
+
+
+def _add_message(db: Connection, owner: str, conversation_id: str, fields: dict[str, Any]) -> MessageRecord:
+    now = time.time()
+    info = _owned_info(db, owner, conversation_id)
+    row = db.execute(ADD_MESSAGE, fields | {"conversation_id": conversation_id, "created_at": now}).one()
+    changes: dict[str, Any] = {"conversation_id": conversation_id, "updated_at": now}
+    if not info.title and fields.get("role") == "user":
+        changes["title"] = " ".join(str(fields.get("content", "")).split())[:60]
+    db.execute(TOUCH_CONVERSATION, changes)
+    return MessageRecord(*row)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -191,8 +220,8 @@ class Store:
         return conversation
 
     def conversation(self, owner: str, conversation_id: str) -> ConversationInfo:
-        with self._session() as session:
-            return _info(self._owned(session, owner, conversation_id))
+        with self.engine.connect() as db:
+            return _owned_info(db, owner, conversation_id)
 
     def list_conversations(self, owner: str, *, search: str = "", limit: int = 200) -> list[ConversationInfo]:
         """The owner's conversations, newest first; `search` keeps those whose title or message text contains it.
@@ -222,34 +251,32 @@ class Store:
 
     # -- messages -------------------------------------------------------------
 
+    # Every turn reads and writes messages several times: these use SQLAlchemy Core, a
+    # fraction of the ORM's cost per call (its identity map and unit of work buy nothing here).
+
     def messages(self, owner: str, conversation_id: str) -> list[MessageRecord]:
-        with self._session() as session:
-            self._owned(session, owner, conversation_id)
-            query = select(Message).where(Message.conversation_id == conversation_id).order_by(Message.id)
-            return [_record(m) for m in session.scalars(query)]
+        with self.engine.connect() as db:
+            _owned_info(db, owner, conversation_id)
+            return [MessageRecord(*row) for row in db.execute(MESSAGES_OF, {"conversation_id": conversation_id})]
 
     def add_message(self, owner: str, conversation_id: str, **fields: Any) -> MessageRecord:
         """Store a message; the conversation's title defaults to its first user message."""
-        with self._session.begin() as session:
-            conversation = self._owned(session, owner, conversation_id)
-            message = Message(conversation_id=conversation_id, created_at=time.time(), **fields)
-            session.add(message)
-            conversation.updated_at = message.created_at
-            if not conversation.title and fields.get("role") == "user":
-                conversation.title = " ".join(str(fields.get("content", "")).split())[:60]
-            session.flush()
-            return _record(message)
+        with self.engine.begin() as db:
+            return _add_message(db, owner, conversation_id, fields)
+
+    def add_message_and_read(self, owner: str, conversation_id: str, **fields: Any) -> list[MessageRecord]:
+        """Store a message and return the conversation with it, in one go (how a turn begins)."""
+        with self.engine.begin() as db:
+            _add_message(db, owner, conversation_id, fields)
+            return [MessageRecord(*row) for row in db.execute(MESSAGES_OF, {"conversation_id": conversation_id})]
 
     def update_message(self, message_id: int, **fields: Any) -> MessageRecord:
         """Rewrite an answer (a checkpoint, or its final state)."""
-        with self._session.begin() as session:
-            message = session.get(Message, message_id)
-            if message is None:
-                raise NotFound("No such message.")
-            for name, value in fields.items():
-                setattr(message, name, value)
-            session.flush()
-            return _record(message)
+        with self.engine.begin() as db:
+            row = db.execute(UPDATE_MESSAGE, fields | {"message_id": message_id}).first()
+        if row is None:
+            raise NotFound("No such message.")
+        return MessageRecord(*row)
 
     def delete_messages_from(self, owner: str, conversation_id: str, message_id: int) -> int:
         """Delete a message and every later one (regenerate, edit and resend)."""
