@@ -82,6 +82,7 @@ def run(plan: Plan, sections: set[str], work: Path, app: Path = APP) -> Results:
                         concurrency.measure(servers, fixed_text, plan.counts, profile=work / "app-profile.txt")
                     )
                     results.batches += batches
+                    results.turns = asyncio.run(concurrency.turns(servers, "bench:2@0", max(plan.counts)))
                 if "render" in sections:
                     pages = {"app": servers.app, "baseline": servers.baseline}
                     results.render = asyncio.run(render.measure(pages, plan.render_tokens, plan.render_runs))

@@ -92,6 +92,23 @@ async def idle_rates(stand: Stand, seconds: float = IDLE_SECONDS) -> dict[str, f
     return {way: (stand.server(way).cpu_seconds() - before[way]) / seconds for way in WAYS}
 
 
+async def turns(stand: Stand, text: str, count: int) -> list[Batch]:
+    """`count` chats with answers of a token or two, through the app and the baseline: what a turn
+    costs apart from its tokens (the request, the database, opening the upstream stream)."""
+    reference = User("direct", stand.upstream, stand.url("direct"))
+    answer_tokens = (await reference.chat(text)).tokens
+    await reference.aclose()
+    idle = await idle_rates(stand)
+    out = []
+    for way in ("app", "baseline"):
+        result = await batch(stand, way, count, text, answer_tokens, idle[way])
+        cpu = result.server_cpu
+        print(f"  turns {way:>8} {count:>3} chats of {answer_tokens} tokens: server CPU {cpu:5.2f} s", flush=True)
+        out.append(result)
+        await asyncio.sleep(PAUSE)
+    return out
+
+
 async def measure(
     stand: Stand, text: str, counts: tuple[int, ...], profile: Path | None = None
 ) -> tuple[list[Batch], dict[str, float]]:

@@ -33,6 +33,7 @@ class Results:
     history: History | None = None
     upstream_labels: dict[str, str] = field(default_factory=dict)
     profile: dict[str, float] = field(default_factory=dict)  # part of a chat -> share of the app's CPU samples
+    turns: list[Batch] = field(default_factory=list)  # the biggest batch again, with answers of a token or two
 
     def batch(self, upstream: str, way: str, count: int) -> Batch | None:
         return next((b for b in self.batches if (b.upstream, b.way, b.count) == (upstream, way, count)), None)
@@ -71,6 +72,46 @@ class Figure:
 
     def show(self, number: float | None) -> str:
         return "" if number is None else f"{number:,.{self.digits}f}"
+
+
+def _busy_cpu(batch: Batch) -> float:
+    return batch.server_cpu - batch.idle_cpu
+
+
+def _turn_figures(results: Results) -> list[Figure]:
+    """The app's CPU per token, split: what each turn costs whatever its length, and each token beyond."""
+    out = []
+    for turn in (t for t in results.turns if t.way == "app"):
+        base_turn = next((t for t in results.turns if t.way == "baseline" and t.upstream == turn.upstream), None)
+        out.append(
+            Figure(
+                f"app CPU per chat turn, {turn.count} chats of {turn.tokens // turn.count} tokens",
+                turn.upstream,
+                "ms",
+                _busy_cpu(turn) / turn.count * MS,
+                baseline=_busy_cpu(base_turn) / base_turn.count * MS if base_turn else None,
+                digits=1,
+            )
+        )
+        full, base_full = (
+            results.batch(turn.upstream, "app", turn.count),
+            results.batch(turn.upstream, "baseline", turn.count),
+        )
+        if full is not None and full.tokens > turn.tokens:
+            base_value = None
+            if base_full is not None and base_turn is not None and base_full.tokens > base_turn.tokens:
+                base_value = (_busy_cpu(base_full) - _busy_cpu(base_turn)) / (base_full.tokens - base_turn.tokens) * US
+            out.append(
+                Figure(
+                    f"app CPU per streamed token beyond the turn's own cost, {turn.count} chats",
+                    turn.upstream,
+                    "µs",
+                    (_busy_cpu(full) - _busy_cpu(turn)) / (full.tokens - turn.tokens) * US,
+                    baseline=base_value,
+                    digits=0,
+                )
+            )
+    return out
 
 
 def figures(results: Results) -> list[Figure]:
@@ -159,6 +200,7 @@ def figures(results: Results) -> list[Figure]:
                     digits=0,
                 )
             )
+    out += _turn_figures(results)
     if results.render:
         page, page_base = results.render["app"], results.render["baseline"]
         out.append(

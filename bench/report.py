@@ -84,10 +84,11 @@ def machine() -> dict[str, str]:
 
 def _concurrency_rows(results: Results) -> list[list[str]]:
     rows = []
-    for batch in results.batches:
+    for batch in results.batches + results.turns:
+        short = f" ({batch.tokens // batch.count}-token answers)" if batch in results.turns else ""
         rows.append(
             [
-                f"{UPSTREAM_NAMES[batch.upstream]}, {batch.way}, {batch.count}",
+                f"{UPSTREAM_NAMES[batch.upstream]}, {batch.way}, {batch.count}{short}",
                 f"{batch.elapsed:.2f}",
                 f"{batch.tokens:,}",
                 f"{batch.events:,}",
