@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator
 
@@ -51,6 +52,26 @@ async def test_async_stream_is_the_same_even_at_high_temperature(client: ModelCl
     events = [e async for e in client.astream(HELLO, temperature=2.0, top_p=1.0)]
     reasoning, answer, end = collect(events)
     assert (reasoning, answer, end.finish_reason) == (SCRIPT_REASONING, SCRIPT_ANSWER, "stop")
+
+
+async def test_a_stream_faster_than_the_pace_is_read_without_resting(monkeypatch: pytest.MonkeyPatch) -> None:
+    burst = [f"token {i:05d} of a fast stream; " for i in range(3000)]  # ~400 KB of events at once
+    rests: list[float] = []
+    sleep = asyncio.sleep
+
+    async def counted(seconds: float) -> None:
+        rests.append(seconds)
+        await sleep(seconds)
+
+    monkeypatch.setattr("webapp.client.asyncio.sleep", counted)
+    with serve_fake(FakeEngine([Reply([], burst)])) as url:
+        client = ModelClient(url, model="m")
+        events = [e async for e in client.astream(HELLO, pace=0.5)]
+        await client.aclose()
+    pieces = [e for e in events if isinstance(e, Piece)]
+    assert "".join(p.text for p in pieces) == "".join(burst)
+    assert sum(p.tokens for p in pieces) == len(burst)
+    assert len(rests) <= 5  # only where the reader caught up with the stream, not once per 16 KiB read (~25)
 
 
 async def test_an_unpaced_stream_comes_piece_by_piece() -> None:

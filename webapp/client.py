@@ -41,6 +41,10 @@ DEFAULT_MAX_TOKENS: int | None = None
 # the rate at which the page repaints.
 STREAM_PACE = 0.05
 
+# The openai client's aiohttp transport hands a stream over in reads of at most 16 KiB:
+# a read that full says more is waiting already, and the stream does not rest then.
+FULL_READ = 16 * 1024
+
 # Asks the openai client for the response unread, to be streamed (what `with_streaming_response` sends).
 STREAM_RAW = {"X-Stainless-Raw-Response": "stream"}
 
@@ -384,7 +388,8 @@ class ModelClient:
         `pace` seconds and then takes everything that came meanwhile as one piece per kind
         (`Piece.tokens` says how many deltas it holds). Nobody sees a difference (pages
         repaint at that rate anyway), and the work per token shrinks several times over:
-        one wake-up, one parse loop and one event per pace instead of per token.
+        one wake-up, one parse loop and one event per pace instead of per token. A stream
+        faster than one full read per pace is read without rests.
         """
         splitter = ReasoningSplitter()
         end = StreamEnd(None)
@@ -414,7 +419,7 @@ class ModelClient:
                         end = _raw_end_of(chunk, end)
                     for piece in merge_pieces(pieces):
                         yield Piece("content", piece.text, piece.tokens) if answer_only else piece
-                    if pieces and pace > 0:
+                    if pieces and pace > 0 and len(data) < FULL_READ:
                         await asyncio.sleep(pace)
             finally:
                 await response.aclose()
