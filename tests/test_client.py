@@ -74,6 +74,24 @@ async def test_a_stream_faster_than_the_pace_is_read_without_resting(monkeypatch
     assert len(rests) <= 5  # only where the reader caught up with the stream, not once per 16 KiB read (~25)
 
 
+async def test_a_finished_stream_ends_without_a_last_rest(monkeypatch: pytest.MonkeyPatch) -> None:
+    rests: list[float] = []
+    sleep = asyncio.sleep
+
+    async def counted(seconds: float) -> None:
+        rests.append(seconds)
+        await sleep(seconds)
+
+    monkeypatch.setattr("webapp.client.asyncio.sleep", counted)
+    # "t0" 0.2 s in, then "a0", the finish and [DONE] 0.2 s later: all there when the first rest ends.
+    with serve_fake(FakeEngine([Reply(["t0"], ["a0"], interval=0.2)])) as url:
+        client = ModelClient(url, model="m")
+        events = [e async for e in client.astream(HELLO, pace=0.5)]
+        await client.aclose()
+    assert [e for e in events if isinstance(e, Piece)] == [Piece("reasoning", "t0"), Piece("content", "a0")]
+    assert rests == [0.5]  # after "t0" only: the answer had finished when "a0" came
+
+
 async def test_an_unpaced_stream_comes_piece_by_piece() -> None:
     thinking, answer = [f"t{i} " for i in range(6)], [f"a{i} " for i in range(4)]
     with serve_fake(FakeEngine([Reply(thinking, answer, interval=0.1)])) as url:  # a fixed-rate stream

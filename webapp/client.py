@@ -419,7 +419,8 @@ class ModelClient:
                         end = _raw_end_of(chunk, end)
                     for piece in merge_pieces(pieces):
                         yield Piece("content", piece.text, piece.tokens) if answer_only else piece
-                    if pieces and pace > 0 and len(data) < FULL_READ:
+                    # No rest once the answer has finished: only the usage and [DONE] are left.
+                    if pieces and pace > 0 and len(data) < FULL_READ and end.finish_reason is None:
                         await asyncio.sleep(pace)
             finally:
                 await response.aclose()
