@@ -54,62 +54,54 @@ async def test_async_stream_is_the_same_even_at_high_temperature(client: ModelCl
     assert (reasoning, answer, end.finish_reason) == (SCRIPT_REASONING, SCRIPT_ANSWER, "stop")
 
 
-async def test_a_stream_faster_than_the_pace_is_read_without_resting(monkeypatch: pytest.MonkeyPatch) -> None:
-    burst = [f"token {i:05d} of a fast stream; " for i in range(3000)]  # ~400 KB of events at once
-    rests: list[float] = []
+@pytest.fixture
+def rests(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """The rests the client's streams take (its asyncio.sleep calls), as they are taken."""
+    taken: list[float] = []
     sleep = asyncio.sleep
 
     async def counted(seconds: float) -> None:
-        rests.append(seconds)
+        taken.append(seconds)
         await sleep(seconds)
 
     monkeypatch.setattr("webapp.client.asyncio.sleep", counted)
-    with serve_fake(FakeEngine([Reply([], burst)])) as url:
+    return taken
+
+
+async def stream_from(reply: Reply, pace: float) -> list[Piece]:
+    """The pieces of one answer from a fake engine sending `reply`."""
+    with serve_fake(FakeEngine([reply])) as url:
         client = ModelClient(url, model="m")
-        events = [e async for e in client.astream(HELLO, pace=0.5)]
+        events = [e async for e in client.astream(HELLO, pace=pace)]
         await client.aclose()
-    pieces = [e for e in events if isinstance(e, Piece)]
+    return [e for e in events if isinstance(e, Piece)]
+
+
+async def test_a_stream_faster_than_the_pace_is_read_without_resting(rests: list[float]) -> None:
+    burst = [f"token {i:05d} of a fast stream; " for i in range(3000)]  # ~400 KB of events at once
+    pieces = await stream_from(Reply([], burst), pace=0.5)
     assert "".join(p.text for p in pieces) == "".join(burst)
     assert sum(p.tokens for p in pieces) == len(burst)
     assert len(rests) <= 5  # only where the reader caught up with the stream, not once per 16 KiB read (~25)
 
 
-async def test_a_finished_stream_ends_without_a_last_rest(monkeypatch: pytest.MonkeyPatch) -> None:
-    rests: list[float] = []
-    sleep = asyncio.sleep
-
-    async def counted(seconds: float) -> None:
-        rests.append(seconds)
-        await sleep(seconds)
-
-    monkeypatch.setattr("webapp.client.asyncio.sleep", counted)
+async def test_a_finished_stream_ends_without_a_last_rest(rests: list[float]) -> None:
     # "t0" 0.2 s in, then "a0", the finish and [DONE] 0.2 s later: all there when the first rest ends.
-    with serve_fake(FakeEngine([Reply(["t0"], ["a0"], interval=0.2)])) as url:
-        client = ModelClient(url, model="m")
-        events = [e async for e in client.astream(HELLO, pace=0.5)]
-        await client.aclose()
-    assert [e for e in events if isinstance(e, Piece)] == [Piece("reasoning", "t0"), Piece("content", "a0")]
+    pieces = await stream_from(Reply(["t0"], ["a0"], interval=0.2), pace=0.5)
+    assert pieces == [Piece("reasoning", "t0"), Piece("content", "a0")]
     assert rests == [0.5]  # after "t0" only: the answer had finished when "a0" came
 
 
 async def test_an_unpaced_stream_comes_piece_by_piece() -> None:
     thinking, answer = [f"t{i} " for i in range(6)], [f"a{i} " for i in range(4)]
-    with serve_fake(FakeEngine([Reply(thinking, answer, interval=0.1)])) as url:  # a fixed-rate stream
-        client = ModelClient(url, model="m")
-        events = [e async for e in client.astream(HELLO, pace=0)]
-        await client.aclose()
-    pieces = [e for e in events if isinstance(e, Piece)]
+    pieces = await stream_from(Reply(thinking, answer, interval=0.1), pace=0)  # a fixed-rate stream
     assert "".join(p.text for p in pieces) == "".join(thinking + answer)
     assert len(pieces) >= 8  # not one lump (two deltas may share a read on a busy machine)
 
 
 async def test_a_paced_stream_gathers_what_came_while_it_rested_losing_nothing() -> None:
     thinking, answer = [f"t{i} " for i in range(20)], [f"a{i} " for i in range(10)]
-    with serve_fake(FakeEngine([Reply(thinking, answer, interval=0.01)])) as url:  # a fixed-rate stream
-        client = ModelClient(url, model="m")
-        events = [e async for e in client.astream(HELLO, pace=0.1)]
-        await client.aclose()
-    pieces = [e for e in events if isinstance(e, Piece)]
+    pieces = await stream_from(Reply(thinking, answer, interval=0.01), pace=0.1)  # a fixed-rate stream
     assert "".join(p.text for p in pieces if p.kind == "reasoning") == "".join(thinking)
     assert "".join(p.text for p in pieces if p.kind == "content") == "".join(answer)
     assert pieces[0] == Piece("reasoning", "t0 ", 1)  # the first piece comes at once, alone
