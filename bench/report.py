@@ -239,6 +239,8 @@ def markdown(results: Results, *, command: str, seconds: float, images: dict[str
         "- **CPU per token**: the server process's CPU seconds over the batch, less what it spends idle over "
         "as long (measured for 3 s before the batches: Gradio's queue polls), divided by the tokens streamed "
         "(the app's per-turn work, such as storing both messages and counting the prompt's tokens, included). "
+        "The biggest batch runs once more with answers of 2 tokens: its CPU per chat is the *per turn* figure, and "
+        "what the full batch spent beyond it, per token beyond those, the *per streamed token beyond the turn*. "
         "**Memory**: the highest resident set size of the server's processes, sampled every 50 ms.",
         "",
         "## Results",
