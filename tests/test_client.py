@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
+from typing import Any
 
 import pytest
 
@@ -56,15 +58,17 @@ async def test_async_stream_is_the_same_even_at_high_temperature(client: ModelCl
 
 @pytest.fixture
 def rests(monkeypatch: pytest.MonkeyPatch) -> list[float]:
-    """The rests the client's streams take (its asyncio.sleep calls), as they are taken."""
+    """The rests the client's streams take, as they are taken (asyncio.sleep is everyone's: only
+    the calls from `ModelClient.astream` count)."""
     taken: list[float] = []
     sleep = asyncio.sleep
 
-    async def counted(seconds: float) -> None:
-        taken.append(seconds)
-        await sleep(seconds)
+    def counted(seconds: float, *args: Any, **kwargs: Any) -> Coroutine[Any, Any, Any]:
+        if sys._getframe(1).f_code is ModelClient.astream.__code__:
+            taken.append(seconds)
+        return sleep(seconds, *args, **kwargs)
 
-    monkeypatch.setattr("webapp.client.asyncio.sleep", counted)
+    monkeypatch.setattr(asyncio, "sleep", counted)
     return taken
 
 
