@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import pytest
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, inspect, text
+from sqlalchemy import Connection, Engine, inspect, text
 
 from tests.conftest import on_postgres
 from webapp import search
@@ -37,6 +37,10 @@ def assert_index_in_step(store: Store) -> None:
     if store.engine.dialect.name == "sqlite":
         with store.engine.begin() as connection:
             connection.exec_driver_sql("INSERT INTO messages_fts(messages_fts, rank) VALUES ('integrity-check', 1)")
+
+
+def message_indexes(connection: Connection) -> set[str | None]:
+    return {index["name"] for index in inspect(connection).get_indexes("messages")}
 
 
 def migrate_to(engine: Engine, revision: str, *, down: bool = False) -> None:
@@ -197,7 +201,7 @@ def test_a_history_from_before_the_index_is_indexed_by_the_upgrade(database_url:
             hits = connection.execute(text("SELECT rowid FROM messages_fts WHERE messages_fts MATCH :p"), {"p": phrase})
             assert len(hits.all()) == 1
         else:
-            assert "ix_messages_content_trgm" in {i["name"] for i in inspect(connection).get_indexes("messages")}
+            assert "ix_messages_content_trgm" in message_indexes(connection)
     assert_index_in_step(store)
     engine.dispose()
 
@@ -208,7 +212,7 @@ def test_downgrading_removes_the_index_and_writes_still_work(database_url: str) 
     migrate_to(engine, "0003", down=True)
     with engine.connect() as connection:
         assert not set(inspect(connection).get_table_names()) & FTS_TABLES
-        assert "ix_messages_content_trgm" not in {i["name"] for i in inspect(connection).get_indexes("messages")}
+        assert "ix_messages_content_trgm" not in message_indexes(connection)
     store = Store(engine)
     conversation = store.create_conversation("alice")
     store.add_message("alice", conversation.id, role="user", content="no index, no triggers")
@@ -228,7 +232,7 @@ def test_without_pg_trgm_the_migration_succeeds_and_search_scans(
         migrate(engine)
     assert "could not create the pg_trgm extension" in caplog.text
     with engine.connect() as connection:
-        assert "ix_messages_content_trgm" not in {i["name"] for i in inspect(connection).get_indexes("messages")}
+        assert "ix_messages_content_trgm" not in message_indexes(connection)
     store = Store(engine)
     conversation = store.create_conversation("alice")
     store.add_message("alice", conversation.id, role="user", content="found by a scan")

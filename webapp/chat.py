@@ -117,8 +117,8 @@ class _Draft:
     started: float = field(default_factory=time.monotonic)
     reasoning: list[str] = field(default_factory=list)
     content: list[str] = field(default_factory=list)
-    reasoning_pieces: int = 0
-    answer_pieces: int = 0
+    reasoning_deltas: int = 0  # stream deltas (about a token each), as the pieces say
+    answer_deltas: int = 0
     first_token: float | None = None
     answer_began: float | None = None
     end: StreamEnd | None = None
@@ -143,26 +143,26 @@ class _Draft:
             self.first_token = now
         if piece.kind == "reasoning":
             self.reasoning.append(piece.text)
-            self.reasoning_pieces += piece.tokens
+            self.reasoning_deltas += piece.tokens
         else:
             if self.answer_began is None:
                 self.answer_began = now
             self.content.append(piece.text)
-            self.answer_pieces += piece.tokens
+            self.answer_deltas += piece.tokens
 
     def fields(self) -> dict[str, Any]:
         now = time.monotonic()
         completion = self.end.completion_tokens if self.end else None
-        answer_pieces = self.answer_pieces
-        answer_tokens = completion - self.reasoning_pieces if completion is not None else answer_pieces
-        generated = completion if completion is not None else self.reasoning_pieces + answer_pieces
+        answer_deltas = self.answer_deltas
+        answer_tokens = completion - self.reasoning_deltas if completion is not None else answer_deltas
+        generated = completion if completion is not None else self.reasoning_deltas + answer_deltas
         elapsed = now - self.first_token if self.first_token is not None else 0.0
         return {
             "content": "".join(self.content),
             "reasoning": "".join(self.reasoning),
             "finish_reason": self.end.finish_reason if self.end else None,
             "prompt_tokens": self.end.prompt_tokens if self.end else None,
-            "reasoning_tokens": self.earlier_reasoning_tokens + self.reasoning_pieces,
+            "reasoning_tokens": self.earlier_reasoning_tokens + self.reasoning_deltas,
             "answer_tokens": self.earlier_answer_tokens + max(answer_tokens, 0),
             "ttft_ms": (self.first_token - self.started) * 1000 if self.first_token is not None else None,
             "tokens_per_s": generated / elapsed if elapsed > 0 and generated > 1 else None,

@@ -127,8 +127,13 @@ TOUCH_CONVERSATION = update(Conversation).where(Conversation.id == bindparam("co
 def _owned_info(db: Connection, owner: str, conversation_id: str) -> ConversationInfo:
     row = db.execute(OWNED, {"conversation_id": conversation_id, "owner": owner}).first()
     if row is None:
-        raise NotFound("No such conversation.", hint="It may have been deleted.")
+        raise _no_such_conversation()
     return ConversationInfo(*row)
+
+
+def _no_such_conversation() -> NotFound:
+    # The same answer for an unknown id and another owner's: neither says which it is.
+    return NotFound("No such conversation.", hint="It may have been deleted.")
 
 
 def _add_message(db: Connection, owner: str, conversation_id: str, fields: dict[str, Any]) -> MessageRecord:
@@ -235,7 +240,7 @@ class Store:
     def _owned(self, session: Session, owner: str, conversation_id: str) -> Conversation:
         conversation = session.get(Conversation, conversation_id)
         if conversation is None or conversation.owner != owner:
-            raise NotFound("No such conversation.", hint="It may have been deleted.")
+            raise _no_such_conversation()
         return conversation
 
     def conversation(self, owner: str, conversation_id: str) -> ConversationInfo:
