@@ -71,6 +71,16 @@ def settings_from(args: argparse.Namespace) -> Settings:
     return settings
 
 
+def configure_logging(level: str) -> None:
+    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger().setLevel(level.upper())
+    # The HTTP clients log each request at INFO: a "POST .../chat/completions" line per turn that
+    # says nothing the access log does not (and costs a write per turn). Shown again under DEBUG.
+    quiet = logging.NOTSET if logging.getLogger().level <= logging.DEBUG else logging.WARNING
+    for chatty in ("httpx", "httpx2"):
+        logging.getLogger(chatty).setLevel(quiet)
+
+
 def main(argv: list[str] | None = None) -> None:
     try:
         settings = settings_from(parse_args(argv))
@@ -80,7 +90,7 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit("Invalid settings:\n" + "\n".join(f"- {e['msg']}" for e in exc.errors())) from exc
     except tunnel.ShareUnavailable as exc:
         raise SystemExit(str(exc)) from exc
-    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(settings.log_level)
     uvicorn.run(
         create_app(settings),
         host=settings.host,

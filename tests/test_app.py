@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 import socket
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -102,3 +104,24 @@ def test_an_app_whose_engine_is_down_serves_pages_offline_and_says_not_ready(
             app.state.engine.require_ready()
     # Nothing but loopback was looked up: no version check, telemetry or hub call.
     assert set(looked_up) <= {"127.0.0.1", "localhost"}, looked_up
+
+
+@pytest.fixture
+def logging_restored() -> Iterator[None]:
+    names = ("", "httpx", "httpx2")
+    levels = {name: logging.getLogger(name).level for name in names}
+    yield
+    for name, level in levels.items():
+        logging.getLogger(name).setLevel(level)
+
+
+@pytest.mark.usefixtures("logging_restored")
+def test_the_http_clients_say_each_request_only_when_debugging() -> None:
+    import app
+
+    app.configure_logging("info")
+    assert logging.getLogger("webapp.chat").isEnabledFor(logging.INFO)
+    assert not logging.getLogger("httpx2").isEnabledFor(logging.INFO)
+    assert logging.getLogger("httpx2").isEnabledFor(logging.WARNING)
+    app.configure_logging("debug")
+    assert logging.getLogger("httpx2").isEnabledFor(logging.DEBUG)

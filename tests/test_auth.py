@@ -14,7 +14,7 @@ import pytest
 from tests.conftest import free_port, make_settings
 from webapp.accounts import Accounts
 from webapp.application import create_app, users_from
-from webapp.auth import OWNER_COOKIE, SESSION_COOKIE, Authenticator
+from webapp.auth import OWNER_COOKIE, SESSION_COOKIE, Authenticator, request_cookies
 from webapp.errors import RateLimited
 from webapp.limits import Rate, RateLimiter
 from webapp.owner import sign
@@ -45,6 +45,20 @@ def test_without_accounts_only_this_machine_is_admin(accounts: Accounts) -> None
         assert who is not None and who.owner == "0" * 32 and who.name is None
         assert who.is_admin is admin, client
     assert auth.identify({OWNER_COOKIE: sign("0" * 32, b"other secret")}, None, "127.0.0.1") is None
+
+
+def test_cookies_are_read_like_a_browser_sends_them() -> None:
+    owner = sign("0" * 32, SECRET)
+    headers = [(b"accept", b"*/*"), (b"cookie", f"theme=dark; {OWNER_COOKIE}={owner}".encode())]
+    assert request_cookies(headers) == {"theme": "dark", OWNER_COOKIE: owner}
+    # Another site's malformed cookie on this host spoils only itself, not the owner cookie beside it.
+    assert request_cookies([(b"cookie", f'odd"cookie; {OWNER_COOKIE}={owner}'.encode())])[OWNER_COOKIE] == owner
+    # Two Cookie headers (HTTP/2 may split them) are read together.
+    assert request_cookies([(b"cookie", b"a=1"), (b"cookie", f"{SESSION_COOKIE}=t".encode())]) == {
+        "a": "1",
+        SESSION_COOKIE: "t",
+    }
+    assert request_cookies([(b"cookie", b"")]) == {}
 
 
 def test_with_accounts_an_owner_cookie_is_not_enough(accounts: Accounts) -> None:

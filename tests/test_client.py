@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import sys
 import time
 from collections.abc import AsyncIterator, Coroutine
@@ -12,7 +13,7 @@ import pytest
 
 from tests.conftest import SERVED_NAME, LiveApp, free_port
 from tests.fakes import FakeEngine, Reply, serve_fake
-from webapp.client import ModelClient, StreamEnd
+from webapp.client import ModelClient, ServerSentData, StreamEnd
 from webapp.context import prompt_token_bound
 from webapp.errors import ContextTooLong, EngineError, EngineTimeout, EngineUnreachable, ModelNotFound
 from webapp.prompt import r1_messages
@@ -232,3 +233,13 @@ async def test_a_stream_that_dies_midway_keeps_what_came_and_raises() -> None:
                 assert isinstance(event, Piece)
                 received.append(event)
     assert received == [Piece("reasoning", "half a thought"), Piece("content", "half an ans")]
+
+
+def test_server_sent_data_reads_chunks_split_anywhere_and_what_only_json_reads() -> None:
+    events = ServerSentData()
+    stream = b': ping\n\ndata: {"a": "x\\ud83d"}\n\ndata: {"b": [1, 2]}\n\ndata: [DONE]\n\n'
+    read = [chunk for cut in range(0, len(stream), 7) for chunk in events.feed(stream[cut : cut + 7])]
+    # An escaped lone surrogate (half an emoji) is valid JSON that orjson refuses: read all the same.
+    assert read == [{"a": "x\ud83d"}, {"b": [1, 2]}]
+    with pytest.raises(json.JSONDecodeError, match="property name"):
+        ServerSentData().feed(b"data: {not json}\n\n")

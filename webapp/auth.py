@@ -13,11 +13,10 @@ import ipaddress
 import json
 import time
 from collections.abc import Mapping
-from http.cookies import SimpleCookie
 from urllib.parse import quote
 
 from starlette.datastructures import MutableHeaders
-from starlette.requests import Request
+from starlette.requests import Request, cookie_parser
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from webapp.accounts import Accounts, Identity
@@ -127,14 +126,13 @@ class Authenticator:
 
 
 def request_cookies(headers: list[tuple[bytes, bytes]]) -> dict[str, str]:
-    jar: SimpleCookie = SimpleCookie()
+    # Starlette's parser, as `Request.cookies` reads them: lenient like a browser (a malformed cookie
+    # of another site on this host spoils only itself), and a tenth of http.cookies' cost per request.
+    cookies: dict[str, str] = {}
     for name, value in headers:
         if name == b"cookie":
-            try:
-                jar.load(value.decode("latin-1"))
-            except Exception:  # a malformed cookie header is the same as none
-                continue
-    return {key: morsel.value for key, morsel in jar.items()}
+            cookies.update(cookie_parser(value.decode("latin-1")))
+    return cookies
 
 
 def _header(headers: list[tuple[bytes, bytes]], wanted: bytes) -> str | None:
