@@ -19,7 +19,7 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from bench import concurrency, history, latency, render, report
+from bench import concurrency, floor, history, latency, render, report
 from bench.figures import Results
 from bench.servers import APP, ROOT, fixed_rate_upstream, stand, vllm_upstream
 
@@ -83,6 +83,7 @@ def run(plan: Plan, sections: set[str], work: Path, app: Path = APP) -> Results:
                     )
                     results.batches += batches
                     results.turns = asyncio.run(concurrency.turns(servers, "bench:2@0", max(plan.counts)))
+                    results.reader_cpu[fixed.key] = floor.cpu_per_token(fixed, fixed_text, max(plan.counts))
                 if "render" in sections:
                     pages = {"app": servers.app, "baseline": servers.baseline}
                     results.render = asyncio.run(render.measure(pages, plan.render_tokens, plan.render_runs))
@@ -103,6 +104,7 @@ def run(plan: Plan, sections: set[str], work: Path, app: Path = APP) -> Results:
                 results.latency["vllm"] = asyncio.run(latency.measure(servers, VLLM_PROMPT, plan.ttft_samples))
             if "concurrency" in sections:
                 results.batches += asyncio.run(concurrency.measure(servers, VLLM_PROMPT, plan.counts))[0]
+                results.reader_cpu[engine.key] = floor.cpu_per_token(engine, VLLM_PROMPT, max(plan.counts))
     return results
 
 

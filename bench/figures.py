@@ -34,6 +34,7 @@ class Results:
     upstream_labels: dict[str, str] = field(default_factory=dict)
     profile: dict[str, float] = field(default_factory=dict)  # part of a chat -> share of the app's CPU samples
     turns: list[Batch] = field(default_factory=list)  # the biggest batch again, with answers of a token or two
+    reader_cpu: dict[str, float] = field(default_factory=dict)  # by upstream: bench.floor's CPU s per token
 
     def batch(self, upstream: str, way: str, count: int) -> Batch | None:
         return next((b for b in self.batches if (b.upstream, b.way, b.count) == (upstream, way, count)), None)
@@ -185,6 +186,7 @@ def figures(results: Results) -> list[Figure]:
                     "µs",
                     app_most.cpu_per_token * US,
                     baseline=base_most.cpu_per_token * US,
+                    direct=results.reader_cpu[key] * US if key in results.reader_cpu else None,
                     target=CPU_TARGET_US if key == "fixed" else None,
                     digits=0,
                 )

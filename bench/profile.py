@@ -14,11 +14,11 @@ from pathlib import Path
 
 # The first part whose marker appears in a sample's stack takes the sample.
 PARTS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("upstream chunks as the OpenAI SDK's typed objects", ("_process_response_data", "construct_type")),
-    ("per turn: opening the upstream request", ("AsyncCompletions.create", "_async_client")),
+    ("per turn: opening the upstream request (OpenAI SDK)", ("AsyncAPIClient.post",)),
     ("per turn: counting the prompt's tokens (/tokenize)", ("ChatService._fit",)),
     ("per turn: database reads and writes", ("webapp/store.py",)),
-    ("reading the upstream stream (httpx, h11, SSE)", ("ModelClient.astream",)),
+    ("per turn: reading and checking the request", ("solve_dependencies", "Request.body", "request_cookies")),
+    ("reading the upstream stream (aiohttp, SSE, JSON)", ("ModelClient.astream",)),
     (
         "writing events to the client (JSON, Starlette, uvicorn)",
         ("_sse (", "StreamingResponse", "RequestResponseCycle"),

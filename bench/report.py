@@ -148,6 +148,11 @@ def _notes(results: Results) -> list[str]:
                 f"while the whole machine was {big.machine_busy:.0%} busy, other people's work taking "
                 f"{big.others_cpu / big.elapsed:.1f} of its cores."
             )
+        if "CPU" in figure.name and figure.direct is not None:
+            text += (
+                f" A bare reader of the same streams (bench.floor: aiohttp and JSON, nothing else) spent "
+                f"{figure.show(figure.direct)} µs per token: the floor under any Python app reading this upstream."
+            )
         if "CPU" in figure.name and "REST" in figure.name and figure.upstream == "fixed" and results.profile:
             top = list(results.profile.items())[:3]
             text += (
@@ -241,6 +246,8 @@ def markdown(results: Results, *, command: str, seconds: float, images: dict[str
         "(the app's per-turn work, such as storing both messages and counting the prompt's tokens, included). "
         "The biggest batch runs once more with answers of 2 tokens: its CPU per chat is the *per turn* figure, and "
         "what the full batch spent beyond it, per token beyond those, the *per streamed token beyond the turn*. "
+        "Its *direct* column is the floor: `python -m bench.floor`, a process that reads the same streams at "
+        "once on the app's HTTP transport (aiohttp, uvloop) and parses every chunk's JSON, doing nothing else. "
         "**Memory**: the highest resident set size of the server's processes, sampled every 50 ms.",
         "",
         "## Results",
@@ -248,7 +255,7 @@ def markdown(results: Results, *, command: str, seconds: float, images: dict[str
         _markdown_table(list(COLUMNS), [_row(f) for f in figures(results)]),
         "",
         "*app/baseline* below 1 is better for times, CPU and memory, above 1 for tokens/s. *direct* is the same "
-        "figure straight from the upstream.",
+        "figure straight from the upstream (for CPU per token: the bare reader's, the floor).",
         "",
     ]
     notes = _notes(results)

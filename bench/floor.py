@@ -1,0 +1,83 @@
+"""The floor of the CPU-per-token figure: what reading the same streams costs with nothing else done.
+
+A process of its own opens `count` streamed chat completions at once on the app's own HTTP
+transport (aiohttp) and reads every chunk's JSON, as any app in Python must, and writes nothing
+anywhere: no database, no client to pass tokens on to. Its CPU per token is the *direct* column
+of the app's CPU-per-token figure: the part of the app's cost that no app code can remove.
+
+    python -m bench.floor --url http://127.0.0.1:8001/v1 --model m --key k --text bench:200@100 --count 64
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import resource
+import subprocess
+import sys
+
+import aiohttp
+import orjson
+import uvloop
+
+from bench.servers import ROOT, Upstream
+
+
+def _cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+async def _read(session: aiohttp.ClientSession, url: str, body: dict[str, object]) -> int:
+    """One stream, read as it comes; the tokens it carried (the upstream's usage count)."""
+    tokens, rest = 0, b""
+    async with session.post(f"{url}/chat/completions", json=body) as response:
+        response.raise_for_status()
+        async for data in response.content.iter_any():
+            *lines, rest = (rest + data).split(b"\n")
+            for line in lines:
+                if line.startswith(b"data: {"):
+                    usage = orjson.loads(line[6:]).get("usage")
+                    tokens = usage["completion_tokens"] if usage else tokens
+    return tokens
+
+
+async def _measure(url: str, model: str, key: str, text: str, count: int) -> dict[str, float]:
+    body = {
+        "model": model,
+        "messages": [{"role": "user", "content": text}],
+        "stream": True,
+        "stream_options": {"include_usage": True},
+    }
+    headers = {"Authorization": f"Bearer {key}"}
+    async with aiohttp.ClientSession(headers=headers, timeout=aiohttp.ClientTimeout(total=600)) as session:
+        await asyncio.gather(*(_read(session, url, body) for _ in range(count)))  # connections opened, warmed
+        before = _cpu_seconds()
+        tokens = sum(await asyncio.gather(*(_read(session, url, body) for _ in range(count))))
+        return {"cpu_seconds": _cpu_seconds() - before, "tokens": tokens}
+
+
+def cpu_per_token(upstream: Upstream, text: str, count: int) -> float:
+    """CPU seconds per token of the bare reader, `count` streams at once, run in its own process."""
+    command = [sys.executable, "-m", "bench.floor", "--url", upstream.base_url, "--model", upstream.model]
+    command += ["--key", upstream.api_key, "--text", text, "--count", str(count)]
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600, check=True)
+    measured = json.loads(done.stdout)
+    return float(measured["cpu_seconds"]) / max(1, int(measured["tokens"]))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--url", required=True, help="the upstream's OpenAI base URL (ends in /v1)")
+    parser.add_argument("--model", required=True)
+    parser.add_argument("--key", default="EMPTY")
+    parser.add_argument("--text", required=True)
+    parser.add_argument("--count", type=int, default=64)
+    args = parser.parse_args()
+    # uvloop, as uvicorn runs the app.
+    print(json.dumps(uvloop.run(_measure(args.url, args.model, args.key, args.text, args.count))))
+
+
+if __name__ == "__main__":
+    main()
