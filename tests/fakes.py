@@ -58,6 +58,9 @@ def _chunk(delta: dict[str, str], finish: str | None = None) -> bytes:
 def _handler(fake: FakeEngine) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        # As uvicorn (vLLM's server) does: with Nagle's algorithm a small write waits for the
+        # ACK of the one before, up to 40 ms of the client's delayed ACK.
+        disable_nagle_algorithm = True
 
         def log_message(self, *args: object) -> None:
             pass
@@ -180,6 +183,9 @@ class FakeHub:
 def _hub_handler(hub: FakeHub) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        # As uvicorn (vLLM's server) does: with Nagle's algorithm a small write waits for the
+        # ACK of the one before, up to 40 ms of the client's delayed ACK.
+        disable_nagle_algorithm = True
 
         def log_message(self, *args: object) -> None:
             pass

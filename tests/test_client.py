@@ -19,6 +19,7 @@ from webapp.errors import ContextTooLong, EngineError, EngineTimeout, EngineUnre
 from webapp.prompt import r1_messages
 from webapp.reasoning import Piece
 from webapp.tiny_model import ANSWER_PIECES, REASONING_PIECES, SCRIPT_ANSWER, SCRIPT_REASONING
+from webapp.transport import rest
 
 HELLO = [{"role": "user", "content": "你好"}]
 SCRIPT_TOKENS = len(REASONING_PIECES) + 1 + len(ANSWER_PIECES) + 1  # pieces, </think>, EOS
@@ -60,12 +61,12 @@ async def test_async_stream_is_the_same_even_at_high_temperature(client: ModelCl
 @pytest.fixture
 def rests(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     """The rests the client's streams take, as they are taken (asyncio.sleep is everyone's: only
-    the calls from `ModelClient.astream` count)."""
+    the calls from `transport.rest` count)."""
     taken: list[float] = []
     sleep = asyncio.sleep
 
     def counted(seconds: float, *args: Any, **kwargs: Any) -> Coroutine[Any, Any, Any]:
-        if sys._getframe(1).f_code is ModelClient.astream.__code__:
+        if sys._getframe(1).f_code is rest.__code__:
             taken.append(seconds)
         return sleep(seconds, *args, **kwargs)
 
@@ -113,6 +114,29 @@ async def test_a_paced_stream_gathers_what_came_while_it_rested_losing_nothing()
     assert len(pieces) <= 8  # ~0.3 s of stream in 0.1 s rests, instead of 30 pieces
     assert sum(p.tokens for p in pieces if p.kind == "reasoning") == 20  # each delta still counted
     assert sum(p.tokens for p in pieces if p.kind == "content") == 10
+
+
+async def test_a_resting_stream_leaves_its_connection_unread(monkeypatch: pytest.MonkeyPatch) -> None:
+    paused: list[bool] = []  # at each rest: was the engine connection's reading paused?
+    sleep = asyncio.sleep
+
+    def watched(seconds: float, *args: Any, **kwargs: Any) -> Coroutine[Any, Any, Any]:
+        frame = sys._getframe(1)
+        if frame.f_code is rest.__code__:
+            connection = frame.f_locals["connection"]
+            paused.append(connection is not None and not connection.is_reading())
+        return sleep(seconds, *args, **kwargs)
+
+    monkeypatch.setattr(asyncio, "sleep", watched)
+    thinking, answer = [f"t{i} " for i in range(10)], [f"a{i} " for i in range(10)]
+    with serve_fake(FakeEngine([Reply(thinking, answer, interval=0.01)])) as url:
+        client = ModelClient(url, model="m")
+        for _ in range(2):  # the second stream reuses the connection: reading again after the rests
+            pieces = [e async for e in client.astream(HELLO, pace=0.05) if isinstance(e, Piece)]
+            assert "".join(p.text for p in pieces) == "".join(thinking + answer)
+        await client.aclose()
+    assert len(paused) >= 4
+    assert all(paused)  # the tokens waited in the kernel, not in the HTTP client's buffer
 
 
 def test_complete_and_simple_chat(client: ModelClient) -> None:

@@ -7,7 +7,6 @@ instead of printing them and returning "请求失败".
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
 from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
@@ -32,6 +31,7 @@ from webapp.errors import (
 from webapp.prompt import r1_messages
 from webapp.reasoning import OPEN_TAG as THINK_OPEN
 from webapp.reasoning import Piece, ReasoningSplitter, merge_pieces, split_completed
+from webapp.transport import CHUNK, EngineTransport, reading_of, rest
 
 RECOMMENDED_TEMPERATURE = 0.6
 RECOMMENDED_TOP_P = 0.95
@@ -42,9 +42,9 @@ DEFAULT_MAX_TOKENS: int | None = None
 # the rate at which the page repaints.
 STREAM_PACE = 0.05
 
-# The openai client's aiohttp transport hands a stream over in reads of at most 16 KiB:
-# a read that full says more is waiting already, and the stream does not rest then.
-FULL_READ = 16 * 1024
+# A read of a stream as full as the transport hands over says more is waiting already:
+# the stream does not rest then.
+FULL_READ = CHUNK
 
 # Asks the openai client for the response unread, to be streamed (what `with_streaming_response` sends).
 STREAM_RAW = {"X-Stainless-Raw-Response": "stream"}
@@ -118,8 +118,9 @@ def translate_error(exc: Exception, *, base_url: str, model: str | None = None) 
 def _refused_or_dropped(exc: BaseException) -> bool:
     """Whether a connection was refused or dropped, whatever the layers above called it.
 
-    The aiohttp transport reports a refused connection as a connect *timeout*, and the
-    SDK then as APITimeoutError: only the original exception down the chain tells.
+    What the layers above make of it depends on the transport (the SDK's own aiohttp transport
+    calls a refused connection a connect *timeout*, and the SDK then an APITimeoutError): the
+    original exception down the chain tells.
     """
     seen: BaseException | None = exc
     while seen is not None:
@@ -208,6 +209,7 @@ class ModelClient:
         self._sync: openai.OpenAI | None = None
         self._async: openai.AsyncOpenAI | None = None
         self._http: httpx2.AsyncClient | None = None
+        self._transport = EngineTransport()  # both async clients' connections, to pause a resting stream's
         self._template_opens_thinking: bool | None = None
         self._missing_routes: set[str] = set()  # vLLM's own routes this server answered 404 to
         # The engine's max_model_len, as its last token count said; None until then, and again
@@ -226,21 +228,22 @@ class ModelClient:
 
     def _async_client(self) -> openai.AsyncOpenAI:
         if self._async is None:
-            # aiohttp's C HTTP parser reads a stream for a fraction of the per-chunk cost of httpx's h11.
             self._async = openai.AsyncOpenAI(
                 base_url=self.base_url,
                 api_key=self._api_key,
                 timeout=self._timeout,
                 max_retries=0,
-                http_client=openai.DefaultAioHttpClient(timeout=self._timeout),
+                http_client=openai.DefaultAsyncHttpxClient(transport=self._transport, timeout=self._timeout),
             )
         return self._async
 
     def _http_client(self) -> httpx2.AsyncClient:
-        # For vLLM's own routes beside the OpenAI API (`/tokenize`), on the same aiohttp transport.
+        # For vLLM's own routes beside the OpenAI API (`/tokenize`): the same connection pool.
         if self._http is None:
-            self._http = openai.DefaultAioHttpClient(
-                timeout=self._timeout, headers={"Authorization": f"Bearer {self._api_key}"}
+            self._http = openai.DefaultAsyncHttpxClient(
+                transport=self._transport,
+                timeout=self._timeout,
+                headers={"Authorization": f"Bearer {self._api_key}"},
             )
         return self._http
 
@@ -390,7 +393,9 @@ class ModelClient:
         (`Piece.tokens` says how many deltas it holds). Nobody sees a difference (pages
         repaint at that rate anyway), and the work per token shrinks several times over:
         one wake-up, one parse loop and one event per pace instead of per token. A stream
-        faster than one full read per pace is read without rests.
+        faster than one full read per pace is read without rests. While it rests the
+        connection is not read at all (`transport.rest`), so the tokens wait in the kernel and come
+        in one read, not one wake-up of the HTTP client each.
         """
         splitter = ReasoningSplitter()
         end = StreamEnd(None)
@@ -410,7 +415,7 @@ class ModelClient:
                 "/chat/completions", cast_to=httpx2.Response, body=body, options={"headers": STREAM_RAW}
             )
             try:
-                events = ServerSentData()
+                events, connection = ServerSentData(), reading_of(response)
                 async for data in response.aiter_bytes():
                     pieces: list[Piece] = []
                     for chunk in events.feed(data):
@@ -422,7 +427,7 @@ class ModelClient:
                         yield Piece("content", piece.text, piece.tokens) if answer_only else piece
                     # No rest once the answer has finished: only the usage and [DONE] are left.
                     if pieces and pace > 0 and len(data) < FULL_READ and end.finish_reason is None:
-                        await asyncio.sleep(pace)
+                        await rest(connection, pace)
             finally:
                 await response.aclose()
         except AppError:
