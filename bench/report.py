@@ -150,7 +150,7 @@ def _notes(results: Results) -> list[str]:
             )
         if "CPU" in figure.name and figure.direct is not None:
             text += (
-                f" A bare reader of the same streams (bench.floor: aiohttp and JSON, nothing else) spent "
+                f" A bare reader of the same streams (bench.floor: the app's reading and JSON, nothing else) spent "
                 f"{figure.show(figure.direct)} µs per token: the floor under any Python app reading this upstream."
             )
         if "CPU" in figure.name and "REST" in figure.name and figure.upstream == "fixed" and results.profile:
@@ -247,7 +247,8 @@ def markdown(results: Results, *, command: str, seconds: float, images: dict[str
         "The biggest batch runs once more with answers of 2 tokens: its CPU per chat is the *per turn* figure, and "
         "what the full batch spent beyond it, per token beyond those, the *per streamed token beyond the turn*. "
         "Its *direct* column is the floor: `python -m bench.floor`, a process that reads the same streams at "
-        "once on the app's HTTP transport (aiohttp, uvloop) and parses every chunk's JSON, doing nothing else. "
+        "once the app's way (aiohttp on uvloop, resting 50 ms between reads with the connection paused) and "
+        "parses every chunk's JSON, doing nothing else. "
         "**Memory**: the highest resident set size of the server's processes, sampled every 50 ms.",
         "",
         "## Results",
