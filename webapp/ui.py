@@ -499,9 +499,10 @@ def build_ui(service: ChatService, auth: Authenticator, monitor: StatusMonitor) 
         log_search.submit(on_tick, [lang, log_level, log_search], status_outputs, **private)
         conversations.input(on_select, [conversations, lang], [current, chatbot, title], **private)
         new.click(on_new, [lang], [current, chatbot, title, conversations, editing], **private)
-        # Keys typed while a search runs must not be dropped (the default for `.input`): the
-        # text as it stands when that search ends is searched next.
-        search.input(on_search, [search, current, lang], [conversations], trigger_mode="always_last", **private)
+        # `.change`, not `.input`: Gradio sends no input event for keys that delete text, and
+        # the list stayed filtered after the search box was emptied. Keys typed while a search
+        # runs must not be dropped (the default mode): the text as it stands then is searched next.
+        search.change(on_search, [search, current, lang], [conversations], trigger_mode="always_last", **private)
         rename.click(on_rename, [title, current, lang], [conversations], **private)
         delete.click(on_delete, [current, lang], [current, chatbot, title, conversations], **private)
         edit.click(on_edit, [current], [box, editing], **private)
