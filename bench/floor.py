@@ -2,9 +2,9 @@
 
 A process of its own opens `count` streamed chat completions at once on aiohttp, as the app
 does, and reads them the app's way (resting `STREAM_PACE` between reads with the connection
-paused) and every chunk's JSON, and does nothing else: no database, no client to pass tokens on
-to. Its CPU per token is the *direct* column of the app's CPU-per-token figure: what reading the
-upstream costs before any of the app's own work.
+paused, every chunk's JSON through the app's `ServerSentData`), and does nothing else: no
+database, no client to pass tokens on to. Its CPU per token is the *direct* column of the
+app's CPU-per-token figure: what reading the upstream costs before any of the app's own work.
 
     python -m bench.floor --url http://127.0.0.1:8001/v1 --model m --key k --text bench:200@100 --count 64
 """
@@ -19,11 +19,10 @@ import subprocess
 import sys
 
 import aiohttp
-import orjson
 import uvloop
 
 from bench.servers import ROOT, Upstream
-from webapp.client import STREAM_PACE
+from webapp.client import STREAM_PACE, ServerSentData
 from webapp.transport import CHUNK, Reading, rest
 
 
@@ -34,18 +33,16 @@ def _cpu_seconds() -> float:
 
 async def _read(session: aiohttp.ClientSession, url: str, body: dict[str, object]) -> int:
     """One stream, read as it comes; the tokens it carried (the upstream's usage count)."""
-    tokens, left = 0, b""
+    tokens, events = 0, ServerSentData()
     async with session.post(f"{url}/chat/completions", json=body) as response:
         response.raise_for_status()
-        connection = response.connection.transport if response.connection else None
+        transport = response.connection.transport if response.connection else None
+        connection = transport if isinstance(transport, Reading) else None
         while data := await response.content.read(CHUNK):
-            *lines, left = (left + data).split(b"\n")
-            for line in lines:
-                if line.startswith(b"data: {"):
-                    usage = orjson.loads(line[6:]).get("usage")
-                    tokens = usage["completion_tokens"] if usage else tokens
+            for chunk in events.feed(data):
+                tokens = chunk["usage"]["completion_tokens"] if chunk.get("usage") else tokens
             if len(data) < CHUNK and not tokens:  # the usage comes last: no rest after it
-                await rest(connection if isinstance(connection, Reading) else None, STREAM_PACE)
+                await rest(connection, STREAM_PACE)
     return tokens
 
 
