@@ -125,3 +125,18 @@ def test_the_http_clients_say_each_request_only_when_debugging() -> None:
     assert logging.getLogger("httpx2").isEnabledFor(logging.WARNING)
     app.configure_logging("debug")
     assert logging.getLogger("httpx2").isEnabledFor(logging.DEBUG)
+
+
+def test_requests_are_logged_when_asked_or_when_debugging() -> None:
+    import app
+
+    assert app.server_options(make_settings())["access_log"] is False
+    assert app.server_options(make_settings(access_log=True))["access_log"] is True
+    assert app.server_options(make_settings(log_level="debug"))["access_log"] is True
+
+
+def test_what_startup_built_is_exempt_from_garbage_collection(live_app: LiveApp) -> None:
+    import gc
+
+    # The live app's startup froze the heap it found (nothing else here calls gc.freeze).
+    assert gc.get_freeze_count() > 100_000

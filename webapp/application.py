@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import os
 from collections.abc import AsyncIterator, Callable
@@ -97,6 +98,7 @@ def create_app(settings: Settings) -> FastAPI:
         if isinstance(client, EndpointPool):
             client.start()
         close_tunnel = await open_share_link(settings) if settings.share else None
+        settle_heap()
         try:
             yield
         finally:
@@ -121,6 +123,15 @@ def create_app(settings: Settings) -> FastAPI:
     gr.mount_gradio_app(app, blocks, path="/", footer_links=[], css_paths=[STATIC_DIR / "style.css"])
     app.add_middleware(AuthMiddleware, authenticator=auth)
     return app
+
+
+def settle_heap() -> None:
+    """Exempt what startup built from garbage collection. Gradio, FastAPI and pydantic leave
+    millions of long-lived objects, and a full collection walks them all: 0.4 s with the GIL
+    held, every few bursts of chats (measured at 64 chats). Frozen, a full collection walks
+    only what came since: a few ms."""
+    gc.collect()
+    gc.freeze()
 
 
 async def open_share_link(settings: Settings) -> Callable[[], None] | None:

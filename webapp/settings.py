@@ -189,6 +189,11 @@ class Settings(BaseSettings):
         validation_alias="LOG_LEVEL",
         description="Verbosity of the app's own log.",
     )
+    access_log: bool = Field(
+        False,
+        validation_alias="ACCESS_LOG",
+        description="Log every HTTP request (the page's polling included); always on with LOG_LEVEL=debug.",
+    )
 
     @field_validator("quantization", "vllm_base_url", "vllm_api_key", "database_url", "secret_key", mode="before")
     @classmethod

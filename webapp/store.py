@@ -17,7 +17,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, Engine, bindparam, create_engine, delete, event, insert, select, text, update
+from sqlalchemy import Connection, Engine, bindparam, case, create_engine, delete, event, insert, select, text, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -121,7 +121,17 @@ MESSAGES_OF = (
 )
 ADD_MESSAGE = insert(Message).returning(*MESSAGE_COLUMNS)  # the columns come from each call's values
 UPDATE_MESSAGE = update(Message).where(Message.id == bindparam("message_id")).returning(*MESSAGE_COLUMNS)
-TOUCH_CONVERSATION = update(Conversation).where(Conversation.id == bindparam("conversation_id"))
+# A new message's conversation, if the owner's: touched, and titled by its first user message.
+# One statement where a SELECT then an UPDATE would be two: it runs twice per turn.
+TOUCH_OWNED = (
+    update(Conversation)
+    .where(Conversation.id == bindparam("conversation"), Conversation.owner == bindparam("owned_by"))
+    .values(
+        updated_at=bindparam("now"),
+        title=case((Conversation.title == "", bindparam("first_title")), else_=Conversation.title),
+    )
+    .returning(Conversation.id)
+)
 
 
 def _owned_info(db: Connection, owner: str, conversation_id: str) -> ConversationInfo:
@@ -138,12 +148,11 @@ def _no_such_conversation() -> NotFound:
 
 def _add_message(db: Connection, owner: str, conversation_id: str, fields: dict[str, Any]) -> MessageRecord:
     now = time.time()
-    info = _owned_info(db, owner, conversation_id)
+    title = " ".join(str(fields.get("content", "")).split())[:60] if fields.get("role") == "user" else ""
+    touch = {"conversation": conversation_id, "owned_by": owner, "now": now, "first_title": title}
+    if db.execute(TOUCH_OWNED, touch).first() is None:
+        raise _no_such_conversation()
     row = db.execute(ADD_MESSAGE, fields | {"conversation_id": conversation_id, "created_at": now}).one()
-    changes: dict[str, Any] = {"conversation_id": conversation_id, "updated_at": now}
-    if not info.title and fields.get("role") == "user":
-        changes["title"] = " ".join(str(fields.get("content", "")).split())[:60]
-    db.execute(TOUCH_CONVERSATION, changes)
     return MessageRecord(*row)
 
 
