@@ -29,6 +29,7 @@ VLLM_PROMPT = "Hello"  # the scripted model answers anything with the same 14 to
 @dataclass(frozen=True)
 class Plan:
     counts: tuple[int, ...] = (1, 8, 32, 64)
+    repeats: int = 3  # runs of each batch through the app and direct, the median kept
     chat_tokens: int = 200
     chat_rate: int = 100  # tokens/s per chat
     ttft_samples: int = 40
@@ -41,6 +42,7 @@ class Plan:
 
 QUICK = Plan(
     counts=(1, 8),
+    repeats=1,
     chat_tokens=100,
     ttft_samples=8,
     render_tokens=500,
@@ -79,11 +81,15 @@ def run(plan: Plan, sections: set[str], work: Path, app: Path = APP) -> Results:
                     results.latency["fixed"] = asyncio.run(latency.measure(servers, "bench:20@0", plan.ttft_samples))
                 if "concurrency" in sections:
                     batches, results.profile = asyncio.run(
-                        concurrency.measure(servers, fixed_text, plan.counts, profile=work / "app-profile.txt")
+                        concurrency.measure(
+                            servers, fixed_text, plan.counts, plan.repeats, profile=work / "app-profile.txt"
+                        )
                     )
                     results.batches += batches
-                    results.turns = asyncio.run(concurrency.turns(servers, "bench:2@0", max(plan.counts)))
-                    results.reader_cpu[fixed.key] = floor.cpu_per_token(fixed, fixed_text, max(plan.counts))
+                    results.turns = asyncio.run(concurrency.turns(servers, "bench:2@0", max(plan.counts), plan.repeats))
+                    results.reader_cpu[fixed.key] = floor.cpu_per_token(
+                        fixed, fixed_text, max(plan.counts), plan.repeats
+                    )
                 if "render" in sections:
                     pages = {"app": servers.app, "baseline": servers.baseline}
                     results.render = asyncio.run(render.measure(pages, plan.render_tokens, plan.render_runs))
@@ -103,8 +109,10 @@ def run(plan: Plan, sections: set[str], work: Path, app: Path = APP) -> Results:
             if "latency" in sections:
                 results.latency["vllm"] = asyncio.run(latency.measure(servers, VLLM_PROMPT, plan.ttft_samples))
             if "concurrency" in sections:
-                results.batches += asyncio.run(concurrency.measure(servers, VLLM_PROMPT, plan.counts))[0]
-                results.reader_cpu[engine.key] = floor.cpu_per_token(engine, VLLM_PROMPT, max(plan.counts))
+                results.batches += asyncio.run(concurrency.measure(servers, VLLM_PROMPT, plan.counts, plan.repeats))[0]
+                results.reader_cpu[engine.key] = floor.cpu_per_token(
+                    engine, VLLM_PROMPT, max(plan.counts), plan.repeats
+                )
     return results
 
 

@@ -15,6 +15,7 @@ import argparse
 import asyncio
 import json
 import resource
+import statistics
 import subprocess
 import sys
 
@@ -61,13 +62,17 @@ async def _measure(url: str, model: str, key: str, text: str, count: int) -> dic
         return {"cpu_seconds": _cpu_seconds() - before, "tokens": tokens}
 
 
-def cpu_per_token(upstream: Upstream, text: str, count: int) -> float:
-    """CPU seconds per token of the bare reader, `count` streams at once, run in its own process."""
+def cpu_per_token(upstream: Upstream, text: str, count: int, repeats: int = 1) -> float:
+    """CPU seconds per token of the bare reader, `count` streams at once, run in its own process
+    (the median of `repeats` runs)."""
     command = [sys.executable, "-m", "bench.floor", "--url", upstream.base_url, "--model", upstream.model]
     command += ["--key", upstream.api_key, "--text", text, "--count", str(count)]
-    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600, check=True)
-    measured = json.loads(done.stdout)
-    return float(measured["cpu_seconds"]) / max(1, int(measured["tokens"]))
+    runs = []
+    for _ in range(repeats):
+        done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600, check=True)
+        measured = json.loads(done.stdout)
+        runs.append(float(measured["cpu_seconds"]) / max(1, int(measured["tokens"])))
+    return statistics.median(runs)
 
 
 def main() -> None:

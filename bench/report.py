@@ -241,11 +241,16 @@ def markdown(results: Results, *, command: str, seconds: float, images: dict[str
         "- **Time to first token added**: chats one at a time, the three ways taking turns, "
         f"{results.plan['ttft_samples']} each (after 3 to warm up); what a way adds is the percentile of its chats' "
         "time less that of the direct chat just before each.",
+        f"- **Batches**: each count runs {results.plan.get('repeats', 1)} times through the app and direct, "
+        "the runs taking turns, and once through the baseline (its 64 chats take two minutes); a figure is the "
+        "median of the runs (memory: the highest). One run says little: this machine's speed moves by up to a "
+        "third from one run to the next.",
         "- **CPU per token**: the server process's CPU seconds over the batch, less what it spends idle over "
         "as long (measured for 3 s before the batches: Gradio's queue polls), divided by the tokens streamed "
         "(the app's per-turn work, such as storing both messages and counting the prompt's tokens, included). "
-        "The biggest batch runs once more with answers of 2 tokens: its CPU per chat is the *per turn* figure, and "
-        "what the full batch spent beyond it, per token beyond those, the *per streamed token beyond the turn*. "
+        "The biggest batch runs again with answers of 2 tokens (as many times): its CPU per chat is the "
+        "*per turn* figure, and what the full batch spent beyond it, per token beyond those, the "
+        "*per streamed token beyond the turn*. "
         "Its *direct* column is the floor: `python -m bench.floor`, a process that reads the same streams at "
         "once the app's way (aiohttp on uvloop, resting 50 ms between reads with the connection paused) and "
         "parses every chunk's JSON, doing nothing else. "
