@@ -280,12 +280,12 @@ class ChatService:
         text = self.validate(content)
         return await self._db(self.store.add_message_and_read, owner, conversation_id, role="user", content=text)
 
-    async def answer(
+    def answer(
         self, owner: str, conversation_id: str, history: list[MessageRecord], sampling: Sampling | None = None
     ) -> AsyncIterator[ChatEvent]:
         """Answer the conversation as `begin` returned it."""
-        async for event in self._answer(owner, conversation_id, sampling or Sampling(), history=history):
-            yield event
+        # The turn's own generator, not one wrapped around it: every piece would cross one more.
+        return self._answer(owner, conversation_id, sampling or Sampling(), history=history)
 
     async def regenerate(
         self, owner: str, conversation_id: str, sampling: Sampling | None = None

@@ -528,13 +528,13 @@ def _raw_delta_text(chunk: dict[str, Any]) -> tuple[str | None, str | None]:
 
 
 def _raw_end_of(chunk: dict[str, Any], previous: StreamEnd) -> StreamEnd:
-    finish = previous.finish_reason
-    choices = chunk.get("choices") or []
-    if choices and choices[0].get("finish_reason"):
-        finish = choices[0]["finish_reason"]
+    choices = chunk.get("choices")
+    finish = (choices[0].get("finish_reason") if choices else None) or previous.finish_reason
     usage = chunk.get("usage")
     if usage:
         return StreamEnd(finish, usage.get("prompt_tokens"), usage.get("completion_tokens"))
+    if finish is previous.finish_reason:
+        return previous  # every token but the last: nothing ended yet
     return StreamEnd(finish, previous.prompt_tokens, previous.completion_tokens)
 
 

@@ -63,7 +63,7 @@ class ReasoningSplitter:
                 pieces.extend(self._split_raw(content))
             else:
                 pieces.append(Piece("content", content))
-        return merge_pieces(pieces)
+        return merge_pieces(pieces) if len(pieces) > 1 else pieces
 
     def finish(self) -> list[Piece]:
         """Flush what was held back at the end of the stream."""
@@ -102,15 +102,23 @@ class ReasoningSplitter:
 def merge_pieces(pieces: list[Piece]) -> list[Piece]:
     """Neighbouring pieces of one kind as one, holding all their deltas; empty ones dropped."""
     merged: list[Piece] = []
+    run: list[Piece] = []  # pieces of one kind, joined once the kind changes
     for piece in pieces:
         if not piece.text:
             continue
-        if merged and merged[-1].kind == piece.kind:
-            last = merged[-1]
-            merged[-1] = Piece(piece.kind, last.text + piece.text, last.tokens + piece.tokens)
-        else:
-            merged.append(piece)
+        if run and run[-1].kind != piece.kind:
+            merged.append(_joined(run))
+            run = []
+        run.append(piece)
+    if run:
+        merged.append(_joined(run))
     return merged
+
+
+def _joined(run: list[Piece]) -> Piece:
+    if len(run) == 1:
+        return run[0]
+    return Piece(run[0].kind, "".join(p.text for p in run), sum(p.tokens for p in run))
 
 
 def split_completed(reasoning: str | None, content: str | None) -> tuple[str, str]:
