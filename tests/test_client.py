@@ -13,7 +13,8 @@ import pytest
 
 from tests.conftest import SERVED_NAME, LiveApp, free_port
 from tests.fakes import FakeEngine, Reply, serve_fake
-from webapp.client import ModelClient, ServerSentData, StreamEnd
+from webapp import client as client_module
+from webapp.client import MOST_STREAM_PACE, STREAM_PACE, ModelClient, ServerSentData, StreamEnd, stream_pace
 from webapp.context import prompt_token_bound
 from webapp.errors import ContextTooLong, EngineError, EngineTimeout, EngineUnreachable, ModelNotFound
 from webapp.prompt import r1_messages
@@ -114,6 +115,33 @@ async def test_a_paced_stream_gathers_what_came_while_it_rested_losing_nothing()
     assert len(pieces) <= 8  # ~0.3 s of stream in 0.1 s rests, instead of 30 pieces
     assert sum(p.tokens for p in pieces if p.kind == "reasoning") == 20  # each delta still counted
     assert sum(p.tokens for p in pieces if p.kind == "content") == 10
+
+
+def test_streams_rest_longer_once_they_are_many() -> None:
+    assert stream_pace(1) == stream_pace(32) == STREAM_PACE
+    assert STREAM_PACE < stream_pace(48) < MOST_STREAM_PACE
+    assert stream_pace(64) == stream_pace(10_000) == MOST_STREAM_PACE
+
+
+async def test_a_stream_paces_itself_by_how_many_its_client_is_reading(
+    rests: list[float], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(client_module, "PIECES_PER_SECOND", 20)  # two streams: 0.1 s rests
+    thinking, answer = [f"t{i} " for i in range(12)], [f"a{i} " for i in range(6)]
+    with serve_fake(FakeEngine([Reply(thinking, answer, interval=0.02)])) as url:
+        client = ModelClient(url, model="m")
+
+        async def one() -> str:
+            return "".join([e.text async for e in client.astream(HELLO) if isinstance(e, Piece)])
+
+        assert await one() == "".join(thinking + answer)
+        alone, rests[:] = list(rests), []
+        assert await asyncio.gather(one(), one()) == ["".join(thinking + answer)] * 2
+        together = list(rests)
+        await client.aclose()
+    assert alone and set(alone) == {STREAM_PACE}
+    assert MOST_STREAM_PACE in together  # while both were being read
+    assert client.streams == 0
 
 
 async def test_a_resting_stream_leaves_its_connection_unread(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -39,8 +39,13 @@ RECOMMENDED_TOP_P = 0.95
 DEFAULT_MAX_TOKENS: int | None = None
 
 # Seconds a stream rests after each piece, gathering what comes meanwhile (see `astream`):
-# the rate at which the page repaints.
+# the rate at which the page repaints while streams are few...
 STREAM_PACE = 0.05
+# ...and at most, once they are many: every piece costs the process a wake-up, a parse and a
+# write whatever its size, and past PIECES_PER_SECOND (of all streams together) the rests grow
+# instead, up to ten pieces a second. 64 streams rest 0.1 s: 16 % less CPU per token than at 0.05.
+MOST_STREAM_PACE = 0.1
+PIECES_PER_SECOND = 640
 
 # A read of a stream as full as the transport hands over says more is waiting already:
 # the stream does not rest then.
@@ -185,10 +190,15 @@ class ChatBackend(Protocol):
         math: bool = False,
         prefix: str | None = None,
         answer_only: bool = False,
-        pace: float = ...,
+        pace: float | None = ...,
     ) -> AsyncIterator[StreamEvent]: ...
 
     async def aclose(self) -> None: ...
+
+
+def stream_pace(streams: int) -> float:
+    """How long each of `streams` streams read at once rests between its pieces."""
+    return min(MOST_STREAM_PACE, max(STREAM_PACE, streams / PIECES_PER_SECOND))
 
 
 class ModelClient:
@@ -215,6 +225,7 @@ class ModelClient:
         # The engine's max_model_len, as its last token count said; None until then, and again
         # after the engine refused a prompt as too long (its settings may have changed).
         self.context_length: int | None = None
+        self.streams = 0  # answers being streamed now (their rests lengthen as they grow many)
 
     # -- plumbing -------------------------------------------------------------
 
@@ -380,7 +391,7 @@ class ModelClient:
         math: bool = False,
         prefix: str | None = None,
         answer_only: bool = False,
-        pace: float = STREAM_PACE,
+        pace: float | None = None,
     ) -> AsyncIterator[StreamEvent]:
         """Stream thinking and answer pieces, then a `StreamEnd`, without blocking the loop.
 
@@ -395,7 +406,8 @@ class ModelClient:
         one wake-up, one parse loop and one event per pace instead of per token. A stream
         faster than one full read per pace is read without rests. While it rests the
         connection is not read at all (`transport.rest`), so the tokens wait in the kernel and come
-        in one read, not one wake-up of the HTTP client each.
+        in one read, not one wake-up of the HTTP client each. With no `pace` given, it is
+        `stream_pace` of the streams this client is reading at each rest.
         """
         splitter = ReasoningSplitter()
         end = StreamEnd(None)
@@ -414,6 +426,7 @@ class ModelClient:
             response = await self._async_client().post(
                 "/chat/completions", cast_to=httpx2.Response, body=body, options={"headers": STREAM_RAW}
             )
+            self.streams += 1
             try:
                 events, connection = ServerSentData(), reading_of(response)
                 async for data in response.aiter_bytes():
@@ -426,9 +439,10 @@ class ModelClient:
                     for piece in merge_pieces(pieces):
                         yield Piece("content", piece.text, piece.tokens) if answer_only else piece
                     # No rest once the answer has finished: only the usage and [DONE] are left.
-                    if pieces and pace > 0 and len(data) < FULL_READ and end.finish_reason is None:
-                        await rest(connection, pace)
+                    if pieces and pace != 0 and len(data) < FULL_READ and end.finish_reason is None:
+                        await rest(connection, stream_pace(self.streams) if pace is None else pace)
             finally:
+                self.streams -= 1
                 await response.aclose()
         except AppError:
             raise

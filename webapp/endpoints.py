@@ -25,7 +25,6 @@ from webapp.client import (
     DEFAULT_MAX_TOKENS,
     RECOMMENDED_TEMPERATURE,
     RECOMMENDED_TOP_P,
-    STREAM_PACE,
     ModelClient,
     StreamEvent,
     TokenCount,
@@ -183,7 +182,7 @@ class EndpointPool:
         math: bool = False,
         prefix: str | None = None,
         answer_only: bool = False,
-        pace: float = STREAM_PACE,
+        pace: float | None = None,
     ) -> AsyncIterator[StreamEvent]:
         """Stream from the least-loaded endpoint; one that refuses before the first piece is skipped."""
         messages = list(messages)

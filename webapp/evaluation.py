@@ -333,7 +333,7 @@ class Backend(Protocol):
         top_p: float = ...,
         max_tokens: int | None = ...,
         math: bool = False,
-        pace: float = ...,
+        pace: float | None = ...,
     ) -> AsyncIterator[StreamEvent]: ...
 
 
