@@ -136,7 +136,7 @@ async def test_a_stream_paces_itself_by_how_many_its_client_is_reading(
 
         assert await one() == "".join(thinking + answer)
         alone, rests[:] = list(rests), []
-        assert await asyncio.gather(one(), one()) == ["".join(thinking + answer)] * 2
+        assert list(await asyncio.gather(one(), one())) == ["".join(thinking + answer)] * 2
         together = list(rests)
         await client.aclose()
     assert alone and set(alone) == {STREAM_PACE}
