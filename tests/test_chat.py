@@ -8,13 +8,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import event
 
 from tests.conftest import SERVED_NAME, LiveApp, make_settings
 from tests.fakes import FakeEngine, Reply, serve_fake
 from webapp.chat import ChatEvent, ChatService, Notice, Sampling, TurnEnded, model_messages
 from webapp.client import ModelClient, TokenCount
 from webapp.engine import Engine
-from webapp.errors import ContextTooLong, EngineError, EngineNotReady, InvalidInput
+from webapp.errors import ContextTooLong, EngineError, EngineNotReady, InvalidInput, NotFound
 from webapp.models import MessageState
 from webapp.reasoning import Piece
 from webapp.store import MessageRecord, Store
@@ -158,6 +159,23 @@ async def test_the_user_message_is_stored_even_when_the_engine_is_down(store: St
     assert stored[0].content == "are you there?"
     assert stored[1].state == MessageState.ERROR
     assert stored[1].error and "still loading" in stored[1].error
+
+
+async def test_turns_that_start_together_store_their_messages_in_few_commits(store: Store) -> None:
+    service = ChatService(Engine(make_settings(vllm_base_url="http://127.0.0.1:9/v1")), ModelClient("x"), store)
+    conversations = [await service.new_conversation(f"owner-{i}") for i in range(20)]
+    commits: list[object] = []
+    event.listen(store.engine, "commit", commits.append)
+    begun = service.begin("owner-0", conversations[1].id, "not yours")  # another owner's: refused alone
+    histories = await asyncio.gather(
+        begun, *(service.begin(f"owner-{i}", c.id, f"question {i}") for i, c in enumerate(conversations)),
+        return_exceptions=True,
+    )  # fmt: skip
+    assert isinstance(histories[0], NotFound)
+    for i, history in enumerate(histories[1:]):
+        assert isinstance(history, list) and [m.content for m in history] == [f"question {i}"]
+    assert len(commits) <= 3  # the first alone, the rest together (not 21 commits)
+    assert await service.messages("owner-1", conversations[1].id) == histories[2]
 
 
 async def test_an_engine_dying_midway_keeps_the_partial_answer_and_the_next_chat_works(store: Store) -> None:

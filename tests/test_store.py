@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import Connection, create_engine, inspect, text
+from sqlalchemy import Connection, create_engine, event, inspect, text
 from sqlalchemy.pool import NullPool
 
 from tests.conftest import on_postgres
@@ -124,7 +124,8 @@ def test_a_turn_begins_with_the_message_stored_and_the_conversation_read_back(st
     first = store.add_message("alice", conversation.id, role="user", content="one")
     answer = store.add_message("alice", conversation.id, role="assistant", content="two", state=MessageState.STREAMING)
     assert (answer.state, answer.reasoning, answer.math, answer.error) == ("streaming", "", False, None)  # defaults
-    history = store.add_message_and_read("alice", conversation.id, role="user", content="three")
+    [history] = store.begin_turns([("alice", conversation.id, "three")])
+    assert isinstance(history, list)
     assert [(m.role, m.content) for m in history] == [("user", "one"), ("assistant", "two"), ("user", "three")]
     assert history[0] == first and history == store.messages("alice", conversation.id)
     updated = store.update_message(answer.id, content="two, finished", state=MessageState.COMPLETE, answer_tokens=3)
@@ -148,14 +149,31 @@ def test_another_owner_sees_nothing(store: Store) -> None:
         lambda: store.rename("bob", mine.id, "mine now"),
         lambda: store.delete_conversation("bob", mine.id),
         lambda: store.add_message("bob", mine.id, role="user", content="x"),
-        lambda: store.add_message_and_read("bob", mine.id, role="user", content="x"),
         lambda: store.update_message(10**9, content="x"),
         lambda: store.delete_messages_from("bob", mine.id, 1),
     ):
         with pytest.raises(NotFound):
             attempt()
+    assert [type(r) for r in store.begin_turns([("bob", mine.id, "x")])] == [NotFound]
     assert store.conversation("alice", mine.id).title == "secret"
     assert len(store.messages("alice", mine.id)) == 1
+
+
+def test_turns_that_start_together_are_stored_in_one_transaction(store: Store) -> None:
+    mine, other = store.create_conversation("alice"), store.create_conversation("alice")
+    theirs = store.create_conversation("bob")
+    commits: list[object] = []
+    event.listen(store.engine, "commit", commits.append)
+    turns = [("alice", mine.id, "one"), ("alice", theirs.id, "not mine"), ("alice", other.id, "two")]
+    turns.append(("alice", mine.id, "three"))
+    first, refused, second, third = store.begin_turns(turns)
+    assert len(commits) == 1
+    assert isinstance(refused, NotFound)  # alone: the others are stored
+    assert isinstance(first, list) and isinstance(second, list) and isinstance(third, list)
+    assert [m.content for m in first] == ["one"] and [m.content for m in second] == ["two"]
+    assert [m.content for m in third] == ["one", "three"]  # in order, each seeing those before it
+    assert store.messages("bob", theirs.id) == []
+    assert store.conversation("alice", other.id).title == "two"
 
 
 def test_search_matches_titles_and_message_text_literally(store: Store) -> None:

@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from webapp.batches import Batches
 from webapp.client import DEFAULT_MAX_TOKENS, RECOMMENDED_TEMPERATURE, RECOMMENDED_TOP_P, ChatBackend, StreamEnd
 from webapp.context import answer_budget, cut_points, history_target, prompt_token_bound
 from webapp.engine import Engine
@@ -191,6 +192,7 @@ class ChatService:
         self.metrics = metrics or ChatMetrics()
         self.admission = admission or Admission(None, None)
         self.max_message_chars = max_message_chars
+        self._turn_starts: Batches[tuple[str, str, str], list[MessageRecord]] = Batches(store.begin_turns)
 
     def validate(self, content: object) -> str:
         """The message as it will be stored, or InvalidInput/TooLarge saying why not."""
@@ -278,7 +280,8 @@ class ChatService:
     async def begin(self, owner: str, conversation_id: str, content: object) -> list[MessageRecord]:
         """Store the user's message, before any model is called: the conversation as it now stands."""
         text = self.validate(content)
-        return await self._db(self.store.add_message_and_read, owner, conversation_id, role="user", content=text)
+        # Turns that start together store their messages in one transaction (`webapp.batches`).
+        return await self._turn_starts.call((owner, conversation_id, text))
 
     def answer(
         self, owner: str, conversation_id: str, history: list[MessageRecord], sampling: Sampling | None = None

@@ -297,11 +297,22 @@ class Store:
         with self._writing, self.engine.begin() as db:
             return _add_message(db, owner, conversation_id, fields)
 
-    def add_message_and_read(self, owner: str, conversation_id: str, **fields: Any) -> list[MessageRecord]:
-        """Store a message and return the conversation with it, in one go (how a turn begins)."""
+    def begin_turns(self, turns: list[tuple[str, str, str]]) -> list[list[MessageRecord] | Exception]:
+        """Store each (owner, conversation id, user message) and read its conversation back, all in
+        one transaction (how turns begin: those that start together commit together). An unknown
+        conversation fails alone: its ownership check comes before any write, so nothing is undone."""
+        out: list[list[MessageRecord] | Exception] = []
         with self._writing, self.engine.begin() as db:
-            _add_message(db, owner, conversation_id, fields)
-            return [MessageRecord(*row) for row in db.execute(MESSAGES_OF, {"conversation_id": conversation_id})]
+            for owner, conversation_id, content in turns:
+                try:
+                    _add_message(db, owner, conversation_id, {"role": "user", "content": content})
+                except NotFound as exc:
+                    out.append(exc)
+                    continue
+                out.append(
+                    [MessageRecord(*row) for row in db.execute(MESSAGES_OF, {"conversation_id": conversation_id})]
+                )
+        return out
 
     def update_message(self, message_id: int, **fields: Any) -> MessageRecord:
         """Rewrite an answer (a checkpoint, or its final state)."""
