@@ -178,6 +178,24 @@ async def test_turns_that_start_together_store_their_messages_in_few_commits(sto
     assert await service.messages("owner-1", conversations[1].id) == histories[2]
 
 
+async def test_answers_that_end_together_are_written_in_few_commits(store: Store) -> None:
+    with serve_fake(FakeEngine([Reply(["hm"], ["yes"])])) as url:
+        service = await external_service(url, store)
+        conversations = [await service.new_conversation(f"owner-{i}") for i in range(12)]
+        commits: list[object] = []
+        event.listen(store.engine, "commit", commits.append)
+        turns = await asyncio.gather(
+            *(run(service.send(f"owner-{i}", c.id, f"question {i}")) for i, c in enumerate(conversations))
+        )
+        await service.client.aclose()
+    for i, events in enumerate(turns):
+        answer = ended(events).message
+        assert (answer.content, answer.reasoning, answer.state) == ("yes", "hm", MessageState.COMPLETE)
+        stored = await service.messages(f"owner-{i}", conversations[i].id)
+        assert [m.role for m in stored] == ["user", "assistant"] and stored[-1] == answer
+    assert len(commits) <= 8  # 12 turns: not 24 commits, one per message
+
+
 async def test_an_engine_dying_midway_keeps_the_partial_answer_and_the_next_chat_works(store: Store) -> None:
     fake = FakeEngine([Reply(["half a ", "thought"], ["half an ", "answer"], die=True), Reply(["ok"], ["fine"])])
     with serve_fake(fake) as url:

@@ -21,7 +21,7 @@ from tests.conftest import on_postgres
 from webapp.errors import NotFound
 from webapp.models import Base, MessageState
 from webapp.search import in_models
-from webapp.store import Store, create_db_engine, migrate
+from webapp.store import MessageRecord, Store, create_db_engine, migrate
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -232,3 +232,22 @@ def test_settings_are_saved_per_owner(store: Store) -> None:
     store.save_settings("alice", **(values | {"temperature": 0.5}))
     assert store.settings("alice") == values | {"temperature": 0.5}
     assert store.settings("bob") is None
+
+
+def test_answers_that_end_together_are_written_in_one_transaction(store: Store) -> None:
+    conversation, gone = store.create_conversation("alice"), store.create_conversation("alice")
+    checkpointed = store.add_message("alice", conversation.id, role="assistant", content="so f", state="streaming")
+    store.delete_conversation("alice", gone.id)
+    commits: list[object] = []
+    event.listen(store.engine, "commit", commits.append)
+    final = {"content": "so far, so good", "state": MessageState.COMPLETE, "answer_tokens": 5}
+    rewritten, lost, new = store.save_answers(
+        [("alice", conversation.id, checkpointed.id, final), ("alice", gone.id, None, final),
+         ("alice", conversation.id, None, final | {"content": "another"})]
+    )  # fmt: skip
+    assert len(commits) == 1
+    assert isinstance(lost, NotFound)  # its conversation was deleted meanwhile: alone
+    assert isinstance(rewritten, MessageRecord) and isinstance(new, MessageRecord)
+    assert (rewritten.id, rewritten.content, rewritten.state) == (checkpointed.id, "so far, so good", "complete")
+    assert (new.role, new.content) == ("assistant", "another")
+    assert store.messages("alice", conversation.id) == [rewritten, new]

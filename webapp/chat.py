@@ -24,7 +24,7 @@ from webapp.metrics import ChatMetrics
 from webapp.models import MessageState
 from webapp.prompt import r1_messages
 from webapp.reasoning import Piece
-from webapp.store import ConversationInfo, MessageRecord, SharedSnapshot, ShareInfo, Store
+from webapp.store import ConversationInfo, FinalAnswer, MessageRecord, SharedSnapshot, ShareInfo, Store
 
 MAX_MESSAGE_CHARS = 32_000
 MAX_PERSONA_CHARS = 4_000
@@ -193,6 +193,7 @@ class ChatService:
         self.admission = admission or Admission(None, None)
         self.max_message_chars = max_message_chars
         self._turn_starts: Batches[tuple[str, str, str], list[MessageRecord]] = Batches(store.begin_turns)
+        self._answer_saves: Batches[FinalAnswer, MessageRecord] = Batches(store.save_answers)
 
     def validate(self, content: object) -> str:
         """The message as it will be stored, or InvalidInput/TooLarge saying why not."""
@@ -428,9 +429,9 @@ class ChatService:
                 self.metrics.errors.labels(error.kind).inc()
             # Written by a thread that a cancellation cannot stop, so a stopped turn still keeps
             # what it had; a second cancellation while it writes ends the wait, not the write.
-            record = await asyncio.shield(
-                asyncio.to_thread(self._save, owner, conversation_id, draft, state, error, model, sampling)
-            )
+            # Answers that end together are written together, as turns that start together are.
+            final = (owner, conversation_id, draft.message_id, _final_fields(draft, state, error, model, sampling))
+            record = await asyncio.shield(self._answer_saves.call(final))
         yield TurnEnded(record, error)
 
     async def _checkpoint(self, owner: str, conversation_id: str, draft: _Draft) -> None:
@@ -441,25 +442,17 @@ class ChatService:
         else:
             await self._db(self.store.update_message, draft.message_id, **fields)
 
-    def _save(
-        self,
-        owner: str,
-        conversation_id: str,
-        draft: _Draft,
-        state: MessageState,
-        error: AppError | None,
-        model: str | None,
-        sampling: Sampling,
-    ) -> MessageRecord:
-        fields = draft.fields() | {
-            "state": state,
-            "error": str(error) if error else None,
-            "model": model,
-            "temperature": sampling.temperature,
-            "top_p": sampling.top_p,
-            "max_tokens": sampling.max_tokens,
-            "math": sampling.math,
-        }
-        if draft.message_id is None:
-            return self.store.add_message(owner, conversation_id, role="assistant", **fields)
-        return self.store.update_message(draft.message_id, **fields)
+
+def _final_fields(
+    draft: _Draft, state: MessageState, error: AppError | None, model: str | None, sampling: Sampling
+) -> dict[str, Any]:
+    """The stored answer's columns as its turn ends."""
+    return draft.fields() | {
+        "state": state,
+        "error": str(error) if error else None,
+        "model": model,
+        "temperature": sampling.temperature,
+        "top_p": sampling.top_p,
+        "max_tokens": sampling.max_tokens,
+        "math": sampling.math,
+    }

@@ -105,6 +105,11 @@ class MessageRecord:
         return {name: getattr(self, name) for name in self.__slots__}
 
 
+# An answer as its turn ended: owner, conversation id, its checkpointed message's id (None if
+# it has none yet), and its columns.
+FinalAnswer = tuple[str, str, int | None, dict[str, Any]]
+
+
 def _info(conversation: Conversation) -> ConversationInfo:
     return ConversationInfo(conversation.id, conversation.title, conversation.created_at, conversation.updated_at)
 
@@ -153,6 +158,13 @@ def _add_message(db: Connection, owner: str, conversation_id: str, fields: dict[
     if db.execute(TOUCH_OWNED, touch).first() is None:
         raise _no_such_conversation()
     row = db.execute(ADD_MESSAGE, fields | {"conversation_id": conversation_id, "created_at": now}).one()
+    return MessageRecord(*row)
+
+
+def _update_message(db: Connection, message_id: int, fields: dict[str, Any]) -> MessageRecord:
+    row = db.execute(UPDATE_MESSAGE, fields | {"message_id": message_id}).first()
+    if row is None:
+        raise NotFound("No such message.")
     return MessageRecord(*row)
 
 
@@ -314,13 +326,25 @@ class Store:
                 )
         return out
 
+    def save_answers(self, answers: list[FinalAnswer]) -> list[MessageRecord | Exception]:
+        """Write each answer as its turn ended (a new message, or its checkpointed one rewritten),
+        all in one transaction; one whose conversation or message is gone fails alone."""
+        out: list[MessageRecord | Exception] = []
+        with self._writing, self.engine.begin() as db:
+            for owner, conversation_id, message_id, fields in answers:
+                try:
+                    if message_id is None:
+                        out.append(_add_message(db, owner, conversation_id, {"role": "assistant"} | fields))
+                    else:
+                        out.append(_update_message(db, message_id, fields))
+                except NotFound as exc:
+                    out.append(exc)
+        return out
+
     def update_message(self, message_id: int, **fields: Any) -> MessageRecord:
         """Rewrite an answer (a checkpoint, or its final state)."""
         with self._writing, self.engine.begin() as db:
-            row = db.execute(UPDATE_MESSAGE, fields | {"message_id": message_id}).first()
-        if row is None:
-            raise NotFound("No such message.")
-        return MessageRecord(*row)
+            return _update_message(db, message_id, fields)
 
     def delete_messages_from(self, owner: str, conversation_id: str, message_id: int) -> int:
         """Delete a message and every later one (regenerate, edit and resend)."""
