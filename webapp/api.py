@@ -213,7 +213,8 @@ def conversations_router(service: ChatService) -> APIRouter:
 
         async def events() -> AsyncIterator[bytes]:
             # One event per piece: the client already gathers a stream's tokens into a piece per
-            # STREAM_PACE, so each write (a trip through every ASGI layer) carries several tokens.
+            # rest (`client.stream_pace`), so each write (a trip through every ASGI layer) carries
+            # several tokens.
             try:
                 async for event in service.answer(owner, conversation_id, history, sampling):
                     if isinstance(event, Piece):

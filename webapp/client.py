@@ -440,7 +440,7 @@ class ModelClient:
                     for piece in merge_pieces(pieces):
                         yield Piece("content", piece.text, piece.tokens) if answer_only else piece
                     # No rest once the answer has finished: only the usage and [DONE] are left.
-                    if pieces and pace != 0 and len(data) < FULL_READ and end.finish_reason is None:
+                    if pieces and (pace is None or pace > 0) and len(data) < FULL_READ and end.finish_reason is None:
                         await rest(connection, stream_pace(self.streams) if pace is None else pace)
             finally:
                 self.streams -= 1
