@@ -27,6 +27,7 @@ from sqlalchemy.pool import NullPool
 from tests.fakes import FakeEngine, serve_fake
 from webapp import preflight, tiny_model
 from webapp.application import create_app
+from webapp.chat import ChatService
 from webapp.engine import Engine
 from webapp.settings import Settings
 
@@ -248,6 +249,7 @@ class FakeApp:
 
     url: str
     fake: FakeEngine
+    service: ChatService
 
 
 @pytest.fixture(scope="session")
@@ -262,7 +264,7 @@ def fake_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FakeApp]:
                 deadline = time.monotonic() + 30
                 while http.get(f"{url}/readyz").status_code != 200 and time.monotonic() < deadline:
                     time.sleep(0.1)
-            yield FakeApp(url, fake)
+            yield FakeApp(url, fake, app.state.chat)
 
 
 ADMIN_PASSWORD = "admin-pass-1"

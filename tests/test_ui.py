@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
+import sys
+import threading
 from collections.abc import AsyncIterator
 from urllib.parse import urlsplit
 
@@ -11,6 +14,7 @@ from playwright.async_api import Browser, Page, expect
 
 from tests.conftest import FakeApp, LiveApp
 from tests.fakes import Reply
+from webapp.store import ConversationInfo
 from webapp.tiny_model import REASONING_PIECES
 
 pytestmark = pytest.mark.browser
@@ -174,6 +178,44 @@ async def test_a_length_cut_answer_continues_from_the_settings_panel(page: Page)
     await page.locator("#continue").click()
     await expect(chat).to_contain_text("Hello! I am a tiny scripted model.", timeout=30_000)
     await expect(chat).not_to_contain_text("已达长度上限")
+
+
+async def test_a_message_sent_while_the_page_still_loads_stays_in_the_chat(
+    browser: Browser, fake_app: FakeApp, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The page reopens the owner's latest conversation as it loads; a send that began first wins."""
+    fake_app.fake.replies = [Reply(["hm"], ["An earlier answer."]), Reply(["2+2"], ["The answer is \\boxed{4}."])]
+    context = await browser.new_context(viewport={"width": 1200, "height": 900})
+    try:
+        page = await context.new_page()
+        await page.goto(fake_app.url)
+        await send(page, "an earlier question")
+        chat = page.locator("#chat")
+        await expect(chat).to_contain_text("An earlier answer.", timeout=10_000)
+
+        service, read = fake_app.service, fake_app.service.conversations
+        load_returned = threading.Event()
+
+        async def slow_load(owner: str, search: str = "") -> list[ConversationInfo]:
+            loading = sys._getframe(1).f_code.co_name == "on_load"  # not the sidebar of a turn
+            found = await read(owner, search)
+            if loading:  # the reloaded page's load: reads before the send, returns long after
+                await asyncio.sleep(3)
+                load_returned.set()
+            return found
+
+        monkeypatch.setattr(service, "conversations", slow_load)
+        await page.reload()
+        await send(page, "2+2?")
+        await expect(chat.locator(".katex .fbox")).to_be_visible(timeout=10_000)
+        assert not load_returned.is_set()  # the answer came while the load still read
+        assert await asyncio.to_thread(load_returned.wait, 30)
+        await page.wait_for_timeout(1_000)  # time for the load's output to reach the page, were there any
+        await expect(chat).to_contain_text("2+2?")
+        await expect(chat.locator(".katex .fbox")).to_be_visible()
+        await expect(chat).not_to_contain_text("An earlier answer.")
+    finally:
+        await context.close()
 
 
 async def test_a_boxed_answer_is_typeset_and_stands_out(fake_page: Page, fake_app: FakeApp) -> None:

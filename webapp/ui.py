@@ -128,6 +128,31 @@ class LiveAnswer:
         return chat
 
 
+class PageSessions:
+    """The page sessions whose user has already changed the chat (sent, chose, cleared).
+
+    The page restores the latest conversation when it opens, but that load can finish after
+    the user's first send has begun: its output then replaced the chat under the streamed
+    answer, whose later updates are diffs against what the turn itself had sent, and the chat
+    ended blank. A load that finds its session here leaves the chat alone. Only a page's first
+    moments matter, so the oldest sessions are forgotten past `limit`.
+    """
+
+    def __init__(self, limit: int = 10_000) -> None:
+        self.limit = limit
+        self._seen: dict[str, None] = {}  # insertion-ordered: the oldest first
+
+    def mark(self, request: gr.Request) -> None:
+        if request.session_hash is None:
+            return
+        self._seen[request.session_hash] = None
+        if len(self._seen) > self.limit:
+            del self._seen[next(iter(self._seen))]
+
+    def __contains__(self, request: gr.Request) -> bool:
+        return request.session_hash in self._seen
+
+
 def _conversation_choices(conversations: Sequence[ConversationInfo], lang: Lang) -> list[tuple[str, str]]:
     return [(c.title or t("untitled", lang), c.id) for c in conversations]
 
@@ -143,6 +168,7 @@ def build_ui(service: ChatService, auth: Authenticator, monitor: StatusMonitor) 
         return who
 
     background: set[asyncio.Task[None]] = set()  # tasks started by a click, kept until they end
+    acted = PageSessions()
 
     def owner_of(request: gr.Request) -> str:
         return identity_of(request).owner
@@ -173,13 +199,17 @@ def build_ui(service: ChatService, auth: Authenticator, monitor: StatusMonitor) 
     async def on_load(lang: Lang, request: gr.Request) -> tuple[Any, ...]:
         owner = owner_of(request)
         conversations = await service.conversations(owner)
-        current = conversations[0].id if conversations else None
-        chat = await view(owner, await service.messages(owner, current), lang) if current else []
-        choices = gr.update(choices=_conversation_choices(conversations, lang), value=current)
-        title = conversations[0].title if conversations else ""
-        return current, choices, chat, title
+        if not conversations:  # nothing to restore: the page opens empty, and no update can race a send
+            return gr.skip(), gr.skip(), gr.skip(), gr.skip()
+        latest = conversations[0]
+        chat = await view(owner, await service.messages(owner, latest.id), lang)
+        if request in acted:  # checked last: the user may have acted while this load read
+            return gr.skip(), gr.skip(), gr.skip(), gr.skip()
+        choices = gr.update(choices=_conversation_choices(conversations, lang), value=latest.id)
+        return latest.id, choices, chat, latest.title
 
     async def on_select(conversation_id: str | None, lang: Lang, request: gr.Request) -> tuple[Any, ...]:
+        acted.mark(request)
         if not conversation_id:
             return None, [], ""
         owner = owner_of(request)
@@ -187,6 +217,7 @@ def build_ui(service: ChatService, auth: Authenticator, monitor: StatusMonitor) 
         return conversation_id, await view(owner, await service.messages(owner, conversation_id), lang), info.title
 
     async def on_new(lang: Lang, request: gr.Request) -> tuple[Any, ...]:
+        acted.mark(request)
         owner_of(request)
         return None, [], "", gr.update(value=None), False
 
@@ -204,6 +235,7 @@ def build_ui(service: ChatService, auth: Authenticator, monitor: StatusMonitor) 
         return await sidebar(owner, lang, current)
 
     async def on_delete(current: str | None, lang: Lang, request: gr.Request) -> tuple[Any, ...]:
+        acted.mark(request)
         owner = owner_of(request)
         if current:
             await service.delete(owner, current)
@@ -239,6 +271,7 @@ def build_ui(service: ChatService, auth: Authenticator, monitor: StatusMonitor) 
         temperature: float, top_p: float, max_tokens: float, math: bool, persona: str,
         request: gr.Request,
     ) -> AsyncIterator[tuple[Any, ...]]:  # fmt: skip
+        acted.mark(request)
         owner = owner_of(request)
         try:
             sampling = sampling_from(temperature, top_p, max_tokens, math, persona)
@@ -267,6 +300,7 @@ def build_ui(service: ChatService, auth: Authenticator, monitor: StatusMonitor) 
         temperature: float, top_p: float, max_tokens: float, math: bool, persona: str,
         request: gr.Request,
     ) -> AsyncIterator[tuple[Any, ...]]:  # fmt: skip
+        acted.mark(request)
         owner = owner_of(request)
         if not current:
             return
@@ -285,6 +319,7 @@ def build_ui(service: ChatService, auth: Authenticator, monitor: StatusMonitor) 
         temperature: float, top_p: float, max_tokens: float, math: bool, persona: str,
         request: gr.Request,
     ) -> AsyncIterator[tuple[Any, ...]]:  # fmt: skip
+        acted.mark(request)
         owner = owner_of(request)
         if not current:
             return
