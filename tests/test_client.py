@@ -20,7 +20,7 @@ from webapp.errors import ContextTooLong, EngineError, EngineTimeout, EngineUnre
 from webapp.prompt import r1_messages
 from webapp.reasoning import Piece
 from webapp.tiny_model import ANSWER_PIECES, REASONING_PIECES, SCRIPT_ANSWER, SCRIPT_REASONING
-from webapp.transport import rest
+from webapp.transport import rest, until_tick
 
 HELLO = [{"role": "user", "content": "你好"}]
 SCRIPT_TOKENS = len(REASONING_PIECES) + 1 + len(ANSWER_PIECES) + 1  # pieces, </think>, EOS
@@ -66,10 +66,11 @@ def rests(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     taken: list[float] = []
     sleep = asyncio.sleep
 
-    def counted(seconds: float, *args: Any, **kwargs: Any) -> Coroutine[Any, Any, Any]:
-        if sys._getframe(1).f_code is rest.__code__:
-            taken.append(seconds)
-        return sleep(seconds, *args, **kwargs)
+    def counted(delay: float, *args: Any, **kwargs: Any) -> Coroutine[Any, Any, Any]:
+        frame = sys._getframe(1)
+        if frame.f_code is rest.__code__:
+            taken.append(frame.f_locals["seconds"])  # the rest asked for (it ends on the next tick)
+        return sleep(delay, *args, **kwargs)
 
     monkeypatch.setattr(asyncio, "sleep", counted)
     return taken
@@ -142,6 +143,41 @@ async def test_a_stream_paces_itself_by_how_many_its_client_is_reading(
     assert alone and set(alone) == {STREAM_PACE}
     assert MOST_STREAM_PACE in together  # while both were being read
     assert client.streams == 0
+
+
+def test_a_rest_ends_on_the_first_tick_of_its_length_half_a_rest_away() -> None:
+    for now in (0.0, 0.01, 0.049, 0.05, 0.051, 0.099, 12345.678, 98765.4321):
+        delay = until_tick(now, 0.1)
+        assert 0.05 - 1e-9 <= delay < 0.15 + 1e-9
+        ticks = (now + delay) / 0.1
+        assert abs(ticks - round(ticks)) < 1e-6
+
+
+async def test_streams_resting_alike_wake_together(monkeypatch: pytest.MonkeyPatch) -> None:
+    wakes: list[float] = []  # when each rest of either stream was set to end, on the loop's clock
+    sleep = asyncio.sleep
+
+    def watched(delay: float, *args: Any, **kwargs: Any) -> Coroutine[Any, Any, Any]:
+        frame = sys._getframe(1)
+        if frame.f_code is rest.__code__:
+            wakes.append(frame.f_locals["now"] + delay)
+        return sleep(delay, *args, **kwargs)
+
+    monkeypatch.setattr(asyncio, "sleep", watched)
+    thinking, answer = [f"t{i} " for i in range(30)], [f"a{i} " for i in range(10)]
+    with serve_fake(FakeEngine([Reply(thinking, answer, interval=0.01)])) as url:
+        client = ModelClient(url, model="m")
+
+        async def one(after: float) -> str:
+            await sleep(after)  # the streams begin out of step
+            return "".join([e.text async for e in client.astream(HELLO, pace=0.1) if isinstance(e, Piece)])
+
+        assert list(await asyncio.gather(one(0), one(0.037))) == ["".join(thinking + answer)] * 2
+        await client.aclose()
+    assert len(wakes) >= 4
+    ticks = [wake / 0.1 for wake in wakes]
+    assert all(abs(tick - round(tick)) < 1e-6 for tick in ticks)  # on the same clock's tenths
+    assert len({round(tick) for tick in ticks}) < len(ticks)  # and some rests of both ended at once
 
 
 async def test_a_resting_stream_leaves_its_connection_unread(monkeypatch: pytest.MonkeyPatch) -> None:
