@@ -39,6 +39,7 @@ class FakeEngine:
     replies: list[Reply] = field(default_factory=lambda: [Reply()])
     requests: list[dict[str, object]] = field(default_factory=list)
     posted: list[str] = field(default_factory=list)  # the path of every POST, answered or not
+    headers: list[dict[str, str]] = field(default_factory=list)  # of every chat request, names in lower case
 
     def next_reply(self) -> Reply:
         return self.replies.pop(0) if len(self.replies) > 1 else self.replies[0]
@@ -89,6 +90,7 @@ def _handler(fake: FakeEngine) -> type[BaseHTTPRequestHandler]:
                 self._json(404, {"error": {"message": "not found"}})
                 return
             fake.requests.append(request)
+            fake.headers.append({name.lower(): value for name, value in self.headers.items()})
             reply = fake.next_reply()
             if reply.silent:
                 time.sleep(30)

@@ -203,6 +203,21 @@ async def test_a_resting_stream_leaves_its_connection_unread(monkeypatch: pytest
     assert all(paused)  # the tokens waited in the kernel, not in the HTTP client's buffer
 
 
+async def test_requests_tell_the_engine_nothing_about_this_machine() -> None:
+    fake = FakeEngine([Reply(["t"], ["a"])])
+    with serve_fake(fake) as url:
+        client = ModelClient(url, api_key="secret", model="m")
+        assert [e async for e in client.astream(HELLO) if isinstance(e, Piece)]
+        await asyncio.to_thread(lambda: list(client.stream_chat(HELLO)))  # the synchronous client too
+        await client.aclose()
+    assert len(fake.headers) == 2
+    for headers in fake.headers:
+        assert headers["authorization"] == "Bearer secret"
+        assert headers["content-type"] == "application/json"
+        told = {name for name in headers if name.startswith("x-stainless-")}
+        assert told <= {"x-stainless-raw-response"}  # the SDK's own note to itself, not the machine's
+
+
 def test_complete_and_simple_chat(client: ModelClient) -> None:
     reply = client.complete(HELLO)
     assert (reply.reasoning, reply.answer, reply.finish_reason) == (SCRIPT_REASONING, SCRIPT_ANSWER, "stop")

@@ -12,6 +12,7 @@ import pytest
 from fastapi import FastAPI, Response
 
 from tests.conftest import SERVED_NAME, LiveApp, free_port, make_settings, serve
+from tests.test_api import sse_events
 from webapp.application import create_app
 from webapp.client import ModelClient, StreamEnd
 from webapp.endpoints import Endpoint, EndpointPool, pick, queue_depth
@@ -158,7 +159,8 @@ def test_an_app_on_several_endpoints_is_ready_when_one_answers_and_shows_them(
         assert http.get("/readyz").status_code == 200
         conversation = http.post("/api/conversations").json()["id"]
         reply = http.post(f"/api/conversations/{conversation}/messages", json={"content": "hi"})
-        assert SCRIPT_ANSWER.split()[0] in reply.text and '"type": "done"' in reply.text
+        events = sse_events(reply)
+        assert SCRIPT_ANSWER.split()[0] in reply.text and events[-1]["type"] == "done"
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             endpoints = http.get("/api/status").json()["engine"]["endpoints"]
