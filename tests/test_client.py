@@ -344,5 +344,8 @@ def test_server_sent_data_reads_chunks_split_anywhere_and_what_only_json_reads()
     read = [chunk for cut in range(0, len(stream), 7) for chunk in events.feed(stream[cut : cut + 7])]
     # An escaped lone surrogate (half an emoji) is valid JSON that orjson refuses: read all the same.
     assert read == [{"a": "x\ud83d"}, {"b": [1, 2]}]
+    assert ServerSentData().feed(stream) == read  # all in one read, as one array or one by one
     with pytest.raises(json.JSONDecodeError, match="property name"):
         ServerSentData().feed(b"data: {not json}\n\n")
+    with pytest.raises(json.JSONDecodeError, match="property name"):
+        ServerSentData().feed(b'data: {"a": 1}\n\ndata: {not json}\n\n')

@@ -30,7 +30,7 @@ from webapp.errors import (
 )
 from webapp.prompt import r1_messages
 from webapp.reasoning import OPEN_TAG as THINK_OPEN
-from webapp.reasoning import Piece, ReasoningSplitter, merge_pieces, split_completed
+from webapp.reasoning import Piece, ReasoningSplitter, split_completed
 from webapp.transport import CHUNK, EngineTransport, reading_of, rest
 
 RECOMMENDED_TEMPERATURE = 0.6
@@ -457,13 +457,14 @@ class ModelClient:
             try:
                 events, connection = ServerSentData(), reading_of(response)
                 async for data in response.aiter_bytes():
-                    pieces: list[Piece] = []
+                    deltas = []
                     for chunk in events.feed(data):
                         if chunk.get("error"):
                             raise EngineError(f"The engine stream failed: {chunk['error']}")
-                        pieces += splitter.feed(*_raw_delta_text(chunk))
+                        deltas.append(_raw_delta_text(chunk))
                         end = _raw_end_of(chunk, end)
-                    for piece in merge_pieces(pieces):
+                    pieces = splitter.feed_all(deltas)
+                    for piece in pieces:
                         yield Piece("content", piece.text, piece.tokens) if answer_only else piece
                     # No rest once the answer has finished: only the usage and [DONE] are left.
                     if pieces and (pace is None or pace > 0) and len(data) < FULL_READ and end.finish_reason is None:
@@ -589,7 +590,14 @@ class ServerSentData:
         lines = (self._rest + data).split(b"\n")
         self._rest = lines.pop()  # an unfinished line waits for the rest of it
         # Other lines are blank separators, comments, or the closing `data: [DONE]`.
-        return [_json(line[6:]) for line in lines if line.startswith(b"data: {")]
+        objects = [line[6:] for line in lines if line.startswith(b"data: {")]
+        if len(objects) > 1:
+            # A read's objects read as one JSON array: one call instead of one per token.
+            try:
+                return orjson.loads(b"[" + b",".join(objects) + b"]")  # type: ignore[no-any-return]
+            except orjson.JSONDecodeError:
+                pass  # one of them is not orjson's: each on its own, as below
+        return [_json(item) for item in objects]
 
 
 def _json(data: bytes) -> Any:

@@ -65,6 +65,35 @@ class ReasoningSplitter:
                 pieces.append(Piece("content", content))
         return merge_pieces(pieces) if len(pieces) > 1 else pieces
 
+    def feed_all(self, deltas: list[tuple[str | None, str | None]]) -> list[Piece]:
+        """Take the deltas of one read; return its certain pieces, neighbours of a kind merged.
+
+        Once it is settled which field is which (the server's parser, or a raw `</think>` seen),
+        every delta is simply thinking or answer: runs of them are joined at once, without a
+        piece per delta (the tokens of one read at 64 streams: ~3 µs per token less)."""
+        pieces: list[Piece] = []
+        kind: Kind = "reasoning"
+        run: list[str] = []  # texts of `kind`, one per delta
+        for reasoning, content in deltas:
+            if self._raw_mode is None or (self._raw_mode and self._in_thinking):
+                if run:
+                    pieces.append(Piece(kind, "".join(run), len(run)))
+                    run = []
+                pieces += self.feed(reasoning, content)
+                continue
+            fields: tuple[tuple[Kind, str | None], ...] = (("reasoning", reasoning), ("content", content))
+            for text_kind, text in fields:
+                if not text:
+                    continue
+                if text_kind != kind and run:
+                    pieces.append(Piece(kind, "".join(run), len(run)))
+                    run = []
+                kind = text_kind
+                run.append(text)
+        if run:
+            pieces.append(Piece(kind, "".join(run), len(run)))
+        return merge_pieces(pieces) if len(pieces) > 1 else pieces
+
     def finish(self) -> list[Piece]:
         """Flush what was held back at the end of the stream."""
         text, self._pending = self._pending, ""
