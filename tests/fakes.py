@@ -40,6 +40,7 @@ class FakeEngine:
     requests: list[dict[str, object]] = field(default_factory=list)
     posted: list[str] = field(default_factory=list)  # the path of every POST, answered or not
     headers: list[dict[str, str]] = field(default_factory=list)  # of every chat request, names in lower case
+    peers: list[int] = field(default_factory=list)  # the client's port of every GET: which connection
 
     def next_reply(self) -> Reply:
         return self.replies.pop(0) if len(self.replies) > 1 else self.replies[0]
@@ -75,6 +76,7 @@ def _handler(fake: FakeEngine) -> type[BaseHTTPRequestHandler]:
             self.wfile.write(data)
 
         def do_GET(self) -> None:
+            fake.peers.append(self.client_address[1])
             if self.path == "/health":
                 self._json(200, {})
             elif self.path == "/v1/models":

@@ -9,6 +9,7 @@ import time
 from collections.abc import AsyncIterator, Coroutine
 from typing import Any
 
+import httpx2
 import pytest
 
 from tests.conftest import SERVED_NAME, LiveApp, free_port
@@ -20,7 +21,7 @@ from webapp.errors import ContextTooLong, EngineError, EngineTimeout, EngineUnre
 from webapp.prompt import r1_messages
 from webapp.reasoning import Piece
 from webapp.tiny_model import ANSWER_PIECES, REASONING_PIECES, SCRIPT_ANSWER, SCRIPT_REASONING
-from webapp.transport import rest, until_tick
+from webapp.transport import KEEPALIVE, EngineTransport, rest, until_tick
 
 HELLO = [{"role": "user", "content": "你好"}]
 SCRIPT_TOKENS = len(REASONING_PIECES) + 1 + len(ANSWER_PIECES) + 1  # pieces, </think>, EOS
@@ -216,6 +217,19 @@ async def test_requests_tell_the_engine_nothing_about_this_machine() -> None:
         assert headers["content-type"] == "application/json"
         told = {name for name in headers if name.startswith("x-stainless-")}
         assert told <= {"x-stainless-raw-response"}  # the SDK's own note to itself, not the machine's
+
+
+async def test_an_idle_connection_is_given_up_before_the_engine_would_close_it() -> None:
+    assert KEEPALIVE < 5  # vLLM's server closes a connection idle for 5 s
+    fake = FakeEngine()
+    with serve_fake(fake) as url:
+        transport = EngineTransport(keepalive=0.3)
+        async with httpx2.AsyncClient(transport=transport) as http:
+            for pause in (0, 0.05, 0.6):
+                await asyncio.sleep(pause)
+                assert (await http.get(f"{url}/models")).status_code == 200
+        await transport.aclose()
+    assert fake.peers[0] == fake.peers[1] != fake.peers[2]  # kept while in use, not after 0.3 s idle
 
 
 def test_complete_and_simple_chat(client: ModelClient) -> None:

@@ -9,6 +9,7 @@ import threading
 from collections.abc import AsyncIterator
 from urllib.parse import urlsplit
 
+import gradio as gr
 import pytest
 from playwright.async_api import Browser, Page, expect
 
@@ -16,6 +17,7 @@ from tests.conftest import FakeApp, LiveApp
 from tests.fakes import Reply
 from webapp.store import ConversationInfo
 from webapp.tiny_model import REASONING_PIECES
+from webapp.ui import PageSessions
 
 pytestmark = pytest.mark.browser
 
@@ -178,6 +180,18 @@ async def test_a_length_cut_answer_continues_from_the_settings_panel(page: Page)
     await page.locator("#continue").click()
     await expect(chat).to_contain_text("Hello! I am a tiny scripted model.", timeout=30_000)
     await expect(chat).not_to_contain_text("已达长度上限")
+
+
+def test_page_sessions_remember_who_acted_and_forget_the_oldest() -> None:
+    sessions = PageSessions(limit=2)
+    first, second, third = (gr.Request(session_hash=name) for name in ("first", "second", "third"))
+    sessions.mark(first)
+    sessions.mark(second)
+    assert first in sessions and second in sessions and third not in sessions
+    sessions.mark(third)
+    assert first not in sessions and second in sessions and third in sessions
+    sessions.mark(gr.Request())  # a request without a session (the API) is no page's
+    assert len([r for r in (first, second, third) if r in sessions]) == 2
 
 
 async def test_a_message_sent_while_the_page_still_loads_stays_in_the_chat(

@@ -23,6 +23,12 @@ READING = "engine_connection"
 
 CHUNK = 16 * 1024  # the most one read of a streamed body returns
 
+# Seconds an idle connection stays in the pool. vLLM's server (uvicorn) closes one after 5 s
+# idle (VLLM_HTTP_TIMEOUT_KEEP_ALIVE); aiohttp's default of 15 s let a turn start on a
+# connection the engine was closing at that moment, and fail as "unreachable" (seen once in
+# `make bench`, in a burst of chats ~5 s after the last). Given up first, it never is.
+KEEPALIVE = 4.0
+
 
 @runtime_checkable
 class Reading(Protocol):
@@ -74,14 +80,15 @@ class EngineTransport(httpx2.AsyncBaseTransport):
     """One aiohttp connection pool for every request to the engine(s). Proxies named in the
     environment are httpx2's business: it sends those requests through its own transport."""
 
-    def __init__(self, *, max_connections: int = 1000) -> None:
+    def __init__(self, *, max_connections: int = 1000, keepalive: float = KEEPALIVE) -> None:
         self._max_connections = max_connections
+        self._keepalive = keepalive
         self._session: aiohttp.ClientSession | None = None
 
     def _client(self) -> aiohttp.ClientSession:
         # Made on first use, inside the event loop that will use it.
         if self._session is None or self._session.closed:
-            connector = aiohttp.TCPConnector(limit=self._max_connections)
+            connector = aiohttp.TCPConnector(limit=self._max_connections, keepalive_timeout=self._keepalive)
             self._session = aiohttp.ClientSession(connector=connector)
         return self._session
 
