@@ -252,7 +252,8 @@ def markdown(results: Results, *, command: str, seconds: float, images: dict[str
         "*per turn* figure, and what the full batch spent beyond it, per token beyond those, the "
         "*per streamed token beyond the turn*. "
         "Its *direct* column is the floor: `python -m bench.floor`, a process that reads the same streams at "
-        "once the app's way (aiohttp on uvloop, resting 50 ms between reads with the connection paused) and "
+        "once the app's way (aiohttp on uvloop, resting about 50 ms between reads, until the same clock ticks "
+        "as the app, with the connection paused) and "
         "parses every chunk's JSON, doing nothing else. "
         "**Memory**: the highest resident set size of the server's processes, sampled every 50 ms.",
         "",
