@@ -321,16 +321,22 @@ def test_connection_refused_fails_fast() -> None:
     assert time.monotonic() - started < 5
 
 
-async def test_a_refused_connection_is_unreachable_not_a_timeout_in_async_calls() -> None:
+async def test_a_refused_connection_is_unreachable_not_a_timeout_in_async_calls(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     # aiohttp's transport calls a refused connection a connect timeout; the app must not.
     client = ModelClient(f"http://127.0.0.1:{free_port()}/v1", model="m")
     with pytest.raises(EngineUnreachable, match="Nothing answers"):
         await client.acount_tokens(HELLO)
     client._template_opens_thinking = True  # straight to the streaming request
-    with pytest.raises(EngineUnreachable, match="Nothing answers"):
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="webapp.client"), pytest.raises(EngineUnreachable, match="Nothing answers"):
         async for _ in client.astream(HELLO):
             pass
     await client.aclose()
+    # The log says what the library said, beside the user's plain message.
+    [said] = [r.getMessage() for r in caplog.records if r.name == "webapp.client"]
+    assert "Nothing answers" in said and "ConnectError: Cannot connect" in said
 
 
 async def test_a_silent_server_times_out() -> None:

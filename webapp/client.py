@@ -8,6 +8,7 @@ instead of printing them and returning "请求失败".
 from __future__ import annotations
 
 import json
+import logging
 import re
 from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -32,6 +33,8 @@ from webapp.prompt import r1_messages
 from webapp.reasoning import OPEN_TAG as THINK_OPEN
 from webapp.reasoning import Piece, ReasoningSplitter, split_completed
 from webapp.transport import CHUNK, EngineTransport, reading_of, rest
+
+log = logging.getLogger(__name__)
 
 RECOMMENDED_TEMPERATURE = 0.6
 RECOMMENDED_TOP_P = 0.95
@@ -287,6 +290,10 @@ class ModelClient:
         error = translate_error(exc, base_url=self.base_url, model=self._model)
         if isinstance(error, ContextTooLong):
             self.context_length = None  # count the next prompts again
+        elif error is not exc:
+            # Users see the plain translation; the operator needs what the library said.
+            cause = exc.__cause__ or exc
+            log.warning("engine request to %s failed: %s (%s: %s)", self.base_url, error, type(cause).__name__, cause)
         return error
 
     def _request(
