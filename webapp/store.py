@@ -342,7 +342,7 @@ class Store:
         return out
 
     def update_message(self, message_id: int, **fields: Any) -> MessageRecord:
-        """Rewrite an answer (a checkpoint, or its final state)."""
+        """Rewrite an answer at a checkpoint (its final state goes through `save_answers`)."""
         with self._writing, self.engine.begin() as db:
             return _update_message(db, message_id, fields)
 
