@@ -9,7 +9,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import LiveApp
+from tests.conftest import FakeApp, LiveApp
+from tests.fakes import Reply
 from webapp.chat import MAX_MESSAGE_CHARS
 from webapp.tiny_model import SCRIPT_ANSWER, SCRIPT_REASONING
 
@@ -62,6 +63,24 @@ def test_a_chat_streams_typed_events_and_is_stored(http: httpx.Client) -> None:
     stored = http.get(f"/api/conversations/{conversation_id}").json()
     assert stored["title"] == "你好"
     assert [m["role"] for m in stored["messages"]] == ["user", "assistant"]
+
+
+def test_a_message_sent_while_an_answer_streams_is_a_409_and_stores_nothing(fake_app: FakeApp) -> None:
+    fake_app.fake.replies = [Reply(["t"], ["word "] * 300, interval=0.01), Reply(["t"], ["Short."])]
+    with httpx.Client(base_url=fake_app.url, timeout=60) as http:
+        conversation_id = new_conversation(http)
+        url = f"/api/conversations/{conversation_id}/messages"
+        with http.stream("POST", url, json={"content": "long please"}) as streaming:
+            lines = streaming.iter_lines()
+            assert next(line for line in lines if line.startswith("data: "))  # the answer has begun
+            refused = chat(http, conversation_id, content="meanwhile")
+            list(lines)  # the first answer runs to its end
+        assert refused.status_code == 409
+        assert refused.json()["error"]["kind"] == "conflict"
+        assert "still being written" in refused.json()["error"]["message"]
+        stored = http.get(f"/api/conversations/{conversation_id}").json()["messages"]
+        assert [(m["role"], m["state"]) for m in stored] == [("user", "complete"), ("assistant", "complete")]
+        assert [e["type"] for e in sse_events(chat(http, conversation_id, content="now"))][-1] == "done"
 
 
 def test_list_rename_export_delete(http: httpx.Client) -> None:

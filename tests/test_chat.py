@@ -16,7 +16,7 @@ from tests.fakes import FakeEngine, Reply, serve_fake
 from webapp.chat import ChatEvent, ChatService, Notice, Sampling, TurnEnded, model_messages
 from webapp.client import ModelClient, TokenCount
 from webapp.engine import Engine
-from webapp.errors import ContextTooLong, EngineError, EngineNotReady, InvalidInput, NotFound
+from webapp.errors import Conflict, ContextTooLong, EngineError, EngineNotReady, InvalidInput, NotFound
 from webapp.models import MessageState
 from webapp.reasoning import Piece
 from webapp.store import FinalAnswer, MessageRecord, Store
@@ -268,6 +268,38 @@ async def test_a_stopped_answer_is_saved_with_what_it_had(store: Store) -> None:
         assert answer.reasoning == "ttt"
         assert answer.content.startswith("word word")
         assert len(answer.content) >= len("word ") * 15
+
+
+async def test_a_conversation_takes_one_turn_at_a_time_and_a_refused_one_stores_nothing(store: Store) -> None:
+    fake = FakeEngine([Reply(["t"], ["word "] * 300, interval=0.01)] + [Reply(["t"], ["Short."])] * 3)
+    with serve_fake(fake) as url:
+        service = await external_service(url, store)
+        busy, free = await service.new_conversation(OWNER), await service.new_conversation(OWNER)
+        turn = service.send(OWNER, busy.id, "long please")
+        assert isinstance(await anext(turn), Piece)  # the answer is being written
+        before = await service.messages(OWNER, busy.id)
+        attempts = [
+            service.send(OWNER, busy.id, "meanwhile"),
+            service.edit_last(OWNER, busy.id, "edited meanwhile"),
+            service.regenerate(OWNER, busy.id),
+            service.continue_answer(OWNER, busy.id),
+        ]
+        for attempt in attempts:
+            with pytest.raises(Conflict, match="still being written"):
+                await anext(attempt)
+        assert await service.messages(OWNER, busy.id) == before  # nothing stored, nothing deleted
+        with pytest.raises(NotFound):  # another owner's turn there is refused as ever, and holds nothing
+            await anext(service.send("owner-2", busy.id, "hijack"))
+        assert ended(await run(service.send(OWNER, free.id, "elsewhere"))).error is None  # other chats go on
+        rest = await run(turn)
+        assert ended(rest).message.state == MessageState.COMPLETE
+        assert ended(await run(service.send(OWNER, busy.id, "next"))).error is None
+        stopped = service.send(OWNER, busy.id, "to be stopped")
+        await anext(stopped)
+        await stopped.aclose()  # a stopped turn gives the conversation back too
+        assert ended(await run(service.regenerate(OWNER, busy.id))).error is None
+        roles = [m.role for m in await service.messages(OWNER, busy.id)]
+        assert roles == ["user", "assistant"] * 3
 
 
 async def test_long_answers_are_checkpointed_while_streaming(store: Store) -> None:

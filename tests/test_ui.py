@@ -49,6 +49,8 @@ async def fake_page(browser: Browser, fake_app: FakeApp) -> AsyncIterator[Page]:
 
 
 async def send(page: Page, text: str) -> None:
+    """Type and press Enter as a person would: once Send says the last turn is over."""
+    await expect(page.locator("#send")).to_be_enabled(timeout=30_000)
     box = page.locator("#prompt textarea")
     await box.fill(text)
     await box.press("Enter")
@@ -77,14 +79,47 @@ async def test_a_second_turn_works_and_the_page_stays_offline(page: Page, reques
     assert requested_hosts == {"127.0.0.1"}  # no font, script or telemetry from the internet
 
 
+async def test_send_is_off_while_an_answer_is_written_and_another_tab_is_told_to_wait(
+    browser: Browser, fake_app: FakeApp
+) -> None:
+    """One turn at a time in a conversation: a second one, from another tab, is refused and keeps its text."""
+    fake_app.fake.replies = [Reply(["pondering "] * 5, ["word "] * 400, interval=0.01), Reply(["ok"], ["Done."])]
+    context = await browser.new_context(viewport={"width": 1200, "height": 900})
+    try:
+        first = await context.new_page()
+        await first.goto(fake_app.url)
+        await send(first, "write a lot")
+        chat = first.locator("#chat")
+        await expect(chat).to_contain_text("word word", timeout=10_000)
+        await expect(first.locator("#send")).to_be_disabled()
+        second = await context.new_page()  # the same person (cookie), the same conversation (restored)
+        await second.goto(fake_app.url)
+        await expect(second.locator("#chat")).to_contain_text("write a lot", timeout=10_000)
+        await send(second, "and another thing")
+        await expect(second.get_by_text("An answer is still being written in this conversation")).to_be_visible()
+        await expect(second.locator("#prompt textarea")).to_have_value("and another thing")  # nothing lost
+        await expect(first.locator("#send")).to_be_enabled(timeout=30_000)  # the long answer has ended
+        await second.locator("#send").click()
+        await expect(second.locator("#chat")).to_contain_text("Done.", timeout=10_000)
+        await second.reload()
+        await expect(second.locator("#chat")).to_contain_text("Done.", timeout=10_000)
+        shown = await second.locator("#chat").inner_text()
+        places = [shown.index(text) for text in ("write a lot", "word", "and another thing", "Done.")]
+        assert places == sorted(places)  # the turns one after the other, never interleaved
+    finally:
+        await context.close()
+
+
 async def test_stop_keeps_the_partial_answer_and_a_reload_shows_it(fake_page: Page, fake_app: FakeApp) -> None:
     fake_app.fake.replies = [Reply(["pondering "] * 30, ["word "] * 3000, interval=0.01)]
     await send(fake_page, "write a lot")
     chat = fake_page.locator("#chat")
     await expect(chat).to_contain_text("思考中", timeout=10_000)  # the open thought block with its timer
     await expect(chat).to_contain_text("word word word", timeout=10_000)
+    await expect(fake_page.locator("#send")).to_be_disabled()
     await fake_page.locator("#stop").click()
     await expect(chat).to_contain_text("已停止", timeout=10_000)
+    await expect(fake_page.locator("#send")).to_be_enabled()  # a stopped turn gives Send back
     shown = await chat.inner_text()
     await fake_page.reload()
     await expect(chat).to_contain_text("word word word", timeout=10_000)

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncGenerator, Callable, Sequence
+from contextlib import aclosing
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from webapp.batches import Batches
+from webapp.claims import TurnClaims
 from webapp.client import DEFAULT_MAX_TOKENS, RECOMMENDED_TEMPERATURE, RECOMMENDED_TOP_P, ChatBackend, StreamEnd
 from webapp.context import answer_budget, cut_points, history_target, prompt_token_bound
 from webapp.engine import Engine
@@ -194,6 +196,7 @@ class ChatService:
         self.max_message_chars = max_message_chars
         self._turn_starts: Batches[tuple[str, str, str], list[MessageRecord]] = Batches(store.begin_turns)
         self._answer_saves: Batches[FinalAnswer, MessageRecord] = Batches(store.save_answers)
+        self._claims = TurnClaims()
 
     def validate(self, content: object) -> str:
         """The message as it will be stored, or InvalidInput/TooLarge saying why not."""
@@ -272,61 +275,79 @@ class ChatService:
 
     async def send(
         self, owner: str, conversation_id: str, content: object, sampling: Sampling | None = None
-    ) -> AsyncIterator[ChatEvent]:
+    ) -> AsyncGenerator[ChatEvent, None]:
         """Store the user's message, then answer it."""
         history = await self.begin(owner, conversation_id, content)
-        async for event in self.answer(owner, conversation_id, history, sampling):
-            yield event
+        # Closed with this generator: a reader that closes a turn (rather than cancel it)
+        # still has its answer saved and its conversation given back at once.
+        async with aclosing(self.answer(owner, conversation_id, history, sampling)) as events:
+            async for event in events:
+                yield event
 
-    async def begin(self, owner: str, conversation_id: str, content: object) -> list[MessageRecord]:
-        """Store the user's message, before any model is called: the conversation as it now stands."""
+    async def begin(
+        self, owner: str, conversation_id: str, content: object, *, replace_last: bool = False
+    ) -> list[MessageRecord]:
+        """Store the user's message, before any model is called: the conversation as it now stands.
+
+        Refused (Conflict) while another turn of this conversation is under way; with
+        `replace_last`, the last user message and what follows it go first (an edit).
+        """
         text = self.validate(content)
-        # Turns that start together store their messages in one transaction (`webapp.batches`).
-        return await self._turn_starts.call((owner, conversation_id, text))
+        with self._claims.claimed((owner, conversation_id)):
+            if replace_last:
+                history = await self.messages(owner, conversation_id)
+                last_user = next((m for m in reversed(history) if m.role == "user"), None)
+                if last_user is None:
+                    raise InvalidInput("There is no message to edit.")
+                await self._db(self.store.delete_messages_from, owner, conversation_id, last_user.id)
+            # Turns that start together store their messages in one transaction (`webapp.batches`).
+            return await self._turn_starts.call((owner, conversation_id, text))
 
     def answer(
         self, owner: str, conversation_id: str, history: list[MessageRecord], sampling: Sampling | None = None
-    ) -> AsyncIterator[ChatEvent]:
+    ) -> AsyncGenerator[ChatEvent, None]:
         """Answer the conversation as `begin` returned it."""
         # The turn's own generator, not one wrapped around it: every piece would cross one more.
         return self._answer(owner, conversation_id, sampling or Sampling(), history=history)
 
     async def regenerate(
         self, owner: str, conversation_id: str, sampling: Sampling | None = None
-    ) -> AsyncIterator[ChatEvent]:
+    ) -> AsyncGenerator[ChatEvent, None]:
         """Answer the last user message again, replacing the answer after it."""
-        history = await self.messages(owner, conversation_id)
-        last_user = next((m for m in reversed(history) if m.role == "user"), None)
-        if last_user is None:
-            raise InvalidInput("There is no message to answer again.")
-        later = [m for m in history if m.id > last_user.id]
-        if later:
-            await self._db(self.store.delete_messages_from, owner, conversation_id, later[0].id)
-        async for event in self._answer(owner, conversation_id, sampling or Sampling()):
-            yield event
+        with self._claims.claimed((owner, conversation_id)):
+            history = await self.messages(owner, conversation_id)
+            last_user = next((m for m in reversed(history) if m.role == "user"), None)
+            if last_user is None:
+                raise InvalidInput("There is no message to answer again.")
+            later = [m for m in history if m.id > last_user.id]
+            if later:
+                await self._db(self.store.delete_messages_from, owner, conversation_id, later[0].id)
+        async with aclosing(self._answer(owner, conversation_id, sampling or Sampling())) as events:
+            async for event in events:
+                yield event
 
     async def edit_last(
         self, owner: str, conversation_id: str, content: object, sampling: Sampling | None = None
-    ) -> AsyncIterator[ChatEvent]:
+    ) -> AsyncGenerator[ChatEvent, None]:
         """Replace the last user message (and its answer) and send the new text."""
-        text = self.validate(content)
-        history = await self.messages(owner, conversation_id)
-        last_user = next((m for m in reversed(history) if m.role == "user"), None)
-        if last_user is None:
-            raise InvalidInput("There is no message to edit.")
-        await self._db(self.store.delete_messages_from, owner, conversation_id, last_user.id)
-        async for event in self.send(owner, conversation_id, text, sampling):
-            yield event
+        history = await self.begin(owner, conversation_id, content, replace_last=True)
+        async with aclosing(self.answer(owner, conversation_id, history, sampling)) as events:
+            async for event in events:
+                yield event
 
     async def continue_answer(
         self, owner: str, conversation_id: str, sampling: Sampling | None = None
-    ) -> AsyncIterator[ChatEvent]:
+    ) -> AsyncGenerator[ChatEvent, None]:
         """Go on with the last answer where the length limit cut it."""
-        history = await self.messages(owner, conversation_id)
-        if not history or history[-1].role != "assistant" or history[-1].state != MessageState.TRUNCATED:
-            raise InvalidInput("Only an answer cut by the length limit can be continued.")
-        async for event in self._answer(owner, conversation_id, sampling or Sampling(), continuing=history[-1]):
-            yield event
+        with self._claims.claimed((owner, conversation_id)):
+            history = await self.messages(owner, conversation_id)
+            if not history or history[-1].role != "assistant" or history[-1].state != MessageState.TRUNCATED:
+                raise InvalidInput("Only an answer cut by the length limit can be continued.")
+        async with aclosing(
+            self._answer(owner, conversation_id, sampling or Sampling(), continuing=history[-1])
+        ) as events:
+            async for event in events:
+                yield event
 
     async def _fit(
         self, messages: list[dict[str, str]], sampling: Sampling, prefix: str | None
@@ -371,67 +392,74 @@ class ChatService:
         sampling: Sampling,
         continuing: MessageRecord | None = None,
         history: list[MessageRecord] | None = None,
-    ) -> AsyncIterator[ChatEvent]:
-        if history is None:
-            history = await self.messages(owner, conversation_id)
-        prefix = None
-        if continuing is not None:
-            history = [m for m in history if m.id != continuing.id]
-            # Thinking goes on from inside the block; an answer goes on from its own text.
-            prefix = continuing.content if continuing.content else f"<think>\n{continuing.reasoning}"
-        messages = model_messages(history)
-        if sampling.persona.strip():
-            messages.insert(len(messages) - 1, {"role": "system", "content": sampling.persona})
-        draft = _Draft.continuing(continuing) if continuing is not None else _Draft()
-        state = MessageState.ERROR
-        error: AppError | None = None
-        model = None
-        self.metrics.requests.inc()
-        self.metrics.active.inc()
+    ) -> AsyncGenerator[ChatEvent, None]:
+        key = (owner, conversation_id)
+        self._claims.start(key)
         try:
-            self.engine.require_ready()
-            model = await self.client.amodel_name()
-            fitted, dropped, max_tokens = await self._fit(messages, sampling, prefix)
-            if dropped:
-                yield Notice(f"{dropped} earlier messages were left out to fit the model's context.")
-            draft.started = time.monotonic()
-            last_checkpoint = draft.started
-            async for event in self.client.astream(
-                fitted,
-                temperature=sampling.temperature,
-                top_p=sampling.top_p,
-                max_tokens=max_tokens or None,
-                math=sampling.math,
-                prefix=prefix,
-                answer_only=continuing is not None and bool(continuing.content),
-            ):
-                if isinstance(event, StreamEnd):
-                    draft.end = event
-                    continue
-                if draft.first_token is None:
-                    self.metrics.ttft.observe(time.monotonic() - draft.started)
-                draft.add(event)
-                self.metrics.tokens.inc(event.tokens)
-                yield event
-                if time.monotonic() - last_checkpoint >= self.checkpoint_seconds:
-                    last_checkpoint = time.monotonic()
-                    await self._checkpoint(owner, conversation_id, draft)
-            finish = draft.end.finish_reason if draft.end else None
-            state = MessageState.TRUNCATED if finish == "length" else MessageState.COMPLETE
-        except AppError as exc:
-            error = exc
-        except (asyncio.CancelledError, GeneratorExit):
-            state = MessageState.STOPPED
-            raise
+            if history is None:
+                history = await self.messages(owner, conversation_id)
+            prefix = None
+            if continuing is not None:
+                history = [m for m in history if m.id != continuing.id]
+                # Thinking goes on from inside the block; an answer goes on from its own text.
+                prefix = continuing.content if continuing.content else f"<think>\n{continuing.reasoning}"
+            messages = model_messages(history)
+            if sampling.persona.strip():
+                messages.insert(len(messages) - 1, {"role": "system", "content": sampling.persona})
+            draft = _Draft.continuing(continuing) if continuing is not None else _Draft()
+            state = MessageState.ERROR
+            error: AppError | None = None
+            model = None
+            self.metrics.requests.inc()
+            self.metrics.active.inc()
+            try:
+                self.engine.require_ready()
+                model = await self.client.amodel_name()
+                fitted, dropped, max_tokens = await self._fit(messages, sampling, prefix)
+                if dropped:
+                    yield Notice(f"{dropped} earlier messages were left out to fit the model's context.")
+                draft.started = time.monotonic()
+                last_checkpoint = draft.started
+                async for event in self.client.astream(
+                    fitted,
+                    temperature=sampling.temperature,
+                    top_p=sampling.top_p,
+                    max_tokens=max_tokens or None,
+                    math=sampling.math,
+                    prefix=prefix,
+                    answer_only=continuing is not None and bool(continuing.content),
+                ):
+                    if isinstance(event, StreamEnd):
+                        draft.end = event
+                        continue
+                    if draft.first_token is None:
+                        self.metrics.ttft.observe(time.monotonic() - draft.started)
+                    draft.add(event)
+                    self.metrics.tokens.inc(event.tokens)
+                    yield event
+                    if time.monotonic() - last_checkpoint >= self.checkpoint_seconds:
+                        last_checkpoint = time.monotonic()
+                        await self._checkpoint(owner, conversation_id, draft)
+                finish = draft.end.finish_reason if draft.end else None
+                state = MessageState.TRUNCATED if finish == "length" else MessageState.COMPLETE
+            except AppError as exc:
+                error = exc
+            except (asyncio.CancelledError, GeneratorExit):
+                state = MessageState.STOPPED
+                raise
+            finally:
+                self.metrics.active.dec()
+                if error is not None:
+                    self.metrics.errors.labels(error.kind).inc()
+                # Written by a thread that a cancellation cannot stop, so a stopped turn still keeps
+                # what it had; a second cancellation while it writes ends the wait, not the write.
+                # Answers that end together are written together, as turns that start together are.
+                final = (owner, conversation_id, draft.message_id, _final_fields(draft, state, error, model, sampling))
+                record = await asyncio.shield(self._answer_saves.call(final))
         finally:
-            self.metrics.active.dec()
-            if error is not None:
-                self.metrics.errors.labels(error.kind).inc()
-            # Written by a thread that a cancellation cannot stop, so a stopped turn still keeps
-            # what it had; a second cancellation while it writes ends the wait, not the write.
-            # Answers that end together are written together, as turns that start together are.
-            final = (owner, conversation_id, draft.message_id, _final_fields(draft, state, error, model, sampling))
-            record = await asyncio.shield(self._answer_saves.call(final))
+            # Once the answer is written (the next turn reads it), and before TurnEnded: a reader
+            # that stops there need not close this generator for the conversation to be free.
+            self._claims.release(key)
         yield TurnEnded(record, error)
 
     async def _checkpoint(self, owner: str, conversation_id: str, draft: _Draft) -> None:

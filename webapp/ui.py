@@ -249,12 +249,16 @@ def build_ui(service: ChatService, auth: Authenticator, monitor: StatusMonitor) 
         turn: AsyncIterator[ChatEvent],
         continuing: MessageRecord | None = None,
     ) -> AsyncIterator[tuple[Any, ...]]:
-        """Page updates for one streamed answer, at most one per UPDATE_INTERVAL (the first at once)."""
+        """Page updates (conversation, chat, Send button) for one streamed answer.
+
+        At most one per UPDATE_INTERVAL, the first at once. Send is off from the first (the
+        service would refuse a second turn of this conversation) until the event is over.
+        """
         live = LiveAnswer(before, lang, (await service.preferences(owner)).show_reasoning)
         if continuing is not None:
             live.add(Piece("reasoning", continuing.reasoning))
             live.add(Piece("content", continuing.content))
-        yield current, live.render()
+        yield current, live.render(), gr.update(interactive=False)
         last = 0.0
         async for event in turn:
             if isinstance(event, TurnEnded):
@@ -263,8 +267,26 @@ def build_ui(service: ChatService, auth: Authenticator, monitor: StatusMonitor) 
             now = time.monotonic()
             if now - last >= UPDATE_INTERVAL:
                 last = now
-                yield current, live.render()
-        yield current, await view(owner, await service.messages(owner, current), lang)
+                yield current, live.render(), gr.skip()
+        yield current, await view(owner, await service.messages(owner, current), lang), gr.skip()
+
+    async def started(turn: AsyncIterator[ChatEvent]) -> AsyncIterator[ChatEvent]:
+        """`turn` once its first event has come, or a visible error if the service refused it.
+
+        Nothing is shown before: a refused turn (one already under way, nothing to answer
+        again) leaves the chat as it was.
+        """
+        try:
+            first = await anext(turn)
+        except AppError as exc:
+            raise gr.Error(str(exc)) from exc
+
+        async def resumed() -> AsyncIterator[ChatEvent]:
+            yield first
+            async for event in turn:
+                yield event
+
+        return resumed()
 
     async def on_send(
         text: str, current: str | None, editing: bool, lang: Lang,
@@ -279,21 +301,18 @@ def build_ui(service: ChatService, auth: Authenticator, monitor: StatusMonitor) 
             service.admit(owner, request.client.host if request.client else None)
             if current is None:
                 current = (await service.new_conversation(owner)).id
-            history = await service.messages(owner, current)
+            # Stored (or refused: a turn of this conversation still under way) before the box is
+            # cleared, so a refused message stays where it was typed.
+            history = await service.begin(owner, current, text, replace_last=editing)
         except AppError as exc:
             raise gr.Error(str(exc)) from exc
-        if editing:
-            last_user = max((i for i, m in enumerate(history) if m.role == "user"), default=len(history))
-            history = history[:last_user]
-            turn = service.edit_last(owner, current, text, sampling)
-        else:
-            turn = service.send(owner, current, text, sampling)
-        before = [*await view(owner, history, lang), {"role": "user", "content": display(text)}]
-        yield "", False, current, before, await sidebar(owner, lang, current), gr.skip()
-        async for current_id, chat in stream_turn(owner, current, lang, before, turn):
-            yield gr.skip(), gr.skip(), current_id, chat, gr.skip(), gr.skip()
+        turn = service.answer(owner, current, history, sampling)
+        before = await view(owner, history, lang)
+        yield "", False, current, before, await sidebar(owner, lang, current), gr.skip(), gr.update(interactive=False)
+        async for current_id, chat, button in stream_turn(owner, current, lang, before, turn):
+            yield gr.skip(), gr.skip(), current_id, chat, gr.skip(), gr.skip(), button
         title = (await service.conversation(owner, current)).title
-        yield gr.skip(), gr.skip(), current, gr.skip(), await sidebar(owner, lang, current), title
+        yield gr.skip(), gr.skip(), current, gr.skip(), await sidebar(owner, lang, current), title, gr.skip()
 
     async def on_regenerate(
         current: str | None, lang: Lang,
@@ -310,8 +329,9 @@ def build_ui(service: ChatService, auth: Authenticator, monitor: StatusMonitor) 
             return
         sampling = sampling_from(temperature, top_p, max_tokens, math, persona)
         admit(owner, request)
+        turn = await started(service.regenerate(owner, current, sampling))
         before = await view(owner, history[: last_user + 1], lang)
-        async for update in stream_turn(owner, current, lang, before, service.regenerate(owner, current, sampling)):
+        async for update in stream_turn(owner, current, lang, before, turn):
             yield update
 
     async def on_continue(
@@ -326,20 +346,15 @@ def build_ui(service: ChatService, auth: Authenticator, monitor: StatusMonitor) 
         history = await service.messages(owner, current)
         sampling = sampling_from(temperature, top_p, max_tokens, math, persona)
         admit(owner, request)
-        try:
-            turn = service.continue_answer(owner, current, sampling)
-            first = await anext(turn)  # refused at once when there is nothing to continue
-        except AppError as exc:
-            raise gr.Error(str(exc)) from exc
-
-        async def resumed() -> AsyncIterator[ChatEvent]:
-            yield first
-            async for event in turn:
-                yield event
-
+        turn = await started(service.continue_answer(owner, current, sampling))
         before = await view(owner, history[:-1], lang)
-        async for update in stream_turn(owner, current, lang, before, resumed(), continuing=history[-1]):
+        async for update in stream_turn(owner, current, lang, before, turn, continuing=history[-1]):
             yield update
+
+    def on_turn_over() -> Any:
+        """Send again, once a turn's event is over (not at its last update: until the event
+        ends, Gradio drops a second press of the key that began it)."""
+        return gr.update(interactive=True)
 
     async def on_stopped(current: str | None, lang: Lang, request: gr.Request) -> Any:
         """After a stop, show the answer as it was saved (with its partial text and state)."""
@@ -544,14 +559,15 @@ def build_ui(service: ChatService, auth: Authenticator, monitor: StatusMonitor) 
         # No concurrency limit: vLLM batches many chats; Gradio's default of 1 would queue them.
         streaming: dict[str, Any] = {"concurrency_limit": None, "show_progress": "hidden", **private}
         send_inputs = [box, current, editing, lang, *sampling_inputs]
-        send_outputs = [box, editing, current, chatbot, conversations, title]
+        send_outputs = [box, editing, current, chatbot, conversations, title, send]
+        turn_inputs = [current, lang, *sampling_inputs]
         turns: list[Any] = [
             trigger(on_send, send_inputs, send_outputs, **streaming) for trigger in (box.submit, send.click)
         ]
-        turns.append(
-            regenerate.click(on_regenerate, [current, lang, *sampling_inputs], [current, chatbot], **streaming)
-        )
-        turns.append(resume.click(on_continue, [current, lang, *sampling_inputs], [current, chatbot], **streaming))
+        turns.append(regenerate.click(on_regenerate, turn_inputs, [current, chatbot, send], **streaming))
+        turns.append(resume.click(on_continue, turn_inputs, [current, chatbot, send], **streaming))
+        for turn in turns:  # `.then`: however the turn ends (done, failed, stopped), Send comes back
+            turn.then(on_turn_over, None, [send], concurrency_limit=None, **private)
         stop.click(None, cancels=turns, **private).then(on_stopped, [current, lang], [chatbot], **private)
 
         def relabel(choice: Lang) -> tuple[Any, ...]:
