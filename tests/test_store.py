@@ -4,8 +4,10 @@ schema, migrations, ownership, life of a message.
 
 from __future__ import annotations
 
+import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -91,6 +93,26 @@ def test_sqlite_runs_in_wal_with_foreign_keys_and_a_busy_timeout(store: Store) -
         assert connection.execute(text("PRAGMA journal_mode")).scalar() == "wal"
         assert connection.execute(text("PRAGMA foreign_keys")).scalar() == 1
         assert connection.execute(text("PRAGMA busy_timeout")).scalar() == 5000
+
+
+@pytest.mark.skipif(on_postgres(), reason="SQLite only")
+def test_a_new_sqlite_file_opens_while_another_process_writes_its_first_tables(tmp_path: Path) -> None:
+    """Two replicas at once on a new file: the second's WAL switch meets the first's schema write."""
+    path = tmp_path / "new.db"
+    first = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    first.execute("BEGIN IMMEDIATE")  # the other replica, migrating: its file is not yet in WAL mode
+    first.execute("CREATE TABLE migrating (x)")
+    committer = threading.Timer(0.5, first.execute, ["COMMIT"])
+    committer.start()
+    engine = create_db_engine(f"sqlite:///{path}")
+    try:
+        with engine.connect() as connection:  # "database is locked" at once, before the retry
+            assert connection.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+            assert connection.execute(text("SELECT count(*) FROM migrating")).scalar() == 0
+    finally:
+        committer.join()
+        engine.dispose()
+        first.close()
 
 
 @pytest.mark.skipif(not on_postgres(), reason="PostgreSQL only")

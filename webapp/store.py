@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 import secrets
+import sqlite3
 import threading
 import time
 from dataclasses import dataclass
@@ -170,11 +171,30 @@ def _update_message(db: Connection, message_id: int, fields: dict[str, Any]) -> 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")  # readers never wait for the writer
-    cursor.execute("PRAGMA foreign_keys=ON")  # deleting a conversation deletes its messages
     cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")  # concurrent writers wait instead of failing
+    _enter_wal(cursor)  # readers never wait for the writer
+    cursor.execute("PRAGMA foreign_keys=ON")  # deleting a conversation deletes its messages
     cursor.execute("PRAGMA synchronous=NORMAL")  # durable enough in WAL mode, much faster
     cursor.close()
+
+
+def _enter_wal(cursor: Any) -> None:
+    """Switch the file to WAL (it stays so), waiting out another process's first write.
+
+    A new file is in WAL mode once its first write commits. Until then, a second process
+    (a replica started at the same moment, migrating the same file) asking for WAL while the
+    first writes gets "database is locked" at once: SQLite skips the busy timeout where
+    waiting could deadlock. So it is asked again, as long as the busy timeout would wait.
+    """
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
 
 
 def create_db_engine(url: str) -> Engine:
