@@ -6,7 +6,9 @@ import asyncio
 import re
 import sys
 import threading
+import time
 from collections.abc import AsyncIterator
+from typing import Any
 from urllib.parse import urlsplit
 
 import gradio as gr
@@ -83,7 +85,8 @@ async def test_send_is_off_while_an_answer_is_written_and_another_tab_is_told_to
     browser: Browser, fake_app: FakeApp
 ) -> None:
     """One turn at a time in a conversation: a second one, from another tab, is refused and keeps its text."""
-    fake_app.fake.replies = [Reply(["pondering "] * 5, ["word "] * 400, interval=0.01), Reply(["ok"], ["Done."])]
+    # Long enough (30 s) to be under way whatever the machine's load; stopped once it has been seen.
+    fake_app.fake.replies = [Reply(["pondering "] * 5, ["word "] * 3000, interval=0.01), Reply(["ok"], ["Done."])]
     context = await browser.new_context(viewport={"width": 1200, "height": 900})
     try:
         first = await context.new_page()
@@ -98,7 +101,9 @@ async def test_send_is_off_while_an_answer_is_written_and_another_tab_is_told_to
         await send(second, "and another thing")
         await expect(second.get_by_text("An answer is still being written in this conversation")).to_be_visible()
         await expect(second.locator("#prompt textarea")).to_have_value("and another thing")  # nothing lost
-        await expect(first.locator("#send")).to_be_enabled(timeout=30_000)  # the long answer has ended
+        await first.locator("#stop").click()
+        await expect(chat).to_contain_text("已停止", timeout=10_000)
+        await expect(first.locator("#send")).to_be_enabled()  # stopped: the conversation is free
         await second.locator("#send").click()
         await expect(second.locator("#chat")).to_contain_text("Done.", timeout=10_000)
         await second.reload()
@@ -108,6 +113,54 @@ async def test_send_is_off_while_an_answer_is_written_and_another_tab_is_told_to
         assert places == sorted(places)  # the turns one after the other, never interleaved
     finally:
         await context.close()
+
+
+async def test_opening_another_chat_mid_answer_lets_the_person_chat_there_while_it_ends_unseen(
+    fake_page: Page, fake_app: FakeApp
+) -> None:
+    fake_app.fake.replies = [
+        Reply(["pondering "] * 5, ["word "] * 1500 + ["The end."], interval=0.01),  # 15 s at least
+        Reply(["ok"], ["Second answer."]),
+    ]
+    page, chat = fake_page, fake_page.locator("#chat")
+    sidebar = page.locator("#conversations")
+
+    async def first_answer() -> dict[str, Any]:
+        """The last stored message of the first conversation, through the API (the page's cookie)."""
+        listed = await (await page.request.get(f"{fake_app.url}/api/conversations")).json()
+        [first] = [c["id"] for c in listed if c["title"] == "write a lot"]
+        stored = await (await page.request.get(f"{fake_app.url}/api/conversations/{first}")).json()
+        last: dict[str, Any] = stored["messages"][-1]
+        return last
+
+    async def first_answer_becomes(state: str, within: float) -> dict[str, Any]:
+        deadline = time.monotonic() + within
+        while (answer := await first_answer())["state"] != state or answer["role"] != "assistant":
+            assert time.monotonic() < deadline, f"the first answer never became {state}: {answer}"
+            await asyncio.sleep(0.1)
+        return answer
+
+    await send(page, "write a lot")
+    await expect(chat).to_contain_text("word word", timeout=10_000)
+    await page.locator("#new-chat").click()
+    await expect(page.locator("#send")).to_be_enabled(timeout=5_000)  # not after the first answer's 15 s
+    await send(page, "a second question")
+    await expect(chat).to_contain_text("Second answer.", timeout=10_000)
+    await expect(chat).not_to_contain_text("write a lot")
+    meanwhile = await first_answer()
+    assert (meanwhile["role"], meanwhile["state"]) != ("assistant", "complete")  # it goes on meanwhile
+    await first_answer_becomes("streaming", within=15)  # its first checkpoint
+    await sidebar.get_by_text("write a lot").click()
+    await expect(chat).to_contain_text("仍在生成")  # opened mid-answer: what it had, and a note
+    await sidebar.get_by_text("a second question").click()
+    answer = await first_answer_becomes("complete", within=60)
+    assert answer["content"].endswith("The end.")  # run to its end, unseen, and saved whole
+    await page.wait_for_timeout(500)  # the page stays where the person is
+    await expect(chat).to_contain_text("Second answer.")
+    await expect(chat).not_to_contain_text("write a lot")
+    await sidebar.get_by_text("write a lot").click()
+    await expect(chat).to_contain_text("The end.", timeout=10_000)
+    await expect(chat).not_to_contain_text("仍在生成")
 
 
 async def test_stop_keeps_the_partial_answer_and_a_reload_shows_it(fake_page: Page, fake_app: FakeApp) -> None:
@@ -217,15 +270,19 @@ async def test_a_length_cut_answer_continues_from_the_settings_panel(page: Page)
     await expect(chat).not_to_contain_text("已达长度上限")
 
 
-def test_page_sessions_remember_who_acted_and_forget_the_oldest() -> None:
+def test_page_sessions_remember_who_acted_what_they_show_and_forget_the_oldest() -> None:
     sessions = PageSessions(limit=2)
     first, second, third = (gr.Request(session_hash=name) for name in ("first", "second", "third"))
-    sessions.mark(first)
-    sessions.mark(second)
+    sessions.mark(first, "a")
+    sessions.mark(second, None)
     assert first in sessions and second in sessions and third not in sessions
-    sessions.mark(third)
+    assert sessions.shows(first, "a") and not sessions.shows(first, "b") and not sessions.shows(second, "a")
+    sessions.mark(first, "b")  # chose another conversation
+    assert sessions.shows(first, "b") and not sessions.shows(first, "a")
+    sessions.mark(third, "c")
     assert first not in sessions and second in sessions and third in sessions
-    sessions.mark(gr.Request())  # a request without a session (the API) is no page's
+    assert sessions.shows(first, "a")  # forgotten: streamed to as it was
+    sessions.mark(gr.Request(), "d")  # a request without a session (the API) is no page's
     assert len([r for r in (first, second, third) if r in sessions]) == 2
 
 

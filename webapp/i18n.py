@@ -36,6 +36,10 @@ TEXT: dict[str, dict[Lang, str]] = {
     "thinking": {"zh": "思考中…", "en": "Thinking…"},
     "thought": {"zh": "思考过程", "en": "Thought"},
     "stopped": {"zh": "已停止", "en": "Stopped"},
+    "writing": {
+        "zh": "仍在生成，重新打开此对话可见后续",
+        "en": "Still being written — reopen the chat to see more",
+    },
     "truncated": {"zh": "已达长度上限，可继续生成", "en": "Cut at the length limit — Continue to go on"},
     "error": {"zh": "出错", "en": "Error"},
     "ttft": {"zh": "首字", "en": "first token"},

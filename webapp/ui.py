@@ -68,6 +68,8 @@ def answer_bubbles(message: MessageRecord, lang: Lang, show_reasoning: bool = Tr
     notes = []
     if message.state == MessageState.STOPPED:
         notes.append(f"⏹ {t('stopped', lang)}")
+    elif message.state == MessageState.STREAMING:  # a turn the page left goes on unseen (`stream_turn`)
+        notes.append(f"⏳ {t('writing', lang)}")
     elif message.state == MessageState.TRUNCATED:
         notes.append(f"✂ {t('truncated', lang)}")
     elif message.state == MessageState.ERROR:
@@ -129,28 +131,35 @@ class LiveAnswer:
 
 
 class PageSessions:
-    """The page sessions whose user has already changed the chat (sent, chose, cleared).
+    """The page sessions whose user has changed the chat (sent, chose, cleared), and what each shows.
 
     The page restores the latest conversation when it opens, but that load can finish after
     the user's first send has begun: its output then replaced the chat under the streamed
     answer, whose later updates are diffs against what the turn itself had sent, and the chat
-    ended blank. A load that finds its session here leaves the chat alone. Only a page's first
-    moments matter, so the oldest sessions are forgotten past `limit`.
+    ended blank. A load that finds its session here leaves the chat alone.
+
+    A streamed answer updates the page only while the page shows its conversation: a person
+    who opens another one mid-answer stays there (see `stream_turn`). The oldest sessions are
+    forgotten past `limit`; a forgotten one counts as showing whatever is streamed to it.
     """
 
     def __init__(self, limit: int = 10_000) -> None:
         self.limit = limit
-        self._seen: dict[str, None] = {}  # insertion-ordered: the oldest first
+        self._shown: dict[str, str | None] = {}  # insertion-ordered: the oldest first
 
-    def mark(self, request: gr.Request) -> None:
+    def mark(self, request: gr.Request, shown: str | None) -> None:
+        """The user acted, and the page now shows conversation `shown` (None: a new, empty chat)."""
         if request.session_hash is None:
             return
-        self._seen[request.session_hash] = None
-        if len(self._seen) > self.limit:
-            del self._seen[next(iter(self._seen))]
+        self._shown[request.session_hash] = shown
+        if len(self._shown) > self.limit:
+            del self._shown[next(iter(self._shown))]
 
     def __contains__(self, request: gr.Request) -> bool:
-        return request.session_hash in self._seen
+        return request.session_hash in self._shown
+
+    def shows(self, request: gr.Request, conversation: str) -> bool:
+        return self._shown.get(request.session_hash or "", conversation) == conversation
 
 
 def _conversation_choices(conversations: Sequence[ConversationInfo], lang: Lang) -> list[tuple[str, str]]:
@@ -209,7 +218,7 @@ def build_ui(service: ChatService, auth: Authenticator, monitor: StatusMonitor) 
         return latest.id, choices, chat, latest.title
 
     async def on_select(conversation_id: str | None, lang: Lang, request: gr.Request) -> tuple[Any, ...]:
-        acted.mark(request)
+        acted.mark(request, conversation_id or None)
         if not conversation_id:
             return None, [], ""
         owner = owner_of(request)
@@ -217,7 +226,7 @@ def build_ui(service: ChatService, auth: Authenticator, monitor: StatusMonitor) 
         return conversation_id, await view(owner, await service.messages(owner, conversation_id), lang), info.title
 
     async def on_new(lang: Lang, request: gr.Request) -> tuple[Any, ...]:
-        acted.mark(request)
+        acted.mark(request, None)
         owner_of(request)
         return None, [], "", gr.update(value=None), False
 
@@ -235,11 +244,21 @@ def build_ui(service: ChatService, auth: Authenticator, monitor: StatusMonitor) 
         return await sidebar(owner, lang, current)
 
     async def on_delete(current: str | None, lang: Lang, request: gr.Request) -> tuple[Any, ...]:
-        acted.mark(request)
+        acted.mark(request, None)
         owner = owner_of(request)
         if current:
             await service.delete(owner, current)
         return None, [], "", await sidebar(owner, lang, None)
+
+    def finish_unseen(turn: AsyncIterator[ChatEvent]) -> None:
+        """Let a turn run to its end (and be saved) without the page that began it."""
+
+        async def drain() -> None:
+            async for _ in turn:
+                pass
+
+        background.add(task := asyncio.create_task(drain(), name="unseen-turn"))
+        task.add_done_callback(background.discard)
 
     async def stream_turn(
         owner: str,
@@ -247,12 +266,16 @@ def build_ui(service: ChatService, auth: Authenticator, monitor: StatusMonitor) 
         lang: Lang,
         before: Chat,
         turn: AsyncIterator[ChatEvent],
+        request: gr.Request,
         continuing: MessageRecord | None = None,
     ) -> AsyncIterator[tuple[Any, ...]]:
         """Page updates (conversation, chat, Send button) for one streamed answer.
 
         At most one per UPDATE_INTERVAL, the first at once. Send is off from the first (the
         service would refuse a second turn of this conversation) until the event is over.
+        Once the page shows another conversation, the updates end (they would pull the page
+        back) and the answer goes on unseen: it is there, whole, when the person returns.
+        The event ends with them, so the person can send in the conversation they went to.
         """
         live = LiveAnswer(before, lang, (await service.preferences(owner)).show_reasoning)
         if continuing is not None:
@@ -267,8 +290,12 @@ def build_ui(service: ChatService, auth: Authenticator, monitor: StatusMonitor) 
             now = time.monotonic()
             if now - last >= UPDATE_INTERVAL:
                 last = now
+                if not acted.shows(request, current):
+                    finish_unseen(turn)
+                    return
                 yield current, live.render(), gr.skip()
-        yield current, await view(owner, await service.messages(owner, current), lang), gr.skip()
+        if acted.shows(request, current):
+            yield current, await view(owner, await service.messages(owner, current), lang), gr.skip()
 
     async def started(turn: AsyncIterator[ChatEvent]) -> AsyncIterator[ChatEvent]:
         """`turn` once its first event has come, or a visible error if the service refused it.
@@ -293,7 +320,7 @@ def build_ui(service: ChatService, auth: Authenticator, monitor: StatusMonitor) 
         temperature: float, top_p: float, max_tokens: float, math: bool, persona: str,
         request: gr.Request,
     ) -> AsyncIterator[tuple[Any, ...]]:  # fmt: skip
-        acted.mark(request)
+        acted.mark(request, current)
         owner = owner_of(request)
         try:
             sampling = sampling_from(temperature, top_p, max_tokens, math, persona)
@@ -301,6 +328,7 @@ def build_ui(service: ChatService, auth: Authenticator, monitor: StatusMonitor) 
             service.admit(owner, request.client.host if request.client else None)
             if current is None:
                 current = (await service.new_conversation(owner)).id
+                acted.mark(request, current)
             # Stored (or refused: a turn of this conversation still under way) before the box is
             # cleared, so a refused message stays where it was typed.
             history = await service.begin(owner, current, text, replace_last=editing)
@@ -309,8 +337,10 @@ def build_ui(service: ChatService, auth: Authenticator, monitor: StatusMonitor) 
         turn = service.answer(owner, current, history, sampling)
         before = await view(owner, history, lang)
         yield "", False, current, before, await sidebar(owner, lang, current), gr.skip(), gr.update(interactive=False)
-        async for current_id, chat, button in stream_turn(owner, current, lang, before, turn):
+        async for current_id, chat, button in stream_turn(owner, current, lang, before, turn, request):
             yield gr.skip(), gr.skip(), current_id, chat, gr.skip(), gr.skip(), button
+        if not acted.shows(request, current):
+            return
         title = (await service.conversation(owner, current)).title
         yield gr.skip(), gr.skip(), current, gr.skip(), await sidebar(owner, lang, current), title, gr.skip()
 
@@ -319,7 +349,7 @@ def build_ui(service: ChatService, auth: Authenticator, monitor: StatusMonitor) 
         temperature: float, top_p: float, max_tokens: float, math: bool, persona: str,
         request: gr.Request,
     ) -> AsyncIterator[tuple[Any, ...]]:  # fmt: skip
-        acted.mark(request)
+        acted.mark(request, current)
         owner = owner_of(request)
         if not current:
             return
@@ -331,7 +361,7 @@ def build_ui(service: ChatService, auth: Authenticator, monitor: StatusMonitor) 
         admit(owner, request)
         turn = await started(service.regenerate(owner, current, sampling))
         before = await view(owner, history[: last_user + 1], lang)
-        async for update in stream_turn(owner, current, lang, before, turn):
+        async for update in stream_turn(owner, current, lang, before, turn, request):
             yield update
 
     async def on_continue(
@@ -339,7 +369,7 @@ def build_ui(service: ChatService, auth: Authenticator, monitor: StatusMonitor) 
         temperature: float, top_p: float, max_tokens: float, math: bool, persona: str,
         request: gr.Request,
     ) -> AsyncIterator[tuple[Any, ...]]:  # fmt: skip
-        acted.mark(request)
+        acted.mark(request, current)
         owner = owner_of(request)
         if not current:
             return
@@ -348,7 +378,7 @@ def build_ui(service: ChatService, auth: Authenticator, monitor: StatusMonitor) 
         admit(owner, request)
         turn = await started(service.continue_answer(owner, current, sampling))
         before = await view(owner, history[:-1], lang)
-        async for update in stream_turn(owner, current, lang, before, turn, continuing=history[-1]):
+        async for update in stream_turn(owner, current, lang, before, turn, request, continuing=history[-1]):
             yield update
 
     def on_turn_over() -> Any:
