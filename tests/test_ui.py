@@ -163,6 +163,20 @@ async def test_opening_another_chat_mid_answer_lets_the_person_chat_there_while_
     await expect(chat).not_to_contain_text("仍在生成")
 
 
+async def test_regenerate_replaces_the_last_answer(fake_page: Page, fake_app: FakeApp) -> None:
+    fake_app.fake.replies = [Reply(["one"], ["First take."]), Reply(["two"], ["Second take."])]
+    await send(fake_page, "say something")
+    chat = fake_page.locator("#chat")
+    await expect(chat).to_contain_text("First take.", timeout=10_000)
+    await expect(fake_page.locator("#send")).to_be_enabled()
+    await fake_page.locator("#regenerate").click()
+    await expect(chat).to_contain_text("Second take.", timeout=10_000)
+    await expect(chat).not_to_contain_text("First take.")
+    await fake_page.reload()
+    await expect(chat).to_contain_text("Second take.", timeout=10_000)
+    assert (await chat.inner_text()).count("say something") == 1
+
+
 async def test_stop_keeps_the_partial_answer_and_a_reload_shows_it(fake_page: Page, fake_app: FakeApp) -> None:
     fake_app.fake.replies = [Reply(["pondering "] * 30, ["word "] * 3000, interval=0.01)]
     await send(fake_page, "write a lot")

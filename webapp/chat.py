@@ -273,17 +273,6 @@ class ChatService:
 
     # -- turns ----------------------------------------------------------------
 
-    async def send(
-        self, owner: str, conversation_id: str, content: object, sampling: Sampling | None = None
-    ) -> AsyncGenerator[ChatEvent, None]:
-        """Store the user's message, then answer it."""
-        history = await self.begin(owner, conversation_id, content)
-        # Closed with this generator: a reader that closes a turn (rather than cancel it)
-        # still has its answer saved and its conversation given back at once.
-        async with aclosing(self.answer(owner, conversation_id, history, sampling)) as events:
-            async for event in events:
-                yield event
-
     async def begin(
         self, owner: str, conversation_id: str, content: object, *, replace_last: bool = False
     ) -> list[MessageRecord]:
@@ -303,17 +292,8 @@ class ChatService:
             # Turns that start together store their messages in one transaction (`webapp.batches`).
             return await self._turn_starts.call((owner, conversation_id, text))
 
-    def answer(
-        self, owner: str, conversation_id: str, history: list[MessageRecord], sampling: Sampling | None = None
-    ) -> AsyncGenerator[ChatEvent, None]:
-        """Answer the conversation as `begin` returned it."""
-        # The turn's own generator, not one wrapped around it: every piece would cross one more.
-        return self._answer(owner, conversation_id, sampling or Sampling(), history=history)
-
-    async def regenerate(
-        self, owner: str, conversation_id: str, sampling: Sampling | None = None
-    ) -> AsyncGenerator[ChatEvent, None]:
-        """Answer the last user message again, replacing the answer after it."""
+    async def begin_again(self, owner: str, conversation_id: str) -> list[MessageRecord]:
+        """Make ready to answer the last user message again (what follows it goes): the conversation now."""
         with self._claims.claimed((owner, conversation_id)):
             history = await self.messages(owner, conversation_id)
             last_user = next((m for m in reversed(history) if m.role == "user"), None)
@@ -322,7 +302,38 @@ class ChatService:
             later = [m for m in history if m.id > last_user.id]
             if later:
                 await self._db(self.store.delete_messages_from, owner, conversation_id, later[0].id)
-        async with aclosing(self._answer(owner, conversation_id, sampling or Sampling())) as events:
+            return [m for m in history if m.id <= last_user.id]
+
+    async def begin_continuing(self, owner: str, conversation_id: str) -> tuple[list[MessageRecord], MessageRecord]:
+        """Make ready to go on with the last answer, cut by the length limit: the history before it, and it."""
+        with self._claims.claimed((owner, conversation_id)):
+            history = await self.messages(owner, conversation_id)
+            if not history or history[-1].role != "assistant" or history[-1].state != MessageState.TRUNCATED:
+                raise InvalidInput("Only an answer cut by the length limit can be continued.")
+            return history[:-1], history[-1]
+
+    def answer(
+        self,
+        owner: str,
+        conversation_id: str,
+        history: list[MessageRecord],
+        sampling: Sampling | None = None,
+        continuing: MessageRecord | None = None,
+    ) -> AsyncGenerator[ChatEvent, None]:
+        """Answer the conversation as a `begin…` call returned it (and go on with `continuing`)."""
+        # The turn's own generator, not one wrapped around it: every piece would cross one more.
+        return self._answer(owner, conversation_id, sampling or Sampling(), history, continuing)
+
+    # The turns in one call each, for callers with no use for the refusals before the stream.
+    # A wrapper closes the turn it reads (`aclosing`): a reader that closes a turn rather than
+    # cancel it still has its answer saved and its conversation given back at once.
+
+    async def send(
+        self, owner: str, conversation_id: str, content: object, sampling: Sampling | None = None
+    ) -> AsyncGenerator[ChatEvent, None]:
+        """Store the user's message, then answer it."""
+        history = await self.begin(owner, conversation_id, content)
+        async with aclosing(self.answer(owner, conversation_id, history, sampling)) as events:
             async for event in events:
                 yield event
 
@@ -335,17 +346,21 @@ class ChatService:
             async for event in events:
                 yield event
 
+    async def regenerate(
+        self, owner: str, conversation_id: str, sampling: Sampling | None = None
+    ) -> AsyncGenerator[ChatEvent, None]:
+        """Answer the last user message again, replacing the answer after it."""
+        history = await self.begin_again(owner, conversation_id)
+        async with aclosing(self.answer(owner, conversation_id, history, sampling)) as events:
+            async for event in events:
+                yield event
+
     async def continue_answer(
         self, owner: str, conversation_id: str, sampling: Sampling | None = None
     ) -> AsyncGenerator[ChatEvent, None]:
         """Go on with the last answer where the length limit cut it."""
-        with self._claims.claimed((owner, conversation_id)):
-            history = await self.messages(owner, conversation_id)
-            if not history or history[-1].role != "assistant" or history[-1].state != MessageState.TRUNCATED:
-                raise InvalidInput("Only an answer cut by the length limit can be continued.")
-        async with aclosing(
-            self._answer(owner, conversation_id, sampling or Sampling(), continuing=history[-1])
-        ) as events:
+        history, cut = await self.begin_continuing(owner, conversation_id)
+        async with aclosing(self.answer(owner, conversation_id, history, sampling, continuing=cut)) as events:
             async for event in events:
                 yield event
 
@@ -390,17 +405,15 @@ class ChatService:
         owner: str,
         conversation_id: str,
         sampling: Sampling,
+        history: list[MessageRecord],
         continuing: MessageRecord | None = None,
-        history: list[MessageRecord] | None = None,
     ) -> AsyncGenerator[ChatEvent, None]:
+        """The answer to `history` (which `continuing`, if any, does not include)."""
         key = (owner, conversation_id)
         self._claims.start(key)
         try:
-            if history is None:
-                history = await self.messages(owner, conversation_id)
             prefix = None
             if continuing is not None:
-                history = [m for m in history if m.id != continuing.id]
                 # Thinking goes on from inside the block; an answer goes on from its own text.
                 prefix = continuing.content if continuing.content else f"<think>\n{continuing.reasoning}"
             messages = model_messages(history)

@@ -297,24 +297,6 @@ def build_ui(service: ChatService, auth: Authenticator, monitor: StatusMonitor) 
         if acted.shows(request, current):
             yield current, await view(owner, await service.messages(owner, current), lang), gr.skip()
 
-    async def started(turn: AsyncIterator[ChatEvent]) -> AsyncIterator[ChatEvent]:
-        """`turn` once its first event has come, or a visible error if the service refused it.
-
-        Nothing is shown before: a refused turn (one already under way, nothing to answer
-        again) leaves the chat as it was.
-        """
-        try:
-            first = await anext(turn)
-        except AppError as exc:
-            raise gr.Error(str(exc)) from exc
-
-        async def resumed() -> AsyncIterator[ChatEvent]:
-            yield first
-            async for event in turn:
-                yield event
-
-        return resumed()
-
     async def on_send(
         text: str, current: str | None, editing: bool, lang: Lang,
         temperature: float, top_p: float, max_tokens: float, math: bool, persona: str,
@@ -353,15 +335,14 @@ def build_ui(service: ChatService, auth: Authenticator, monitor: StatusMonitor) 
         owner = owner_of(request)
         if not current:
             return
-        history = await service.messages(owner, current)
-        last_user = max((i for i, m in enumerate(history) if m.role == "user"), default=None)
-        if last_user is None:
-            return
         sampling = sampling_from(temperature, top_p, max_tokens, math, persona)
         admit(owner, request)
-        turn = await started(service.regenerate(owner, current, sampling))
-        before = await view(owner, history[: last_user + 1], lang)
-        async for update in stream_turn(owner, current, lang, before, turn, request):
+        try:  # refused (a turn under way, nothing to answer) before the chat changes
+            history = await service.begin_again(owner, current)
+        except AppError as exc:
+            raise gr.Error(str(exc)) from exc
+        turn = service.answer(owner, current, history, sampling)
+        async for update in stream_turn(owner, current, lang, await view(owner, history, lang), turn, request):
             yield update
 
     async def on_continue(
@@ -373,12 +354,15 @@ def build_ui(service: ChatService, auth: Authenticator, monitor: StatusMonitor) 
         owner = owner_of(request)
         if not current:
             return
-        history = await service.messages(owner, current)
         sampling = sampling_from(temperature, top_p, max_tokens, math, persona)
         admit(owner, request)
-        turn = await started(service.continue_answer(owner, current, sampling))
-        before = await view(owner, history[:-1], lang)
-        async for update in stream_turn(owner, current, lang, before, turn, request, continuing=history[-1]):
+        try:  # refused (a turn under way, nothing cut to go on with) before the chat changes
+            history, cut = await service.begin_continuing(owner, current)
+        except AppError as exc:
+            raise gr.Error(str(exc)) from exc
+        turn = service.answer(owner, current, history, sampling, continuing=cut)
+        before = await view(owner, history, lang)
+        async for update in stream_turn(owner, current, lang, before, turn, request, continuing=cut):
             yield update
 
     def on_turn_over() -> Any:
