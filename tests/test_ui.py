@@ -178,7 +178,8 @@ async def test_regenerate_replaces_the_last_answer(fake_page: Page, fake_app: Fa
 
 
 async def test_stop_keeps_the_partial_answer_and_a_reload_shows_it(fake_page: Page, fake_app: FakeApp) -> None:
-    fake_app.fake.replies = [Reply(["pondering "] * 30, ["word "] * 3000, interval=0.01)]
+    # Thinking long enough (3 s) that a busy machine still shows it open before the answer.
+    fake_app.fake.replies = [Reply(["pondering "] * 300, ["word "] * 3000, interval=0.01)]
     await send(fake_page, "write a lot")
     chat = fake_page.locator("#chat")
     await expect(chat).to_contain_text("思考中", timeout=10_000)  # the open thought block with its timer
