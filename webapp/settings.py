@@ -174,6 +174,39 @@ class Settings(BaseSettings):
         validation_alias="MAX_MESSAGE_CHARS",
         description="Longest message a user may send, in characters.",
     )
+    max_conversations: int = Field(
+        10_000,
+        ge=1,
+        validation_alias="MAX_CONVERSATIONS",
+        description="Most conversations one user (or anonymous browser) may keep.",
+    )
+    conversation_rate: str = Field(
+        "60/minute",
+        validation_alias="CONVERSATION_RATE",
+        description="New conversations one user (or anonymous browser) may start (`0` for no limit).",
+    )
+    max_body_bytes: int = Field(
+        2 * 1024 * 1024,
+        ge=1024,
+        validation_alias="MAX_BODY_BYTES",
+        description="Largest request body, in bytes: a bigger one is refused with 413 before it is read.",
+    )
+    allowed_hosts: str = Field(
+        "",
+        validation_alias="ALLOWED_HOSTS",
+        description=(
+            "Host names the app answers to besides localhost, 127.0.0.1 and [::1], comma-separated "
+            "(`*` for any). Empty: any when APP_HOST is 0.0.0.0 or ::, else only APP_HOST."
+        ),
+    )
+    trusted_origins: str = Field(
+        "",
+        validation_alias="TRUSTED_ORIGINS",
+        description=(
+            "Other origins (e.g. `https://chat.example.com`) whose pages may send requests with the "
+            "app's cookies, comma-separated: a proxy that rewrites the Host header needs its public origin here."
+        ),
+    )
     share: bool = Field(
         False,
         validation_alias="SHARE",
@@ -203,7 +236,7 @@ class Settings(BaseSettings):
             return None
         return value
 
-    @field_validator("login_rate", "chat_rate_per_user", "chat_rate_per_ip")
+    @field_validator("login_rate", "chat_rate_per_user", "chat_rate_per_ip", "conversation_rate")
     @classmethod
     def _is_rate(cls, value: str) -> str:
         parse_rate(value)  # fails fast with an example of what is expected
