@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import update
 
 from tests.conftest import FakeApp, LiveApp
 from tests.fakes import Reply
 from webapp.chat import MAX_MESSAGE_CHARS
+from webapp.models import Share
 from webapp.tiny_model import SCRIPT_ANSWER, SCRIPT_REASONING
 
 
@@ -181,3 +184,102 @@ def test_the_api_is_described_in_openapi(http: httpx.Client) -> None:
     assert "/api/conversations" in paths
     assert "/api/conversations/{conversation_id}/messages" in paths
     assert "/api/conversations/{conversation_id}/export" in paths
+
+
+@pytest.fixture
+def fake_http(fake_app: FakeApp) -> Iterator[httpx.Client]:
+    """A client of the app on the fake engine, with its own cookie jar: one anonymous owner."""
+    with httpx.Client(base_url=fake_app.url, timeout=60) as client:
+        yield client
+
+
+def test_new_conversations_are_rate_limited_per_owner(fake_http: httpx.Client, fake_app: FakeApp) -> None:
+    for _ in range(60):  # CONVERSATION_RATE's default: 60 a minute
+        new_conversation(fake_http)
+    refused = fake_http.post("/api/conversations")
+    assert refused.status_code == 429
+    assert int(refused.headers["retry-after"]) >= 1
+    assert refused.json()["error"]["message"] == "Too many new conversations: you may start 60 per minute."
+    assert len(fake_http.get("/api/conversations").json()) == 60
+    with httpx.Client(base_url=fake_app.url) as someone_else:
+        new_conversation(someone_else)
+
+
+def test_an_owner_past_the_cap_of_conversations_is_told_to_delete_some(
+    fake_http: httpx.Client, fake_app: FakeApp, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert fake_app.service.max_conversations == 10_000  # MAX_CONVERSATIONS's default, wired in
+    monkeypatch.setattr(fake_app.service, "max_conversations", 2)
+    kept = [new_conversation(fake_http) for _ in range(2)]
+    refused = fake_http.post("/api/conversations", json={"title": "one too many"})
+    assert refused.status_code == 409
+    error = refused.json()["error"]
+    assert (error["message"], error["hint"]) == (
+        "You have 2 conversations: the most one may keep.",
+        "Delete some to start a new one.",
+    )
+    assert fake_http.delete(f"/api/conversations/{kept[0]}").status_code == 204
+    new_conversation(fake_http)
+
+
+def test_titles_lose_control_characters_on_every_path(fake_http: httpx.Client, fake_app: FakeApp) -> None:
+    fake_app.fake.replies = [Reply(["t"], ["ok"])]
+    made = fake_http.post("/api/conversations", json={"title": "nul\u0000 and\ttab\u009b"})
+    assert made.status_code == 201
+    conversation_id = made.json()["id"]
+    assert fake_http.get(f"/api/conversations/{conversation_id}").json()["title"] == "nul and tab"
+    renamed = fake_http.patch(f"/api/conversations/{conversation_id}", json={"title": "two\u0000\nlines"})
+    assert renamed.status_code == 200 and renamed.json()["title"] == "two lines"
+    emptied = fake_http.patch(f"/api/conversations/{conversation_id}", json={"title": "\u0000\u0007"})
+    assert emptied.status_code == 422 and "empty" in emptied.json()["error"]["message"]
+    untitled = new_conversation(fake_http)
+    assert sse_events(chat(fake_http, untitled, content="first\u0000 line\nsecond"))[-1]["type"] == "done"
+    assert fake_http.get(f"/api/conversations/{untitled}").json()["title"] == "first line second"
+
+
+def test_nul_and_lone_surrogates_in_a_message_or_answer_are_not_a_500(
+    fake_http: httpx.Client, fake_app: FakeApp
+) -> None:
+    """PostgreSQL refuses NUL in text, and neither database takes a lone surrogate (JSON's "\\ud800")."""
+    fake_app.fake.replies = [Reply(["thought\u0000"], ["an\u0000swer"])]
+    conversation_id = new_conversation(fake_http)
+    response = chat(fake_http, conversation_id, content="a\u0000b")
+    assert response.status_code == 200
+    assert sse_events(response)[-1]["type"] == "done"
+    raw = b'{"content": "half \\ud83d pair"}'
+    response = fake_http.post(
+        f"/api/conversations/{conversation_id}/messages", content=raw, headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 200 and sse_events(response)[-1]["type"] == "done"
+    stored = fake_http.get(f"/api/conversations/{conversation_id}").json()["messages"]
+    assert [(m["content"], m["reasoning"]) for m in stored] == [
+        ("ab", ""),
+        ("answer", "thought"),
+        ("half \ufffd pair", ""),
+        ("answer", "thought"),
+    ]
+    only_nul = chat(fake_http, conversation_id, content="\u0000")
+    assert only_nul.status_code == 422 and "empty" in only_nul.json()["error"]["message"]
+
+
+def test_ids_search_terms_and_share_tokens_with_a_nul_are_not_found(fake_http: httpx.Client) -> None:
+    conversation_id = new_conversation(fake_http)
+    assert fake_http.get(f"/api/conversations/{conversation_id}%00").status_code == 404
+    assert fake_http.patch("/api/conversations/x%00", json={"title": "t"}).status_code == 404
+    assert chat(fake_http, "x%00", content="hi").status_code == 404
+    searched = fake_http.get("/api/conversations", params={"search": "any\u0000thing"})
+    assert searched.status_code == 200 and searched.json() == []
+    assert fake_http.get("/s/" + "a" * 43 + "%00").status_code == 404
+
+
+def test_sharing_again_after_the_link_expired_gives_a_new_link(fake_http: httpx.Client, fake_app: FakeApp) -> None:
+    conversation_id = new_conversation(fake_http)
+    first = fake_http.post(f"/api/conversations/{conversation_id}/share", json={"expires_in_days": 1}).json()
+    with fake_app.service.store.engine.begin() as connection:
+        token = first["url"].removeprefix("/s/")
+        connection.execute(update(Share).where(Share.token == token).values(expires_at=time.time() - 1))
+    assert fake_http.get(first["url"]).status_code == 404
+    again = fake_http.post(f"/api/conversations/{conversation_id}/share", json={"expires_in_days": 1})
+    assert again.status_code == 201 and again.json()["url"] != first["url"]
+    assert fake_http.get(first["url"]).status_code == 404  # the expired link stays dead
+    assert fake_http.get(again.json()["url"]).status_code == 200

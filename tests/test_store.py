@@ -16,14 +16,14 @@ from typing import Any
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import Connection, create_engine, event, inspect, text
+from sqlalchemy import Connection, create_engine, event, inspect, text, update
 from sqlalchemy.pool import NullPool
 
 from tests.conftest import on_postgres
-from webapp.errors import NotFound
-from webapp.models import Base, MessageState
+from webapp.errors import Conflict, InvalidInput, NotFound
+from webapp.models import Base, MessageState, Share
 from webapp.search import in_models
-from webapp.store import MessageRecord, Store, create_db_engine, migrate
+from webapp.store import MessageRecord, Store, create_db_engine, migrate, title_text
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -273,3 +273,116 @@ def test_answers_that_end_together_are_written_in_one_transaction(store: Store) 
     assert (rewritten.id, rewritten.content, rewritten.state) == (checkpointed.id, "so far, so good", "complete")
     assert (new.role, new.content) == ("assistant", "another")
     assert store.messages("alice", conversation.id) == [rewritten, new]
+
+
+# Titles and texts with what neither database keeps as it is: NUL (PostgreSQL refuses it), other
+# control characters (a title is one line), lone surrogates (not UTF-8; JSON's \ud800 escape brings them).
+@pytest.mark.parametrize(
+    ("given", "stored"),
+    [
+        ("a\x00b", "ab"),
+        ("tab\there\r\nnew  line", "tab here new line"),
+        ("bell\x07 escape\x1b[31m del\x7f c1\x85next\x9b", "bell escape[31m del c1 next"),
+        ("  \x00 padded \x00 ", "padded"),
+        ("half \ud83d pair \ud83d\ude00", "half \ufffd pair \U0001f600"),
+        ("中文 标题", "中文 标题"),
+    ],
+)
+def test_titles_are_one_line_of_text_on_every_path(store: Store, given: str, stored: str) -> None:
+    created = store.create_conversation("alice", title=given)
+    assert created.title == stored
+    assert store.conversation("alice", created.id).title == stored
+    renamed = store.create_conversation("alice")
+    assert store.rename("alice", renamed.id, given).title == stored
+    assert store.conversation("alice", renamed.id).title == stored
+    titled = store.create_conversation("alice")
+    store.add_message("alice", titled.id, role="user", content=given)
+    assert store.conversation("alice", titled.id).title == stored
+
+
+def test_a_title_of_nothing_but_control_characters_is_refused(store: Store) -> None:
+    conversation = store.create_conversation("alice", title="kept")
+    with pytest.raises(InvalidInput, match="empty"):
+        store.rename("alice", conversation.id, "\x00\x01 \t\x9f")
+    assert store.conversation("alice", conversation.id).title == "kept"
+    assert title_text("x" * 500) == "x" * 200 and title_text("a " * 150).endswith("a")
+
+
+def test_nul_in_a_message_or_answer_is_left_out_and_surrogates_are_paired(store: Store) -> None:
+    conversation = store.create_conversation("alice")
+    asked = store.add_message("alice", conversation.id, role="user", content="a\x00b \ud83d\ude00")
+    assert asked.content == "ab \U0001f600"
+    [history] = store.begin_turns([("alice", conversation.id, "c\x00d")])
+    assert isinstance(history, list) and history[-1].content == "cd"
+    answer = store.add_message(
+        "alice", conversation.id, role="assistant", content="x\x00", reasoning="\x00y", state=MessageState.STREAMING
+    )
+    assert (answer.content, answer.reasoning) == ("x", "y")
+    updated = store.update_message(answer.id, content="done\x00", error="lone \udc00")
+    assert (updated.content, updated.error) == ("done", "lone \ufffd")
+    [saved] = store.save_answers([("alice", conversation.id, None, {"content": "e\x00f", "state": "complete"})])
+    assert isinstance(saved, MessageRecord) and saved.content == "ef"
+    assert [m.content for m in store.messages("alice", conversation.id)] == ["ab \U0001f600", "cd", "done", "ef"]
+
+
+def test_ids_search_terms_and_share_tokens_with_a_nul_find_nothing(store: Store) -> None:
+    conversation = store.create_conversation("alice", title="findable")
+    for attempt in (
+        lambda: store.conversation("alice", conversation.id + "\x00"),
+        lambda: store.messages("alice", "\x00"),
+        lambda: store.rename("alice", "a\x00", "t"),
+        lambda: store.add_message("alice", "a\x00", role="user", content="x"),
+        lambda: store.shared("a" * 30 + "\x00"),
+    ):
+        with pytest.raises(NotFound):
+            attempt()
+    assert store.list_conversations("alice", search="find\x00able") == []
+    assert store.list_conversations("alice", search="\ud800abc") == []
+
+
+def test_an_owner_may_keep_at_most_the_cap_of_conversations(store: Store) -> None:
+    for _ in range(3):
+        store.create_conversation("alice", most=3)
+    with pytest.raises(Conflict, match="You have 3 conversations: the most one may keep.") as refused:
+        store.create_conversation("alice", most=3)
+    assert refused.value.hint and "Delete some" in refused.value.hint
+    assert len(store.list_conversations("alice")) == 3
+    store.create_conversation("bob", most=3)  # per owner
+    store.delete_conversation("alice", store.list_conversations("alice")[0].id)
+    store.create_conversation("alice", most=3)  # room again
+
+
+def test_concurrent_creations_do_not_pass_the_cap(store: Store) -> None:
+    barrier = threading.Barrier(8)
+    outcomes: list[str] = []
+
+    def create() -> None:
+        barrier.wait()
+        try:
+            store.create_conversation("alice", most=5)
+            outcomes.append("made")
+        except Conflict:
+            outcomes.append("refused")
+
+    threads = [threading.Thread(target=create) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes) == ["made"] * 5 + ["refused"] * 3
+    assert len(store.list_conversations("alice")) == 5
+
+
+def test_sharing_again_after_the_link_expired_makes_a_new_link(store: Store) -> None:
+    conversation = store.create_conversation("alice")
+    store.add_message("alice", conversation.id, role="user", content="question")
+    first = store.share("alice", conversation.id, expires_at=time.time() + 60)
+    assert store.share("alice", conversation.id, expires_at=time.time() + 60).token == first.token  # still live
+    with store.engine.begin() as connection:
+        connection.execute(update(Share).where(Share.token == first.token).values(expires_at=time.time() - 1))
+    again = store.share("alice", conversation.id, expires_at=None)
+    assert again.token != first.token
+    with pytest.raises(NotFound):
+        store.shared(first.token)  # the expired link stays dead
+    assert store.shared(again.token).messages[0]["content"] == "question"
+    assert [s.token for s in store.shares("alice")] == [again.token]

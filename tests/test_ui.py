@@ -387,3 +387,17 @@ async def test_settings_are_kept_per_browser_and_reset(page: Page) -> None:
     await expect(page.get_by_label("显示思考过程")).to_be_checked(timeout=10_000)
     await expect(page.get_by_label("角色设定（并入用户消息）")).to_have_value("")
     await expect(page.locator("#chat")).to_contain_text("思考过程", timeout=10_000)
+
+
+async def test_a_new_chat_past_the_cap_is_refused_with_the_reason_and_keeps_its_text(
+    fake_page: Page, fake_app: FakeApp, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake_app.fake.replies = [Reply(["ok"], ["Done."])]
+    monkeypatch.setattr(fake_app.service, "max_conversations", 1)
+    await send(fake_page, "the one I may keep")
+    await expect(fake_page.locator("#chat")).to_contain_text("Done.", timeout=10_000)
+    await fake_page.locator("#new-chat").click()
+    await send(fake_page, "one too many")
+    await expect(fake_page.get_by_text("You have 1 conversation: the most one may keep.")).to_be_visible()
+    await expect(fake_page.locator("#prompt textarea")).to_have_value("one too many")
+    await expect(fake_page.locator("#conversations")).not_to_contain_text("one too many")

@@ -82,7 +82,16 @@ def create_app(settings: Settings) -> FastAPI:
             engine.base_url, api_key=engine.api_key, model=client_model_name(settings), timeout=settings.request_timeout
         )
     admission = Admission(parse_rate(settings.chat_rate_per_user), parse_rate(settings.chat_rate_per_ip))
-    service = ChatService(engine, client, store, admission=admission, max_message_chars=settings.max_message_chars)
+    conversation_rate = parse_rate(settings.conversation_rate)
+    service = ChatService(
+        engine,
+        client,
+        store,
+        admission=admission,
+        max_message_chars=settings.max_message_chars,
+        new_conversations=Admission(conversation_rate, None, acts="new conversations", verb="start"),
+        max_conversations=settings.max_conversations,
+    )
     if not settings.accounts and not is_loopback_host(settings.host):
         log.warning(
             "listening on %s without accounts: anyone who can reach it may chat. "

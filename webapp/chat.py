@@ -93,7 +93,7 @@ def validate_message(text: object, limit: int = MAX_MESSAGE_CHARS) -> str:
     """The user's message, or a clear reason it cannot be sent."""
     if not isinstance(text, str):
         raise InvalidInput(f"A message must be text, not {type(text).__name__}.")
-    if not text.strip():
+    if not text.replace("\x00", "").strip():  # NUL characters are left out when it is stored
         raise InvalidInput("The message is empty.", hint="Type a question first.")
     if len(text) > limit:
         raise TooLarge(
@@ -186,6 +186,8 @@ class ChatService:
         metrics: ChatMetrics | None = None,
         admission: Admission | None = None,
         max_message_chars: int = MAX_MESSAGE_CHARS,
+        new_conversations: Admission | None = None,
+        max_conversations: int | None = None,
     ) -> None:
         self.engine = engine
         self.client = client
@@ -194,6 +196,8 @@ class ChatService:
         self.metrics = metrics or ChatMetrics()
         self.admission = admission or Admission(None, None)
         self.max_message_chars = max_message_chars
+        self.new_conversations = new_conversations or Admission(None, None)
+        self.max_conversations = max_conversations
         self._turn_starts: Batches[tuple[str, str, str], list[MessageRecord]] = Batches(store.begin_turns)
         self._answer_saves: Batches[FinalAnswer, MessageRecord] = Batches(store.save_answers)
         self._claims = TurnClaims()
@@ -214,7 +218,9 @@ class ChatService:
     # -- conversations --------------------------------------------------------
 
     async def new_conversation(self, owner: str, title: str = "") -> ConversationInfo:
-        return await self._db(self.store.create_conversation, owner, title=title)
+        """A new conversation of the owner's: refused past their rate (RateLimited) or their cap (Conflict)."""
+        self.new_conversations.admit(owner, None)
+        return await self._db(self.store.create_conversation, owner, title=title, most=self.max_conversations)
 
     async def conversations(self, owner: str, search: str = "") -> list[ConversationInfo]:
         return await self._db(self.store.list_conversations, owner, search=search)
@@ -248,9 +254,7 @@ class ChatService:
             await asyncio.sleep(0.05)
 
     async def rename(self, owner: str, conversation_id: str, title: str) -> ConversationInfo:
-        title = " ".join(title.split())
-        if not title:
-            raise InvalidInput("A title cannot be empty.")
+        """Rename (the store makes the title one line of text, and refuses an empty one)."""
         return await self._db(self.store.rename, owner, conversation_id, title)
 
     async def delete(self, owner: str, conversation_id: str) -> None:

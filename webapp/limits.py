@@ -84,16 +84,23 @@ class RateLimiter:
 
 
 class Admission:
-    """Chat turns allowed per owner (user or anonymous browser) and per network address."""
+    """Acts (chat turns, new conversations) allowed per owner (user or anonymous browser) and per network address."""
 
     def __init__(
-        self, per_owner: Rate | None, per_address: Rate | None, *, clock: Callable[[], float] = time.monotonic
+        self,
+        per_owner: Rate | None,
+        per_address: Rate | None,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        acts: str = "messages",
+        verb: str = "send",
     ) -> None:
         self._owners = RateLimiter(per_owner, clock=clock) if per_owner else None
         self._addresses = RateLimiter(per_address, clock=clock) if per_address else None
+        self._acts, self._verb = acts, verb  # as the refusal names them: "Too many messages: you may send ..."
 
     def admit(self, owner: str, address: str | None) -> None:
-        """Count one turn, or raise RateLimited saying which limit was reached and when to retry."""
+        """Count one act, or raise RateLimited saying which limit was reached and when to retry."""
         checks = [(self._owners, owner, "you"), (self._addresses, address, "your network address")]
         for limiter, key, who in checks:
             if limiter is None or key is None:
@@ -101,7 +108,8 @@ class Admission:
             wait = limiter.retry_after(key)
             if wait > 0:
                 raise RateLimited(
-                    f"Too many messages: {who} may send {limiter.rate.count} per {_period(limiter.rate.window)}.",
+                    f"Too many {self._acts}: {who} may {self._verb} {limiter.rate.count} "
+                    f"per {_period(limiter.rate.window)}.",
                     retry_after=wait,
                     hint=f"Try again in {max(1, round(wait))} s.",
                 )

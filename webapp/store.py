@@ -7,7 +7,9 @@ conversations: an id that is not the owner's is simply not found.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
+import re
 import secrets
 import sqlite3
 import threading
@@ -18,18 +20,35 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, Engine, bindparam, case, create_engine, delete, event, insert, select, text, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    bindparam,
+    case,
+    create_engine,
+    delete,
+    event,
+    func,
+    insert,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from webapp import search as history_search
-from webapp.errors import NotFound
+from webapp.errors import Conflict, InvalidInput, NotFound
 from webapp.models import Conversation, Message, MessageState, OwnerSettings, Share
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 # The key of the PostgreSQL advisory lock that replicas starting at once take in turn
 # ("r1chat-m" as a 64-bit number); any fixed number would do, as long as every replica uses it.
 STARTUP_LOCK = 0x7231636861742D6D
+# The advisory locks (one per owner) under which an owner's conversations are counted and created:
+# the two-key form, a key space apart from STARTUP_LOCK's.
+CREATION_LOCK_SPACE = 0x72316363  # "r1cc"
+OWNER_LOCK = text("SELECT pg_advisory_xact_lock(:space, :key)")
 TITLE_CHARS = 200
 BUSY_TIMEOUT_MS = 5_000  # how long a SQLite write waits for another process's
 STARTUP_WAIT_MS = 300_000  # how long a starting replica waits for another's migration
@@ -38,6 +57,13 @@ STARTUP_WAIT_MS = 300_000  # how long a starting replica waits for another's mig
 # opened for one use and closed again, its setup (the PRAGMAs) paid every time.
 POOL_SIZE = 32
 SETTING_FIELDS = ("temperature", "top_p", "max_tokens", "math", "show_reasoning", "persona")
+AUTO_TITLE_CHARS = 60  # a conversation's title until it is renamed: the start of its first message
+# What neither database can keep in text: NUL (PostgreSQL refuses it) and lone surrogates (not
+# UTF-8: both refuse them; JSON's "\ud83d\ude00" escapes can bring them in, a pair split in two).
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+# A title is one line of text: no C0 or C1 control characters (NUL among them).
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+_MESSAGE_TEXTS = ("content", "reasoning", "error")
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +137,30 @@ class MessageRecord:
 FinalAnswer = tuple[str, str, int | None, dict[str, Any]]
 
 
+def _lock_key(owner: str) -> int:
+    """The owner as a signed 32-bit key of an advisory lock."""
+    return int.from_bytes(hashlib.sha256(owner.encode()).digest()[:4], "big", signed=True)
+
+
+def storable(text: str) -> str:
+    """`text` as both databases keep it: NUL characters left out, surrogates paired (or U+FFFD when alone)."""
+    if _UNSTORABLE.search(text) is None:
+        return text
+    return text.replace("\x00", "").encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+
+
+def title_text(text: str, limit: int = TITLE_CHARS) -> str:
+    """A title as stored: one line, control characters left out, each run of whitespace one space."""
+    spaced = _CONTROL.sub(lambda control: " " if control[0].isspace() else "", storable(text))
+    return " ".join(spaced.split())[:limit].rstrip()
+
+
+def _storable_fields(fields: dict[str, Any]) -> dict[str, Any]:
+    """A message's columns with its texts storable (the model's answer may hold a NUL, as a user's message may)."""
+    texts = {name: storable(fields[name]) for name in _MESSAGE_TEXTS if isinstance(fields.get(name), str)}
+    return fields | texts if texts else fields
+
+
 def _info(conversation: Conversation) -> ConversationInfo:
     return ConversationInfo(conversation.id, conversation.title, conversation.created_at, conversation.updated_at)
 
@@ -141,6 +191,8 @@ TOUCH_OWNED = (
 
 
 def _owned_info(db: Connection, owner: str, conversation_id: str) -> ConversationInfo:
+    if _UNSTORABLE.search(conversation_id):  # no id holds one, and PostgreSQL would refuse the query
+        raise _no_such_conversation()
     row = db.execute(OWNED, {"conversation_id": conversation_id, "owner": owner}).first()
     if row is None:
         raise _no_such_conversation()
@@ -153,8 +205,11 @@ def _no_such_conversation() -> NotFound:
 
 
 def _add_message(db: Connection, owner: str, conversation_id: str, fields: dict[str, Any]) -> MessageRecord:
+    if _UNSTORABLE.search(conversation_id):
+        raise _no_such_conversation()
     now = time.time()
-    title = " ".join(str(fields.get("content", "")).split())[:60] if fields.get("role") == "user" else ""
+    fields = _storable_fields(fields)
+    title = title_text(str(fields.get("content", "")), AUTO_TITLE_CHARS) if fields.get("role") == "user" else ""
     touch = {"conversation": conversation_id, "owned_by": owner, "now": now, "first_title": title}
     if db.execute(TOUCH_OWNED, touch).first() is None:
         raise _no_such_conversation()
@@ -163,7 +218,7 @@ def _add_message(db: Connection, owner: str, conversation_id: str, fields: dict[
 
 
 def _update_message(db: Connection, message_id: int, fields: dict[str, Any]) -> MessageRecord:
-    row = db.execute(UPDATE_MESSAGE, fields | {"message_id": message_id}).first()
+    row = db.execute(UPDATE_MESSAGE, _storable_fields(fields) | {"message_id": message_id}).first()
     if row is None:
         raise NotFound("No such message.")
     return MessageRecord(*row)
@@ -269,16 +324,31 @@ class Store:
 
     # -- conversations --------------------------------------------------------
 
-    def create_conversation(self, owner: str, *, title: str = "") -> ConversationInfo:
+    def create_conversation(self, owner: str, *, title: str = "", most: int | None = None) -> ConversationInfo:
+        """A new conversation; refused (Conflict) when the owner already has `most` of them."""
         now = time.time()
         conversation = Conversation(
-            id=secrets.token_hex(16), owner=owner, title=title[:TITLE_CHARS], created_at=now, updated_at=now
+            id=secrets.token_hex(16), owner=owner, title=title_text(title), created_at=now, updated_at=now
         )
         with self._writing, self._session.begin() as session:
+            if most is not None:
+                # Counted in the inserting transaction, by one creator of the owner's at a time: this
+                # process's SQLite writers take turns anyway (`_writing`); on PostgreSQL, creations at the
+                # same instant (from any replica) would each see room for one more without the lock.
+                if self.engine.dialect.name == "postgresql":
+                    session.execute(OWNER_LOCK, {"space": CREATION_LOCK_SPACE, "key": _lock_key(owner)})
+                kept = session.scalar(select(func.count()).where(Conversation.owner == owner)) or 0
+                if kept >= most:
+                    raise Conflict(
+                        f"You have {kept:,} conversation{'s' if kept != 1 else ''}: the most one may keep.",
+                        hint="Delete some to start a new one.",
+                    )
             session.add(conversation)
         return _info(conversation)
 
     def _owned(self, session: Session, owner: str, conversation_id: str) -> Conversation:
+        if _UNSTORABLE.search(conversation_id):  # no id holds one, and PostgreSQL would refuse the query
+            raise _no_such_conversation()
         conversation = session.get(Conversation, conversation_id)
         if conversation is None or conversation.owner != owner:
             raise _no_such_conversation()
@@ -294,6 +364,8 @@ class Store:
         What "contains" means, and how an index serves it, is `webapp.search`'s.
         """
         term = search.strip()
+        if _UNSTORABLE.search(term):  # no stored text holds one (and SQLite's FTS5 or PostgreSQL would fail)
+            return []
         with self._session() as session:
             if term:
                 return [
@@ -305,9 +377,12 @@ class Store:
             return [_info(c) for c in session.scalars(query)]
 
     def rename(self, owner: str, conversation_id: str, title: str) -> ConversationInfo:
+        title = title_text(title)
+        if not title:
+            raise InvalidInput("A title cannot be empty.")
         with self._writing, self._session.begin() as session:
             conversation = self._owned(session, owner, conversation_id)
-            conversation.title = title[:TITLE_CHARS]
+            conversation.title = title
             return _info(conversation)
 
     def delete_conversation(self, owner: str, conversation_id: str) -> None:
@@ -410,7 +485,8 @@ class Store:
     def share(self, owner: str, conversation_id: str, *, expires_at: float | None) -> ShareInfo:
         """Snapshot the conversation's finished messages under a random token (one link per conversation).
 
-        Sharing again refreshes the snapshot and keeps the link.
+        Sharing again refreshes the snapshot and keeps the link, unless it expired: an expired link
+        stays dead, and the conversation gets a new one.
         """
         with self._writing, self._session.begin() as session:
             conversation = self._owned(session, owner, conversation_id)
@@ -423,12 +499,17 @@ class Store:
                 [{"role": m.role, "content": m.content, "reasoning": m.reasoning} for m in rows], ensure_ascii=False
             )
             share = session.scalar(select(Share).where(Share.conversation_id == conversation_id))
+            now = time.time()
+            if share is not None and share.expires_at is not None and share.expires_at <= now:
+                session.delete(share)
+                session.flush()  # gone before its successor is inserted
+                share = None
             if share is None:
                 # 32 random bytes = 256 bits: a link cannot be guessed, only given.
                 share = Share(token=secrets.token_urlsafe(32), conversation_id=conversation_id, owner=owner)
                 session.add(share)
             share.title, share.snapshot = conversation.title, snapshot
-            share.created_at, share.expires_at = time.time(), expires_at
+            share.created_at, share.expires_at = now, expires_at
             return ShareInfo(share.token, conversation_id, share.title, share.created_at, expires_at)
 
     def unshare(self, owner: str, conversation_id: str) -> None:
@@ -452,7 +533,7 @@ class Store:
     def shared(self, token: str) -> SharedSnapshot:
         """The snapshot behind a link; NotFound when there is none, it was revoked, or it expired."""
         with self._session() as session:
-            share = session.get(Share, token) if 20 <= len(token) <= 64 else None
+            share = session.get(Share, token) if 20 <= len(token) <= 64 and not _UNSTORABLE.search(token) else None
             if share is None or (share.expires_at is not None and share.expires_at <= time.time()):
                 raise NotFound("This link does not exist, was revoked, or has expired.")
             return SharedSnapshot(share.title, json.loads(share.snapshot), share.created_at)
