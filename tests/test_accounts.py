@@ -4,17 +4,21 @@ users, sessions, tokens, snapshots.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Iterator
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import Engine, func, select, text, update
 
+from tests.test_search import assert_index_in_step, migrate_to
 from webapp.accounts import Accounts, Identity, digest, owner_id
 from webapp.errors import Conflict, InvalidInput, NotFound
-from webapp.models import LoginSession, MessageState, Share, User
+from webapp.models import Conversation, LoginSession, Message, MessageState, OwnerSettings, Share, User
 from webapp.passwords import UserSpec, hash_password
-from webapp.store import Store
+from webapp.store import Store, create_db_engine, migrate
+
+SETTINGS = {"temperature": 0.7, "top_p": 0.9, "max_tokens": None, "math": True, "show_reasoning": False, "persona": ""}
 
 
 @pytest.fixture
@@ -81,14 +85,32 @@ def test_only_a_hash_of_a_session_token_is_stored(accounts: Accounts, store: Sto
         assert connection.scalar(select(LoginSession.token_hash)) == digest(token)
 
 
-def test_a_new_password_ends_every_session(accounts: Accounts) -> None:
-    accounts.create_user("alice", "wonderland")
-    who = accounts.authenticate("alice", "wonderland")
+def signed_in(accounts: Accounts, name: str, password: str) -> tuple[Identity, str, str]:
+    """The user, one of their sessions and one of their API tokens."""
+    who = accounts.authenticate(name, password)
     assert who is not None
-    token = accounts.start_session(who)
+    return who, accounts.start_session(who), accounts.create_token(who, "script")["token"]
+
+
+def test_a_new_password_ends_every_session_and_api_token(accounts: Accounts) -> None:
+    accounts.create_user("alice", "wonderland")
+    who, session, token = signed_in(accounts, "alice", "wonderland")
     accounts.set_password("alice", "looking-glass")
-    assert accounts.session_identity(token) is None
+    assert accounts.session_identity(session) is None and accounts.token_identity(token) is None
     assert accounts.authenticate("alice", "looking-glass") == who
+
+
+def test_signing_a_user_out_everywhere_ends_their_sessions_and_tokens_only(accounts: Accounts) -> None:
+    accounts.create_user("alice", "wonderland")
+    accounts.create_user("bob", "builder1")
+    _, session, token = signed_in(accounts, "alice", "wonderland")
+    bob, bobs_session, bobs_token = signed_in(accounts, "bob", "builder1")
+    accounts.sign_out_everywhere("alice")
+    assert accounts.session_identity(session) is None and accounts.token_identity(token) is None
+    assert accounts.authenticate("alice", "wonderland") is not None  # the password stays
+    assert accounts.session_identity(bobs_session) == bob and accounts.token_identity(bobs_token) == bob
+    with pytest.raises(NotFound):
+        accounts.sign_out_everywhere("nobody")
 
 
 def test_api_tokens_identify_their_user_until_revoked(accounts: Accounts) -> None:
@@ -122,6 +144,47 @@ def test_deleting_a_user_ends_their_sessions_and_tokens(accounts: Accounts) -> N
         accounts.delete_user("alice")
 
 
+def owned_rows(store: Store, owner: str) -> list[int]:
+    """How many conversations, messages, settings and share links `owner` has, in the database."""
+    with store.engine.connect() as connection:
+        mine = select(Conversation.id).where(Conversation.owner == owner)
+        return [
+            connection.scalar(select(func.count()).select_from(table).where(where)) or 0
+            for table, where in [
+                (Conversation, Conversation.owner == owner),
+                (Message, Message.conversation_id.in_(mine)),
+                (OwnerSettings, OwnerSettings.owner == owner),
+                (Share, Share.owner == owner),
+            ]
+        ]
+
+
+def give_history(store: Store, owner: str) -> str:
+    """A conversation with two messages, settings and a share link for `owner`; the link's token."""
+    conversation = store.create_conversation(owner)
+    store.add_message(owner, conversation.id, role="user", content="my secret question")
+    store.add_message(owner, conversation.id, role="assistant", content="the answer")
+    store.save_settings(owner, **SETTINGS)
+    return store.share(owner, conversation.id, expires_at=None).token
+
+
+def test_a_deleted_users_id_and_data_never_pass_to_a_new_user(accounts: Accounts, store: Store) -> None:
+    accounts.create_user("root", "rootpass1", is_admin=True)
+    alice = accounts.create_user("alice", "wonderland")
+    bob = accounts.create_user("bob", "builder1")  # the highest id: the one SQLite's rowids hand out again
+    give_history(store, owner_id(alice.id))
+    link = give_history(store, owner_id(bob.id))
+    accounts.delete_user("bob")
+    assert owned_rows(store, owner_id(bob.id)) == [0, 0, 0, 0]  # deleted with him
+    with pytest.raises(NotFound):
+        store.shared(link)
+    mallory = accounts.create_user("mallory", "mallory1")
+    assert mallory.id != bob.id
+    assert store.list_conversations(owner_id(mallory.id)) == [] and store.shares(owner_id(mallory.id)) == []
+    assert owned_rows(store, owner_id(alice.id)) == [1, 2, 1, 1]  # nobody else's
+    assert_index_in_step(store)  # the search index forgot the deleted messages
+
+
 def test_the_last_admin_cannot_be_deleted(accounts: Accounts) -> None:
     accounts.create_user("root", "rootpass1", is_admin=True)
     with pytest.raises(Conflict, match="only admin"):
@@ -139,6 +202,134 @@ def test_configured_users_are_created_and_updated(accounts: Accounts) -> None:
     assert accounts.authenticate("admin", "second-pass") is not None
     assert accounts.session_identity(token) is not None  # carol's password did not change
     assert [(u.name, u.is_admin) for u in accounts.users()] == [("admin", True), ("carol", True)]
+
+
+def test_a_configured_users_new_password_ends_their_sessions_and_tokens(accounts: Accounts) -> None:
+    accounts.sync([UserSpec("carol", "carols-pass")])
+    _, session, token = signed_in(accounts, "carol", "carols-pass")
+    accounts.sync([UserSpec("carol", "carols-new-pass")])
+    assert accounts.session_identity(session) is None and accounts.token_identity(token) is None
+
+
+def test_configured_users_the_configuration_drops_are_disabled_until_named_again(
+    accounts: Accounts, store: Store
+) -> None:
+    admin = UserSpec("admin", "admin-pass", True)
+    accounts.sync([admin, UserSpec("carol", "carols-pass")])
+    carol, session, token = signed_in(accounts, "carol", "carols-pass")
+    give_history(store, carol.owner)
+    accounts.sync([admin])  # carol's line was removed from the users file
+    assert accounts.authenticate("carol", "carols-pass") is None
+    assert accounts.session_identity(session) is None and accounts.token_identity(token) is None
+    assert [(u.name, u.managed_by, u.disabled) for u in accounts.users()] == [
+        ("admin", "config", False),
+        ("carol", "config", True),
+    ]
+    assert owned_rows(store, carol.owner) == [1, 2, 1, 1]  # kept
+    accounts.sync([admin, UserSpec("carol", "carols-pass")])
+    assert accounts.authenticate("carol", "carols-pass") == carol  # back, with her history
+    assert not accounts.users()[1].disabled
+
+
+def test_the_old_admin_cannot_sign_in_once_admin_user_is_renamed(accounts: Accounts) -> None:
+    accounts.sync([UserSpec("admin", "admin-pass", True)])
+    accounts.sync([UserSpec("root", "admin-pass", True)])  # ADMIN_USER=root
+    assert accounts.authenticate("admin", "admin-pass") is None
+    assert accounts.authenticate("root", "admin-pass") is not None
+
+
+def test_a_disabled_user_is_refused_everywhere(accounts: Accounts, store: Store) -> None:
+    accounts.sync([UserSpec("carol", "carols-pass")])
+    _, session, token = signed_in(accounts, "carol", "carols-pass")
+    with store.engine.begin() as connection:  # disabled, with a session and token left (another replica's sync)
+        connection.execute(update(User).values(disabled=True))
+    assert accounts.authenticate("carol", "carols-pass") is None
+    assert accounts.session_identity(session) is None and accounts.token_identity(token) is None
+
+
+def test_users_made_by_admins_are_left_alone_by_the_configuration(accounts: Accounts) -> None:
+    accounts.create_user("dave", "daves-pass")
+    accounts.sync([UserSpec("admin", "admin-pass", True)])
+    accounts.sync([])  # configuration names nobody any more
+    assert accounts.authenticate("dave", "daves-pass") is not None
+    assert [(u.name, u.managed_by, u.disabled) for u in accounts.users()] == [
+        ("admin", "config", True),
+        ("dave", "ui", False),
+    ]
+
+
+def test_admins_may_not_change_or_delete_a_configured_user(accounts: Accounts) -> None:
+    accounts.sync([UserSpec("admin", "admin-pass", True), UserSpec("carol", "carols-pass")])
+    with pytest.raises(Conflict, match="configuration") as refused:
+        accounts.set_password("carol", "taken-over")
+    assert "USERS_FILE" in str(refused.value.hint)
+    with pytest.raises(Conflict, match="configuration"):
+        accounts.delete_user("carol")
+    assert accounts.authenticate("carol", "carols-pass") is not None
+    accounts.sign_out_everywhere("carol")  # allowed: it changes nothing the configuration says
+
+
+def test_a_configured_name_takes_over_a_user_made_by_an_admin(
+    accounts: Accounts, caplog: pytest.LogCaptureFixture
+) -> None:
+    made = accounts.create_user("erin", "erins-ui-pass")
+    _, session, token = signed_in(accounts, "erin", "erins-ui-pass")
+    with caplog.at_level(logging.WARNING, logger="webapp.accounts"):
+        accounts.sync([UserSpec("erin", "erins-file-pass")])
+    assert "erin was made in the UI" in caplog.text
+    assert accounts.authenticate("erin", "erins-ui-pass") is None
+    who = accounts.authenticate("erin", "erins-file-pass")
+    assert who is not None and who.user_id == made.id
+    assert accounts.session_identity(session) is None and accounts.token_identity(token) is None
+    assert accounts.users()[0].managed_by == "config"
+    with pytest.raises(Conflict):
+        accounts.set_password("erin", "by-an-admin")
+
+
+def insert_user(engine: Engine, name: str) -> int:
+    """A user as revision 0004 stored them (no managed_by or disabled yet); their id."""
+    with engine.begin() as connection:
+        connection.execute(
+            text("INSERT INTO users (name, password_hash, is_admin, created_at) VALUES (:name, :hash, false, 0)"),
+            {"name": name, "hash": hash_password(f"{name}-pass")},
+        )
+        return int(connection.scalar(text("SELECT id FROM users WHERE name = :name"), {"name": name}))
+
+
+def test_the_upgrade_keeps_sessions_and_tokens_and_deletes_what_deleted_users_left(database_url: str) -> None:
+    engine = create_db_engine(database_url)
+    migrate_to(engine, "0004")
+    before = Store(engine)
+    alice, bob, carol = (insert_user(engine, name) for name in ("alice", "bob", "carol"))
+    session, token = "s" * 43, "r1c_" + "t" * 43
+    with engine.begin() as connection:
+        connection.execute(
+            text("INSERT INTO sessions VALUES (:hash, :user, 0, 1e12)"), {"hash": digest(session), "user": alice}
+        )
+        connection.execute(
+            text("INSERT INTO api_tokens (token_hash, user_id, name, created_at) VALUES (:hash, :user, 'x', 0)"),
+            {"hash": digest(token), "user": bob},
+        )
+    for owner in (owner_id(alice), owner_id(carol), "0" * 32):
+        give_history(before, owner)
+    with engine.begin() as connection:  # carol deleted before this fix: her history stayed
+        connection.execute(text("DELETE FROM users WHERE id = :id"), {"id": carol})
+    migrate(engine)
+    store, accounts = Store(engine), Accounts(engine, session_ttl=3600)
+    assert owned_rows(store, owner_id(carol)) == [0, 0, 0, 0]
+    assert owned_rows(store, owner_id(alice)) == [1, 2, 1, 1] and owned_rows(store, "0" * 32) == [1, 2, 1, 1]
+    assert accounts.session_identity(session) == Identity(owner_id(alice), "alice", False, alice)
+    assert accounts.token_identity(token) == Identity(owner_id(bob), "bob", False, bob)
+    assert [(u.name, u.managed_by, u.disabled) for u in accounts.users()] == [
+        ("alice", "ui", False),
+        ("bob", "ui", False),
+    ]
+    assert accounts.create_user("mallory", "mallory1").id > carol  # carol's id is never handed out again
+    accounts.create_user("root", "rootpass1", is_admin=True)
+    accounts.delete_user("mallory")  # foreign keys still hold: her id is not reused either
+    assert accounts.create_user("oscar", "oscar-pass").id > carol + 1
+    assert_index_in_step(store)
+    engine.dispose()
 
 
 def test_a_share_is_a_snapshot_under_an_unguessable_token(store: Store) -> None:

@@ -1,13 +1,19 @@
 """Accounts: users, login sessions and API tokens, stored beside the history.
 
 A user's conversations are owned by `user:<id>`, so the store's owner scoping
-(every query names the owner) is what keeps one user out of another's history.
-Session and API tokens are random; only their SHA-256 is stored.
+(every query names the owner) is what keeps one user out of another's history;
+ids are never reused, and a deleted user's data goes with them. Session and API
+tokens are random; only their SHA-256 is stored.
+
+Users named by configuration (USERS_FILE, ADMIN_USER/ADMIN_PASSWORD) are managed
+there only: `sync` applies it at every start and disables those it no longer
+names. Admins manage the others, in the UI or the API.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 import secrets
 import time
@@ -15,10 +21,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Engine, delete, func, select
-from sqlalchemy.orm import sessionmaker
+from sqlalchemy.orm import Session, sessionmaker
 
 from webapp.errors import Conflict, InvalidInput, NotFound
-from webapp.models import ApiToken, LoginSession, User
+from webapp.models import ApiToken, Conversation, LoginSession, Manager, OwnerSettings, Share, User
 from webapp.passwords import MAX_PASSWORD_CHARS, UserSpec, hash_password, verify_password
 from webapp.store import hold_startup_lock
 
@@ -27,6 +33,8 @@ MIN_PASSWORD_CHARS = 8
 TOKEN_PREFIX = "r1c_"  # API tokens are recognisable in a leaked log or a secret scanner
 # Verifying against this when the name is unknown makes a wrong name cost as much as a wrong password.
 _DUMMY_HASH = "scrypt$16384$8$1$AAAAAAAAAAAAAAAAAAAAAA==$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,9 +53,17 @@ class UserInfo:
     name: str
     is_admin: bool
     created_at: float
+    managed_by: str = Manager.UI  # "config": USERS_FILE or ADMIN_USER; "ui": an admin, in the UI or API
+    disabled: bool = False  # configured once, not any more: cannot sign in
 
     def as_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "is_admin": self.is_admin, "created_at": self.created_at}
+        return {
+            "name": self.name,
+            "is_admin": self.is_admin,
+            "created_at": self.created_at,
+            "managed_by": self.managed_by,
+            "disabled": self.disabled,
+        }
 
 
 def owner_id(user_id: int) -> str:
@@ -59,7 +75,7 @@ def digest(token: str) -> str:
 
 
 def _info(user: User) -> UserInfo:
-    return UserInfo(user.id, user.name, user.is_admin, user.created_at)
+    return UserInfo(user.id, user.name, user.is_admin, user.created_at, user.managed_by, user.disabled)
 
 
 def _identity(user: User) -> Identity:
@@ -78,6 +94,49 @@ def check_name(name: str) -> str:
     return name
 
 
+def _user(session: Session, name: str) -> User:
+    user = session.scalar(select(User).where(User.name == name))
+    if user is None:
+        raise NotFound(f"There is no user named {name}.")
+    return user
+
+
+def _managed_here(user: User) -> User:
+    """The user, if admins manage them; configured users are changed in the configuration only."""
+    if user.managed_by == Manager.CONFIG:
+        raise Conflict(
+            f"{user.name} comes from the configuration (USERS_FILE or ADMIN_USER), so it is managed there.",
+            hint="Change their password in USERS_FILE or ADMIN_PASSWORD, or remove them there, then restart the app.",
+        )
+    return user
+
+
+def _sign_out(session: Session, user_id: int) -> None:
+    """End every session and API token of a user."""
+    session.execute(delete(LoginSession).where(LoginSession.user_id == user_id))
+    session.execute(delete(ApiToken).where(ApiToken.user_id == user_id))
+
+
+def _configure(session: Session, spec: UserSpec, password_hash: str) -> None:
+    """Make the user `spec` names exactly as configured, enabled and managed by configuration."""
+    user = session.scalar(select(User).where(User.name == spec.name))
+    if user is None:
+        user = User(name=spec.name, password_hash=password_hash, is_admin=spec.is_admin, managed_by=Manager.CONFIG)
+        session.add(user)
+        return
+    if user.managed_by != Manager.CONFIG:
+        # Whoever holds the admin-made account's sessions and tokens need not be whom the configuration names.
+        log.warning("user %s was made in the UI; the configuration names them, and manages them from now on", user.name)
+        user.managed_by = Manager.CONFIG
+        user.password_hash = password_hash
+        _sign_out(session, user.id)
+    elif spec.password != user.password_hash and not verify_password(spec.password, user.password_hash):
+        user.password_hash = password_hash
+        _sign_out(session, user.id)
+    user.is_admin = spec.is_admin
+    user.disabled = False
+
+
 class Accounts:
     """Every read and write of users, sessions and tokens."""
 
@@ -88,21 +147,26 @@ class Accounts:
     # -- users ----------------------------------------------------------------
 
     def sync(self, specs: list[UserSpec]) -> None:
-        """Create or update the users named by configuration (file or environment)."""
+        """Apply the configuration (file or environment): it is the truth about the users it names.
+
+        Named users are created or updated; configured users it no longer names are disabled (their
+        sessions and tokens end, their data stays, naming them again brings them back). Users that
+        admins made are left alone, unless the configuration names one: then it takes them over.
+        """
         for spec in specs:
             check_name(spec.name)
         hashes = {spec.name: spec.password_hash for spec in specs}  # slow on purpose: before taking the lock
         with self._session.begin() as session:
             hold_startup_lock(session.connection())  # replicas starting at once: one creates, the others find
             for spec in specs:
-                user = session.scalar(select(User).where(User.name == spec.name))
-                if user is None:
-                    session.add(User(name=spec.name, password_hash=hashes[spec.name], is_admin=spec.is_admin))
-                    continue
-                if spec.password != user.password_hash and not verify_password(spec.password, user.password_hash):
-                    user.password_hash = hashes[spec.name]
-                    session.execute(delete(LoginSession).where(LoginSession.user_id == user.id))
-                user.is_admin = spec.is_admin
+                _configure(session, spec, hashes[spec.name])
+            dropped = select(User).where(
+                User.managed_by == Manager.CONFIG, User.disabled.is_(False), User.name.not_in(list(hashes))
+            )
+            for user in session.scalars(dropped):
+                log.warning("user %s is no longer configured: disabled (their data is kept)", user.name)
+                user.disabled = True
+                _sign_out(session, user.id)
 
     def users(self) -> list[UserInfo]:
         with self._session() as session:
@@ -114,30 +178,44 @@ class Accounts:
         with self._session.begin() as session:
             if session.scalar(select(User.id).where(User.name == name)) is not None:
                 raise Conflict(f"There is already a user named {name}.")
-            user = User(name=name, password_hash=hash_password(password), is_admin=is_admin, created_at=time.time())
+            user = User(
+                name=name,
+                password_hash=hash_password(password),
+                is_admin=is_admin,
+                created_at=time.time(),
+                managed_by=Manager.UI,
+            )
             session.add(user)
             session.flush()
             return _info(user)
 
     def delete_user(self, name: str) -> None:
-        """Delete a user with their sessions and tokens; their conversations stay until an admin purges them."""
+        """Delete a user and, in the same transaction, all that is theirs: conversations (with their
+        messages), settings, share links, sessions and API tokens."""
         with self._session.begin() as session:
-            user = session.scalar(select(User).where(User.name == name))
-            if user is None:
-                raise NotFound(f"There is no user named {name}.")
-            if user.is_admin and session.scalar(select(func.count()).where(User.is_admin)) == 1:
+            user = _managed_here(_user(session, name))
+            admins = select(func.count()).where(User.is_admin, User.disabled.is_(False))
+            if user.is_admin and session.scalar(admins) == 1:
                 raise Conflict("This is the only admin: make another admin first.")
+            owner = owner_id(user.id)
+            for owned in (Share, OwnerSettings, Conversation):  # messages go with their conversation
+                session.execute(delete(owned).where(owned.owner == owner))
+            _sign_out(session, user.id)
             session.delete(user)
 
     def set_password(self, name: str, password: str) -> None:
-        """A new password signs the user out everywhere."""
+        """A new password ends the user's sessions and API tokens."""
         check_new_password(password)
+        password_hash = hash_password(password)
         with self._session.begin() as session:
-            user = session.scalar(select(User).where(User.name == name))
-            if user is None:
-                raise NotFound(f"There is no user named {name}.")
-            user.password_hash = hash_password(password)
-            session.execute(delete(LoginSession).where(LoginSession.user_id == user.id))
+            user = _managed_here(_user(session, name))
+            user.password_hash = password_hash
+            _sign_out(session, user.id)
+
+    def sign_out_everywhere(self, name: str) -> None:
+        """End every session and API token of a user (configured users too: nothing of theirs changes)."""
+        with self._session.begin() as session:
+            _sign_out(session, _user(session, name).id)
 
     def authenticate(self, name: str, password: str) -> Identity | None:
         with self._session() as session:
@@ -145,7 +223,9 @@ class Accounts:
         if user is None:
             verify_password(password, _DUMMY_HASH)
             return None
-        return _identity(user) if verify_password(password, user.password_hash) else None
+        if not verify_password(password, user.password_hash) or user.disabled:
+            return None
+        return _identity(user)
 
     # -- sessions -------------------------------------------------------------
 
@@ -170,7 +250,7 @@ class Accounts:
             if row is None or row.expires_at <= time.time():
                 return None
             user = session.get(User, row.user_id)
-            return (_identity(user), row.expires_at) if user is not None else None
+            return (_identity(user), row.expires_at) if user is not None and not user.disabled else None
 
     def session_identity(self, token: str) -> Identity | None:
         found = self.session(token)
@@ -207,7 +287,7 @@ class Accounts:
             if row is None:
                 return None
             user = session.get(User, row.user_id)
-            if user is None:
+            if user is None or user.disabled:
                 return None
             now = time.time()
             if row.last_used_at is None or now - row.last_used_at > 60:  # a write per minute, not per request

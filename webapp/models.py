@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 import time
 
-from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, String, Text, false
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
@@ -85,6 +85,13 @@ class OwnerSettings(Base):
     updated_at: Mapped[float] = mapped_column(Float, nullable=False, default=time.time)
 
 
+class Manager(enum.StrEnum):
+    """Who decides a user's password and existence."""
+
+    CONFIG = "config"  # USERS_FILE or ADMIN_USER/ADMIN_PASSWORD, applied at every start
+    UI = "ui"  # an admin, in the users tab or at /api/users
+
+
 class User(Base):
     """An account; its conversations are those whose owner is `owner_id(user.id)`."""
 
@@ -95,6 +102,12 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(String(200), nullable=False)
     is_admin: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
     created_at: Mapped[float] = mapped_column(Float, nullable=False, default=time.time)
+    managed_by: Mapped[str] = mapped_column(String(16), nullable=False, default=Manager.UI, server_default=Manager.UI)
+    # A configured user the configuration no longer names: kept with their data, but cannot sign in.
+    disabled: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False, server_default=false())
+
+    # Ids are owners (`user:<id>`): SQLite must never hand a deleted user's id to a new one.
+    __table_args__ = ({"sqlite_autoincrement": True},)
 
 
 class LoginSession(Base):
