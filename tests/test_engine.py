@@ -243,3 +243,30 @@ async def until(
             pytest.fail(f"not reached within {within} s: {value}")
         await asyncio.sleep(0.05)
     return value
+
+
+async def test_the_launched_engine_gets_none_of_the_apps_secrets(
+    models_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    secrets = {
+        "ADMIN_PASSWORD": "admin-secret-1",
+        "SECRET_KEY": "cookie-secret-2",
+        "DATABASE_URL": "postgresql+psycopg://u:db-secret-3@db/r1chat",
+        "OPENAI_API_KEY": "other-secret-4",
+    }
+    for name, value in secrets.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("HF_TOKEN", "hub-token")  # what vLLM needs for a gated model stays
+    engine = Engine(launch_settings(models_dir / "scripted", tmp_path))
+    await engine.start()
+    try:
+        assert engine.pid is not None
+        # Read at once: the environment is the process's from its exec on (Popen returns after it).
+        environ = (await asyncio.to_thread(Path(f"/proc/{engine.pid}/environ").read_bytes)).split(b"\0")
+    finally:
+        await engine.stop()
+    names = {entry.partition(b"=")[0].decode() for entry in environ if entry}
+    assert not names & secrets.keys()
+    assert not any(value.encode() in entry for entry in environ for value in secrets.values())
+    assert {"HF_TOKEN", "VLLM_API_KEY", "PATH"} <= names
+    assert f"VLLM_API_KEY={engine.api_key}".encode() in environ

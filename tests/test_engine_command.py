@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from tests.conftest import make_settings
-from webapp.engine import engine_command, engine_environment, health_url
+from webapp.engine import app_variables, engine_command, engine_environment, health_url
 from webapp.settings import Settings
 
 
@@ -62,3 +62,47 @@ def test_a_cpu_engine_gets_a_bounded_kv_cache() -> None:
 def test_health_url_sits_beside_v1() -> None:
     assert health_url("http://h:8000/v1") == "http://h:8000/health"
     assert health_url("http://h:8000") == "http://h:8000/health"
+
+
+def test_the_engine_gets_none_of_the_apps_settings_or_secrets() -> None:
+    given = {
+        # the app's settings, its secrets first (pydantic-settings reads them in any case)
+        "ADMIN_PASSWORD": "a",
+        "SECRET_KEY": "s",
+        "DATABASE_URL": "postgresql+psycopg://u:p@db/r1chat",
+        "USERS_FILE": "/etc/r1chat/users",
+        "VLLM_API_KEY": "key-of-an-external-engine",
+        "VLLM_BASE_URL": "x",
+        "VLLM_LOG_FILE": "y",
+        "MAX_CONVERSATIONS": "5",
+        "secret_key": "lower case",
+        # other secrets, by their names
+        "OPENAI_API_KEY": "o",
+        "AWS_SECRET_ACCESS_KEY": "w",
+        "GITHUB_TOKEN": "g",
+        "PGPASSWORD": "p",
+        "TEST_DATABASE_URL": "postgresql+psycopg://u:p@db/test",
+        # what vLLM, the hubs, torch and the system need
+        "HF_TOKEN": "hf",
+        "HUGGING_FACE_HUB_TOKEN": "hf",
+        "HF_HOME": "/cache",
+        "VLLM_CPU_KVCACHE_SPACE": "4",
+        "CUDA_VISIBLE_DEVICES": "0",
+        "OMP_NUM_THREADS": "2",
+        "TOKENIZERS_PARALLELISM": "false",
+        "PYTORCH_CUDA_ALLOC_CONF": "expandable_segments:True",
+        "PATH": "/bin",
+        "HOME": "/home/app",
+        "LANG": "C.UTF-8",
+    }
+    env = engine_environment("fresh-key", given)
+    kept = {
+        "HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "HF_HOME", "VLLM_CPU_KVCACHE_SPACE", "CUDA_VISIBLE_DEVICES",
+        "OMP_NUM_THREADS", "TOKENIZERS_PARALLELISM", "PYTORCH_CUDA_ALLOC_CONF", "PATH", "HOME", "LANG",
+    }  # fmt: skip
+    assert {name for name in given if name in env} == kept | {"VLLM_API_KEY"}
+    assert all(env[name] == given[name] for name in kept)
+    assert env["VLLM_API_KEY"] == "fresh-key"  # the launched engine's own, not the external one's
+    every_setting = engine_environment("k", dict.fromkeys(app_variables(), "v"))
+    assert {"ADMIN_PASSWORD", "SECRET_KEY", "DATABASE_URL", "USERS_FILE"} <= app_variables()
+    assert app_variables() & every_setting.keys() == {"VLLM_API_KEY"} and every_setting["VLLM_API_KEY"] == "k"

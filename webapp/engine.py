@@ -14,6 +14,7 @@ import contextlib
 import enum
 import logging
 import os
+import re
 import secrets
 import shlex
 import signal
@@ -36,8 +37,21 @@ _POLL_INTERVAL = 0.5
 _FIRST_BACKOFF = 2.0  # seconds before the first restart of a crashed engine; doubles each time
 _MAX_BACKOFF = 60.0
 _STABLE_AFTER = 300.0
-# Our own settings share vLLM's prefix; vLLM warns about unknown VLLM_* variables.
-_APP_ONLY_ENV = ("VLLM_BASE_URL", "VLLM_LOG_FILE")
+# Variables the engine is given as they are, secret-sounding names or not: its own (VLLM_*), and
+# those of the hubs it may read from (HF_TOKEN for gated models, ModelScope's).
+_ENGINE_PREFIXES = ("VLLM_", "HF_", "HUGGING_FACE_", "HUGGINGFACE_", "MODELSCOPE_")
+# A name that says it holds a secret: a word of it ends in one of these (API_KEY, AUTHTOKEN,
+# DB_PASSWORD...), or it is a database URL (user and password in it).
+_SECRET_NAME = re.compile(r"(PASSWORD|PASSWD|SECRET|KEY|TOKEN|CREDENTIALS?)(_|$)|DATABASE_URL$")
+
+
+def app_variables() -> frozenset[str]:
+    """The environment variables the app's settings are read from (upper case: they are read in any case)."""
+    return frozenset(
+        field.validation_alias.upper()
+        for field in Settings.model_fields.values()
+        if isinstance(field.validation_alias, str)
+    )
 
 
 class EngineState(enum.StrEnum):
@@ -96,11 +110,21 @@ def engine_command(settings: Settings, *, python: str = sys.executable, model: s
 def engine_environment(
     api_key: str, base: dict[str, str] | None = None, *, gpu: bool = True, downloaded: bool = False
 ) -> dict[str, str]:
-    """The launched engine's environment: offline-safe, quiet, with its API key.
+    """The launched engine's environment: offline-safe, quiet, with its API key, and none of the app's secrets.
 
+    Left out: every variable of the app's settings (ADMIN_PASSWORD, SECRET_KEY, DATABASE_URL, an
+    external engine's VLLM_API_KEY, ...) and every other one named like a secret (OPENAI_API_KEY,
+    AWS_SECRET_ACCESS_KEY...), but vLLM's and the model hubs' own. What vLLM, torch and CUDA read
+    (PATH, HOME, LANG, CUDA_*, OMP_*, TOKENIZERS_PARALLELISM...) stays.
     `downloaded`: the app fetched the weights, so vLLM must not ask any hub again.
     """
-    env = dict(os.environ if base is None else base)
+    ours = app_variables()
+    env = {
+        name: value
+        for name, value in (os.environ if base is None else base).items()
+        if name.upper() not in ours
+        and (name.upper().startswith(_ENGINE_PREFIXES) or not _SECRET_NAME.search(name.upper()))
+    }
     if downloaded:
         env["HF_HUB_OFFLINE"] = "1"
         env.pop("VLLM_USE_MODELSCOPE", None)  # it would make vLLM import modelscope even for a directory
@@ -108,8 +132,6 @@ def engine_environment(
         # On the CPU vLLM otherwise reads GPU_MEMORY_UTILIZATION as a share of all RAM
         # for its KV cache, and refuses to start when less than that is free.
         env.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")
-    for name in _APP_ONLY_ENV:
-        env.pop(name, None)
     env["VLLM_API_KEY"] = api_key  # not on the command line, where `ps` would show it
     env.setdefault("VLLM_NO_USAGE_STATS", "1")
     env.setdefault("DO_NOT_TRACK", "1")
