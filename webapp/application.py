@@ -9,6 +9,7 @@ import os
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from fastapi import FastAPI
 
@@ -16,11 +17,12 @@ from webapp import tunnel
 from webapp.account_routes import account_router
 from webapp.accounts import Accounts
 from webapp.api import conversations_router, health_router, install_error_handlers
-from webapp.auth import Authenticator, AuthMiddleware, is_loopback
+from webapp.auth import Authenticator, AuthMiddleware
 from webapp.chat import ChatService
 from webapp.client import ChatBackend, ModelClient
 from webapp.endpoints import EndpointPool
 from webapp.engine import Engine
+from webapp.gate import Gate, HostPolicy, is_loopback
 from webapp.limits import Admission, RateLimiter, parse_rate
 from webapp.owner import load_secret
 from webapp.passwords import UserSpec, parse_users
@@ -68,6 +70,7 @@ def create_app(settings: Settings) -> FastAPI:
     auth = Authenticator(
         accounts, secret, required=settings.accounts, login_limiter=RateLimiter(login_rate) if login_rate else None
     )
+    hosts = HostPolicy.from_setting(settings.allowed_hosts, bind_host=settings.host)
     engine = Engine(settings)
     client: ChatBackend
     if len(settings.vllm_base_urls) > 1:
@@ -106,7 +109,7 @@ def create_app(settings: Settings) -> FastAPI:
         await engine.start()
         if isinstance(client, EndpointPool):
             client.start()
-        close_tunnel = await open_share_link(settings) if settings.share else None
+        close_tunnel = await open_share_link(settings, hosts) if settings.share else None
         settle_heap()
         try:
             yield
@@ -131,6 +134,13 @@ def create_app(settings: Settings) -> FastAPI:
     blocks.queue(default_concurrency_limit=None)
     gr.mount_gradio_app(app, blocks, path="/", footer_links=[], css_paths=[STATIC_DIR / "style.css"])
     app.add_middleware(AuthMiddleware, authenticator=auth)
+    # Added last, so outermost: a request refused here reaches neither authentication nor a route.
+    app.add_middleware(
+        Gate,
+        hosts=hosts,
+        trusted_origins=[o for o in settings.trusted_origins.split(",") if o.strip()],
+        max_body_bytes=settings.max_body_bytes,
+    )
     return app
 
 
@@ -143,13 +153,18 @@ def settle_heap() -> None:
     gc.freeze()
 
 
-async def open_share_link(settings: Settings) -> Callable[[], None] | None:
-    """Open the public link (`--share`); the app keeps serving locally if the tunnel fails."""
+async def open_share_link(settings: Settings, hosts: HostPolicy) -> Callable[[], None] | None:
+    """Open the public link (`--share`); the app keeps serving locally if the tunnel fails.
+
+    The tunnel's host name joins those the app answers to. Its visitors arrive from the local
+    tunnel client, so from loopback, but under that name: never "this machine", never admin.
+    """
     try:
         url, close = await asyncio.to_thread(tunnel.open_link, settings.port)
     except Exception as exc:  # the tunnel is a convenience: its failure must not stop the app
         log.error("the public share link could not be opened: %s. %s", exc, tunnel.ALTERNATIVES)
         return None
+    hosts.allow(urlsplit(url).hostname or "")
     log.warning("public link: %s (people must sign in: %s)", url, "yes" if settings.accounts else "NO")
     print(f"* Public link: {url}", flush=True)
     return close

@@ -9,18 +9,18 @@ cookie (browsers) or an API token (`Authorization: Bearer r1c_...`, scripts).
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import time
 from collections.abc import Mapping
 from urllib.parse import quote
 
-from starlette.datastructures import MutableHeaders
+from starlette.datastructures import Headers, MutableHeaders
 from starlette.requests import Request, cookie_parser
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from webapp.accounts import Accounts, Identity
 from webapp.errors import Forbidden, RateLimited, Unauthorized
+from webapp.gate import from_this_machine
 from webapp.limits import RateLimiter
 from webapp.owner import ANONYMOUS_MAX_AGE, new_owner, sign, verify
 
@@ -30,13 +30,6 @@ OWNER_COOKIE = "r1chat_owner"
 PUBLIC_PATHS = ("/login", "/healthz", "/readyz", "/metrics", "/favicon.ico")
 PUBLIC_PREFIXES = ("/s/",)
 _CACHE_SECONDS = 5.0  # a session lookup per Gradio event is cheap, but not needed
-
-
-def is_loopback(host: str | None) -> bool:
-    try:
-        return host is not None and ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def cookie_flags(max_age: float, *, secure: bool) -> str:
@@ -68,8 +61,12 @@ class Authenticator:
         self.login_limiter = login_limiter
         self._sessions: dict[str, tuple[Identity | None, float]] = {}
 
-    def identify(self, cookies: Mapping[str, str], authorization: str | None, client: str | None) -> Identity | None:
-        """The asker, or None when they must sign in (or sent a token that is not valid)."""
+    def identify(self, cookies: Mapping[str, str], authorization: str | None, *, local: bool) -> Identity | None:
+        """The asker, or None when they must sign in (or sent a token that is not valid).
+
+        `local`: the request comes from a person on this machine (`gate.from_this_machine`),
+        whom open mode trusts as admin.
+        """
         if authorization:
             scheme, _, token = authorization.partition(" ")
             if scheme.lower() != "bearer" or not token.strip():
@@ -85,7 +82,7 @@ class Authenticator:
         owner = verify(cookies.get(OWNER_COOKIE), self.secret)
         if owner is None:
             return None
-        return Identity(owner, None, is_admin=is_loopback(client))
+        return Identity(owner, None, is_admin=local)
 
     def _session_identity(self, token: str) -> Identity | None:
         now = time.monotonic()
@@ -161,10 +158,11 @@ class AuthMiddleware:
         cookies = request_cookies(headers)
         client = scope["client"][0] if scope.get("client") else None
         authorization = _header(headers, b"authorization")
-        identity = self.auth.identify(cookies, authorization, client)
+        local = from_this_machine(client, Headers(raw=headers))
+        identity = self.auth.identify(cookies, authorization, local=local)
         issue_owner = False
         if identity is None and not self.auth.required and not authorization:
-            identity = Identity(new_owner(), None, is_admin=is_loopback(client))
+            identity = Identity(new_owner(), None, is_admin=local)
             issue_owner = True
         state = scope.setdefault("state", {})
         state["identity"] = identity

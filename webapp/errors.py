@@ -5,6 +5,8 @@ Every layer raises these; the API and the UI translate them once, at their edge.
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class AppError(Exception):
     """Base of every error the app shows to a person."""
@@ -99,6 +101,13 @@ class TooLarge(InvalidInput):
     kind = "too_large"
 
 
+class UnknownHost(AppError):
+    """A request for a host name the app does not serve (a rebound DNS name, a stray proxy)."""
+
+    status = 421
+    kind = "unknown_host"
+
+
 class Unauthorized(AppError):
     """No valid session or token, where one is needed."""
 
@@ -129,3 +138,8 @@ class RateLimited(AppError):
     def __init__(self, message: str, *, retry_after: float, hint: str | None = None) -> None:
         super().__init__(message, hint=hint)
         self.retry_after = max(1, round(retry_after + 0.5))
+
+
+def error_body(error: AppError) -> dict[str, Any]:
+    """The JSON shape of every error the app answers with over HTTP."""
+    return {"error": {"kind": error.kind, "message": error.message, "hint": error.hint}}

