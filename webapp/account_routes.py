@@ -48,7 +48,7 @@ async def _credentials(request: Request) -> tuple[str, str, str]:
     if request.headers.get("content-type", "").startswith("application/json"):
         try:
             body = json.loads(await request.body())
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:  # RecursionError: arrays or objects nested thousands deep
             raise MalformedBody("The request body is not valid JSON in UTF-8.") from exc
         if not isinstance(body, dict):
             raise InvalidInput('Send {"name": ..., "password": ...}.')
@@ -149,13 +149,23 @@ def account_router(auth: Authenticator, engine: Engine) -> APIRouter:
 
     @router.put("/api/users/{name}/password", status_code=204)
     async def set_password(request: Request, name: str, body: NewPassword) -> Response:
+        """A new password; it ends the user's sessions and API tokens."""
         admin(request)
         await asyncio.to_thread(accounts.set_password, name, body.password)
         auth.forget_user(name)
         return Response(status_code=204)
 
+    @router.post("/api/users/{name}/sign-out", status_code=204)
+    async def sign_out_everywhere(request: Request, name: str) -> Response:
+        """End every session and API token of the user; their password stays."""
+        admin(request)
+        await asyncio.to_thread(accounts.sign_out_everywhere, name)
+        auth.forget_user(name)
+        return Response(status_code=204)
+
     @router.delete("/api/users/{name}", status_code=204)
     async def delete_user(request: Request, name: str) -> Response:
+        """Delete the user with their conversations, settings, share links, sessions and API tokens."""
         who = admin(request)
         if name == who.name:
             raise InvalidInput("You cannot delete your own account.")

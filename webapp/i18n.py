@@ -103,6 +103,15 @@ TEXT: dict[str, dict[Lang, str]] = {
     "create_user": {"zh": "创建用户", "en": "Create user"},
     "delete_user": {"zh": "删除用户", "en": "Delete user"},
     "set_password": {"zh": "设置新密码", "en": "Set new password"},
+    "sign_out_everywhere": {"zh": "在所有设备上退出登录", "en": "Sign out everywhere"},
+    "users_note": {
+        "zh": "来自配置（USERS_FILE、ADMIN_USER）的用户只能在配置中修改或删除，重启后生效；"
+        "从配置中移除的用户会被停用，数据保留。设置新密码、删除用户或“在所有设备上退出登录”"
+        "都会结束该用户的所有会话和 API 令牌。",
+        "en": "Users from the configuration (USERS_FILE, ADMIN_USER) are changed or removed there, "
+        "and the change applies at the next start; one removed there is disabled, their data kept. "
+        "A new password, a deletion or “Sign out everywhere” ends all of the user's sessions and API tokens.",
+    },
     "restart_engine": {"zh": "重启引擎", "en": "Restart the engine"},
     "restarting": {"zh": "引擎正在重启…", "en": "The engine is restarting…"},
     "done": {"zh": "完成。", "en": "Done."},

@@ -153,7 +153,10 @@ def build_account_controls(blocks: gr.Blocks, auth: Authenticator, identity_of: 
 
 
 def build_admin_tab(blocks: gr.Blocks, auth: Authenticator, identity_of: IdentityOf) -> tuple[gr.Tab, Labels]:
-    """The users tab (admins only, with accounts on): list, create, delete, set a password."""
+    """The users tab (admins only, with accounts on): list, create, delete, set a password, sign out everywhere.
+
+    Users from the configuration are listed as such; the accounts refuse to change or delete them here.
+    """
     accounts = auth.accounts
 
     def admin_of(request: gr.Request) -> Identity:
@@ -163,7 +166,10 @@ def build_admin_tab(blocks: gr.Blocks, auth: Authenticator, identity_of: Identit
         return who
 
     def user_rows() -> list[list[Any]]:
-        return [[u.name, "✓" if u.is_admin else "", _stamp(u.created_at, "en")] for u in accounts.users()]
+        return [
+            [u.name, "✓" if u.is_admin else "", u.managed_by, "✓" if u.disabled else "", _stamp(u.created_at, "en")]
+            for u in accounts.users()
+        ]
 
     def on_load(request: gr.Request) -> tuple[Any, ...]:
         who = identity_of(request)
@@ -192,8 +198,15 @@ def build_admin_tab(blocks: gr.Blocks, auth: Authenticator, identity_of: Identit
         name = (name or "").strip()
         return await run(request, lambda: accounts.set_password(name, password or ""), name)
 
+    async def on_sign_out(name: str, request: gr.Request) -> tuple[Any, ...]:
+        name = (name or "").strip()
+        return await run(request, lambda: accounts.sign_out_everywhere(name), name)
+
     with gr.Tab(t("admin_tab", DEFAULT_LANG), elem_id="admin-tab", visible=False) as tab:
-        users = gr.Dataframe(headers=["name", "admin", "created"], interactive=False, elem_id="users")
+        note = gr.Markdown(t("users_note", DEFAULT_LANG), elem_id="users-note")
+        users = gr.Dataframe(
+            headers=["name", "admin", "managed by", "disabled", "created"], interactive=False, elem_id="users"
+        )
         with gr.Row():
             name = gr.Textbox(label=t("user_name", DEFAULT_LANG), max_lines=1, elem_id="user-name")
             password = gr.Textbox(label=t("password", DEFAULT_LANG), type="password", elem_id="user-password")
@@ -202,10 +215,13 @@ def build_admin_tab(blocks: gr.Blocks, auth: Authenticator, identity_of: Identit
             create = gr.Button(t("create_user", DEFAULT_LANG), variant="primary", size="sm", elem_id="create-user")
             set_password = gr.Button(t("set_password", DEFAULT_LANG), size="sm", elem_id="set-password")
             delete = gr.Button(t("delete_user", DEFAULT_LANG), variant="stop", size="sm", elem_id="delete-user")
+            sign_out = gr.Button(t("sign_out_everywhere", DEFAULT_LANG), size="sm", elem_id="sign-out-everywhere")
     blocks.load(on_load, None, [tab, users], **PRIVATE)
     create.click(on_create, [name, password, is_admin], [users, password], **PRIVATE)
     delete.click(on_delete, [name], [users, password], **PRIVATE)
     set_password.click(on_password, [name, password], [users, password], **PRIVATE)
+    sign_out.click(on_sign_out, [name], [users, password], **PRIVATE)
     return tab, [(tab, "admin_tab", "label"), (name, "user_name", "label"), (password, "password", "label"),
                  (is_admin, "is_admin", "label"), (create, "create_user", "value"),
-                 (set_password, "set_password", "value"), (delete, "delete_user", "value")]  # fmt: skip
+                 (set_password, "set_password", "value"), (delete, "delete_user", "value"),
+                 (sign_out, "sign_out_everywhere", "value"), (note, "users_note", "value")]  # fmt: skip

@@ -1,0 +1,121 @@
+"""The accounts' REST routes on the real app (a fake engine: no chat is needed): sign-in input,
+user admin, configured users across restarts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import ADMIN_PASSWORD, free_port, make_settings, serve, sign_in
+from tests.fakes import FakeEngine, serve_fake
+from webapp.application import create_app
+from webapp.settings import Settings
+
+CAROL = "carol-pass-1"  # carol comes from the users file
+
+
+def settings_for(work: Path, engine_url: str) -> Settings:
+    """Accounts on: `admin` from ADMIN_PASSWORD and `carol` from the users file in `work`."""
+    (work / "users.txt").write_text(f"carol:{CAROL}\n")
+    return make_settings(
+        vllm_base_url=engine_url,
+        port=free_port(),
+        host="127.0.0.1",
+        data_dir=work / "data",
+        admin_password=ADMIN_PASSWORD,
+        users_file=work / "users.txt",
+        login_rate="1000/minute",
+    )
+
+
+@contextmanager
+def running(settings: Settings) -> Iterator[str]:
+    """The app for these settings, started (its configured users applied) and served; its URL."""
+    with serve(create_app(settings), settings.port) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def engine_url() -> Iterator[str]:
+    with serve_fake(FakeEngine()) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def url(engine_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with running(settings_for(tmp_path_factory.mktemp("account-routes"), engine_url)) as app_url:
+        yield app_url
+
+
+@pytest.fixture
+def admin(url: str) -> Iterator[httpx.Client]:
+    with sign_in(url, "admin", ADMIN_PASSWORD) as client:
+        yield client
+
+
+def test_json_nested_too_deep_at_sign_in_is_a_400(url: str) -> None:
+    with httpx.Client(base_url=url) as client:
+        for body in (b"[" * 100_000, b'{"a":' * 50_000):
+            response = client.post("/login", content=body, headers={"content-type": "application/json"})
+            assert response.status_code == 400, response.text
+            assert response.json()["error"]["kind"] == "invalid_input"
+
+
+def test_an_admin_signs_a_user_out_everywhere(admin: httpx.Client, url: str) -> None:
+    assert admin.post("/api/users", json={"name": "dave", "password": "dave-pass-1"}).status_code == 201
+    with sign_in(url, "dave", "dave-pass-1") as dave:
+        token = dave.post("/api/tokens", json={"name": "script"}).json()["token"]
+        script = httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"})
+        assert dave.get("/api/me").status_code == 200 and script.get("/api/me").status_code == 200
+        assert dave.post("/api/users/admin/sign-out").status_code == 403  # admins only
+        assert admin.post("/api/users/dave/sign-out").status_code == 204
+        assert dave.get("/api/me").status_code == 401 and script.get("/api/me").status_code == 401
+        script.close()
+    with sign_in(url, "dave", "dave-pass-1") as dave:  # the password stays
+        assert dave.get("/api/me").json()["name"] == "dave"
+    assert admin.post("/api/users/nobody/sign-out").status_code == 404
+
+
+def test_a_new_password_ends_the_users_api_tokens(admin: httpx.Client, url: str) -> None:
+    assert admin.post("/api/users", json={"name": "erin", "password": "erin-pass-1"}).status_code == 201
+    with sign_in(url, "erin", "erin-pass-1") as erin:
+        token = erin.post("/api/tokens", json={"name": "script"}).json()["token"]
+    assert admin.put("/api/users/erin/password", json={"password": "erin-pass-2"}).status_code == 204
+    with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"}) as script:
+        assert script.get("/api/me").status_code == 401
+
+
+def test_configured_users_are_listed_as_such_and_managed_only_there(admin: httpx.Client) -> None:
+    listed = {u["name"]: u for u in admin.get("/api/users").json()}
+    assert (listed["carol"]["managed_by"], listed["carol"]["disabled"]) == ("config", False)
+    assert listed["admin"]["managed_by"] == "config"
+    for refused in (
+        admin.put("/api/users/carol/password", json={"password": "taken-over"}),
+        admin.delete("/api/users/carol"),
+    ):
+        assert refused.status_code == 409
+        error = refused.json()["error"]
+        assert error["kind"] == "conflict" and "configuration" in error["message"] and "USERS_FILE" in error["hint"]
+
+
+def test_a_user_removed_from_the_users_file_cannot_sign_in_after_a_restart(engine_url: str, tmp_path: Path) -> None:
+    settings = settings_for(tmp_path, engine_url)
+    with running(settings) as url, sign_in(url, "carol", CAROL) as carol:
+        token = carol.post("/api/tokens", json={"name": "script"}).json()["token"]
+        cookies = dict(carol.cookies)
+    (tmp_path / "users.txt").write_text("")  # carol's line removed
+    with running(settings) as url, httpx.Client(base_url=url) as client:
+        assert client.post("/login", json={"name": "carol", "password": CAROL}).status_code == 401
+        assert client.get("/api/me", cookies=cookies).status_code == 401
+        assert client.get("/api/me", headers={"Authorization": f"Bearer {token}"}).status_code == 401
+        with sign_in(url, "admin", ADMIN_PASSWORD) as admin:
+            carol_listed = next(u for u in admin.get("/api/users").json() if u["name"] == "carol")
+            assert carol_listed["disabled"] is True
+    (tmp_path / "users.txt").write_text(f"carol:{CAROL}\n")  # and back
+    with running(settings) as url, sign_in(url, "carol", CAROL) as carol:
+        assert carol.get("/api/me").json()["name"] == "carol"
