@@ -5,14 +5,16 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from sqlalchemy import update
 
-from tests.conftest import FakeApp, LiveApp
+from tests.conftest import ADMIN_PASSWORD, FakeApp, LiveApp, free_port, make_settings, serve, sign_in
 from tests.fakes import Reply
+from webapp.application import create_app
 from webapp.chat import MAX_MESSAGE_CHARS
 from webapp.models import Share
 from webapp.tiny_model import SCRIPT_ANSWER, SCRIPT_REASONING
@@ -283,3 +285,32 @@ def test_sharing_again_after_the_link_expired_gives_a_new_link(fake_http: httpx.
     assert again.status_code == 201 and again.json()["url"] != first["url"]
     assert fake_http.get(first["url"]).status_code == 404  # the expired link stays dead
     assert fake_http.get(again.json()["url"]).status_code == 200
+
+
+@pytest.mark.parametrize("accounts", [True, False])
+def test_readyz_tells_why_only_to_the_signed_in_when_accounts_are_on(tmp_path: Path, accounts: bool) -> None:
+    missing = tmp_path / "no-such-model"
+    settings = make_settings(
+        model=str(missing),
+        engine_port=free_port(),
+        port=free_port(),
+        data_dir=tmp_path / "data",
+        vllm_log_file=tmp_path / "engine.log",
+        admin_password=ADMIN_PASSWORD if accounts else None,
+    )
+    with serve(create_app(settings), settings.port) as url, httpx.Client(base_url=url) as stranger:
+        anonymous = stranger.get("/readyz")
+        assert anonymous.status_code == 503
+        if accounts:
+            assert anonymous.json() == {"ready": False, "engine": "error"}  # no path, no reason
+            assert str(missing) not in anonymous.text
+            with sign_in(url, "admin", ADMIN_PASSWORD) as admin:
+                told = admin.get("/readyz")
+        else:
+            told = anonymous  # open: everyone is told
+        assert told.status_code == 503
+        assert told.json()["engine"] == "error"
+        assert str(missing) in told.json()["error"]["message"]
+        for path in ("/healthz", "/metrics"):  # the other public probes say nothing of paths or settings
+            probe = stranger.get(path)
+            assert probe.status_code == 200 and str(tmp_path) not in probe.text

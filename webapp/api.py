@@ -107,10 +107,13 @@ def health_router(engine: Engine, monitor: StatusMonitor, metrics: ChatMetrics) 
         return {"status": "ok"}
 
     @router.get("/readyz")
-    async def readyz() -> JSONResponse:
+    async def readyz(request: Request) -> JSONResponse:
         status = engine.status()
         body: dict[str, Any] = {"ready": status.ready, "engine": status.state.value}
-        if status.error is not None:
+        # Why it is not ready may name paths and settings: with accounts on, a visitor who has not
+        # signed in (a probe, anyone) gets the state alone; the signed-in read the reason, as the chat tells it.
+        told = not engine.settings.accounts or getattr(request.state, "identity", None) is not None
+        if status.error is not None and told:
             body.update(error_body(status.error))
         return JSONResponse(body, status_code=200 if status.ready else 503)
 
