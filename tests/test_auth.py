@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -14,7 +15,7 @@ import pytest
 from tests.conftest import free_port, make_settings
 from webapp.accounts import Accounts
 from webapp.application import create_app, users_from
-from webapp.auth import OWNER_COOKIE, SESSION_COOKIE, Authenticator, request_cookies
+from webapp.auth import OWNER_COOKIE, SESSION_COOKIE, SLOW_DOWN_MAX, Authenticator, request_cookies, slow_down
 from webapp.errors import RateLimited
 from webapp.limits import Rate, RateLimiter
 from webapp.owner import sign
@@ -84,13 +85,33 @@ def test_a_bad_token_is_refused_even_without_accounts(accounts: Accounts) -> Non
     assert auth.identify({}, f"Bearer {token}", local=False) == who
 
 
-def test_sign_in_is_limited_per_name_across_addresses(accounts: Accounts) -> None:
-    auth = Authenticator(accounts, SECRET, required=True, login_limiter=RateLimiter(Rate(2, 60)))
-    assert auth.sign_in("alice", "wrong", "10.0.0.1") is None
-    assert auth.sign_in("alice", "wrong", "10.0.0.2") is None
+async def test_wrong_passwords_from_many_addresses_do_not_lock_the_owner_out(accounts: Accounts) -> None:
+    auth = Authenticator(accounts, SECRET, required=True, login_limiter=RateLimiter(Rate(3, 60)))
+    guesses = [auth.sign_in("alice", f"guess-{n}", f"10.0.{n}.1") for n in range(20) for _ in range(3)]
+    assert await asyncio.gather(*guesses) == [None] * 60  # each address's 3 attempts, all at once
+    started = time.monotonic()
+    who = await auth.sign_in("alice", "alice-pass-1", "192.168.1.7")  # alice, at home
+    assert who is not None and who.name == "alice"
+    assert time.monotonic() - started >= SLOW_DOWN_MAX  # slowed down, not refused
+
+
+async def test_one_address_hammering_is_refused(accounts: Accounts) -> None:
+    auth = Authenticator(accounts, SECRET, required=True, login_limiter=RateLimiter(Rate(3, 60)))
+    for _ in range(3):
+        assert await auth.sign_in("alice", "wrong", "10.0.0.1") is None
+    with pytest.raises(RateLimited) as refused:
+        await auth.sign_in("alice", "alice-pass-1", "10.0.0.1")  # even the right one, from there
+    assert 1 <= refused.value.retry_after <= 61
     with pytest.raises(RateLimited):
-        auth.sign_in("ALICE", "alice-pass-1", "10.0.0.3")  # names count case-insensitively
-    assert auth.sign_in("bob", "whatever", "10.0.0.3") is None  # another name, another address
+        await auth.sign_in("bob", "whatever", "10.0.0.1")  # another name, same address
+    assert await auth.sign_in("alice", "alice-pass-1", "10.0.0.2") is not None
+
+
+@pytest.mark.parametrize(
+    ("failures", "delay"), [(0, 0.0), (9, 0.0), (10, 0.25), (11, 0.5), (13, 2.0), (14, 4.0), (15, 4.0), (10**6, 4.0)]
+)
+def test_a_names_failures_slow_its_sign_in_down_up_to_a_few_seconds(failures: int, delay: float) -> None:
+    assert slow_down(failures, free=10) == delay
 
 
 async def test_without_accounts_a_remote_visitor_gets_no_admin_pages(tmp_path: Path) -> None:

@@ -85,7 +85,7 @@ def account_router(auth: Authenticator, engine: Engine) -> APIRouter:
         try:
             name, password, next_path = await _credentials(request)
             client = request.client.host if request.client else None
-            who = await asyncio.to_thread(auth.sign_in, name, password, client)
+            who = await auth.sign_in(name, password, client)
             if who is None:
                 raise Unauthorized("Wrong user name or password.")
         except AppError as exc:

@@ -9,7 +9,9 @@ cookie (browsers) or an API token (`Authorization: Bearer r1c_...`, scripts).
 
 from __future__ import annotations
 
+import asyncio
 import json
+import math
 import time
 from collections.abc import Mapping
 from urllib.parse import quote
@@ -21,7 +23,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from webapp.accounts import Accounts, Identity
 from webapp.errors import Forbidden, RateLimited, Unauthorized
 from webapp.gate import from_this_machine
-from webapp.limits import RateLimiter
+from webapp.limits import Rate, RateLimiter
 from webapp.owner import ANONYMOUS_MAX_AGE, new_owner, sign, verify
 
 SESSION_COOKIE = "r1chat_session"
@@ -30,6 +32,10 @@ OWNER_COOKIE = "r1chat_owner"
 PUBLIC_PATHS = ("/login", "/healthz", "/readyz", "/metrics", "/favicon.ico")
 PUBLIC_PREFIXES = ("/s/",)
 _CACHE_SECONDS = 5.0  # a session lookup per Gradio event is cheap, but not needed
+# A name's failed sign-ins from every address delay its next checks, from this to at most that (seconds).
+SLOW_DOWN_FIRST = 0.25
+SLOW_DOWN_MAX = 4.0
+_SLOW_DOWN_STEPS = 1 + math.ceil(math.log2(SLOW_DOWN_MAX / SLOW_DOWN_FIRST))
 
 
 def cookie_flags(max_age: float, *, secure: bool) -> str:
@@ -51,6 +57,25 @@ def admin(request: Request) -> Identity:
     return found
 
 
+def slow_down(failures: int, *, free: int) -> float:
+    """Seconds to wait before checking a password for a name with `failures` recent failures:
+    none for the first `free` (one's own typos), then doubling up to SLOW_DOWN_MAX."""
+    if failures < free:
+        return 0.0
+    return min(SLOW_DOWN_MAX, SLOW_DOWN_FIRST * 2.0 ** min(failures - free, _SLOW_DOWN_STEPS))
+
+
+class _Failures(RateLimiter):
+    """Failed sign-ins per name over LOGIN_RATE's window, from any address (what `slow_down` reads)."""
+
+    def __init__(self, rate: Rate) -> None:
+        # Counted no further than where the slow-down stops growing: memory stays small under a flood.
+        super().__init__(Rate(rate.count + _SLOW_DOWN_STEPS, rate.window))
+
+    def count(self, key: str) -> int:
+        return len(self._recent(key, self._clock()))
+
+
 class Authenticator:
     """Turns cookies and headers into an Identity, and keeps sign-in attempts in check."""
 
@@ -59,6 +84,7 @@ class Authenticator:
         self.secret = secret
         self.required = required
         self.login_limiter = login_limiter
+        self._failures = _Failures(login_limiter.rate) if login_limiter is not None else None
         self._sessions: dict[str, tuple[Identity | None, float]] = {}
 
     def identify(self, cookies: Mapping[str, str], authorization: str | None, *, local: bool) -> Identity | None:
@@ -105,20 +131,31 @@ class Authenticator:
         for token in [t for t, (who, _) in self._sessions.items() if who is not None and who.name == name]:
             del self._sessions[token]
 
-    def sign_in(self, name: str, password: str, client: str | None) -> Identity | None:
-        """Check a name and password; refuses with RateLimited after too many attempts."""
-        keys = [f"address:{client}", f"name:{name.lower()}"]
-        if self.login_limiter is not None:
-            wait = max(self.login_limiter.retry_after(key) for key in keys)
-            if wait > 0:
-                raise RateLimited(
-                    "Too many sign-in attempts.", retry_after=wait, hint=f"Wait {max(1, round(wait))} s and try again."
-                )
-            for key in keys:
-                self.login_limiter.hit(key)
-        identity = self.accounts.authenticate(name, password)
-        if identity is not None and self.login_limiter is not None:
-            self.login_limiter.reset(f"name:{name.lower()}")
+    async def sign_in(self, name: str, password: str, client: str | None) -> Identity | None:
+        """Check a name and password.
+
+        Refused with RateLimited past LOGIN_RATE attempts from one address, or for one name from one
+        address (a success clears the latter). A name's failures from every address only slow its
+        checks down, never refuse them: wrong passwords sent from elsewhere cannot lock the owner out.
+        """
+        limiter, failures = self.login_limiter, self._failures
+        if limiter is None or failures is None:
+            return await asyncio.to_thread(self.accounts.authenticate, name, password)
+        pair = f"pair:{client} {name.lower()}"  # an address has no space: the key reads one way only
+        keys = [f"address:{client}", pair]
+        wait = max(limiter.retry_after(key) for key in keys)
+        if wait > 0:
+            raise RateLimited(
+                "Too many sign-in attempts.", retry_after=wait, hint=f"Wait {max(1, round(wait))} s and try again."
+            )
+        for key in keys:  # counted before the check: attempts sent at once are all counted
+            limiter.hit(key)
+        await asyncio.sleep(slow_down(failures.count(name.lower()), free=limiter.rate.count))
+        identity = await asyncio.to_thread(self.accounts.authenticate, name, password)
+        if identity is None:
+            failures.hit(name.lower())
+        else:
+            limiter.reset(pair)
         return identity
 
 
