@@ -156,7 +156,7 @@ class Settings(BaseSettings):
     login_rate: str = Field(
         "10/5minutes",
         validation_alias="LOGIN_RATE",
-        description="Sign-in attempts allowed per address and per user name (`0` for no limit).",
+        description="Sign-in attempts allowed per address, and per user name from one address (`0` for no limit).",
     )
     chat_rate_per_user: str = Field(
         "30/minute",
