@@ -66,6 +66,30 @@ def test_json_nested_too_deep_at_sign_in_is_a_400(url: str) -> None:
             assert response.json()["error"]["kind"] == "invalid_input"
 
 
+def test_text_no_database_keeps_is_refused_plainly_never_a_500(url: str, admin: httpx.Client) -> None:
+    """NUL (PostgreSQL refuses it in a query) and lone surrogates (not UTF-8) from JSON escapes."""
+    with httpx.Client(base_url=url) as client:
+        for name, password in [
+            ("a\\u0000b", "x"),
+            ("a\\ud800", "x"),
+            ("admin", "\\ud800"),
+        ]:
+            body = f'{{"name": "{name}", "password": "{password}"}}'.encode()
+            response = client.post("/login", content=body, headers={"content-type": "application/json"})
+            assert response.status_code == 401, (name, password, response.text)
+            assert response.json()["error"]["message"] == "Wrong user name or password."
+        assert client.post("/login", data={"name": "admin\x00", "password": ADMIN_PASSWORD}).status_code == 401
+    made = admin.post(
+        "/api/tokens", content=b'{"name": "ci\\u0000\\nbot"}', headers={"content-type": "application/json"}
+    )
+    assert made.status_code == 201 and made.json()["name"] == "ci bot"
+    for body in (b'{"name": "t\\ud800"}',):
+        assert admin.post("/api/tokens", content=body, headers={"content-type": "application/json"}).status_code == 422
+    for user in ({"name": "eve\n", "password": "eve-pass-12"}, {"name": "eve", "password": "eve-pass\x00"}):
+        response = admin.post("/api/users", json=user)
+        assert response.status_code == 422, user
+
+
 def test_an_admin_signs_a_user_out_everywhere(admin: httpx.Client, url: str) -> None:
     assert admin.post("/api/users", json={"name": "dave", "password": "dave-pass-1"}).status_code == 201
     with sign_in(url, "dave", "dave-pass-1") as dave:

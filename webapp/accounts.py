@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from webapp.errors import Conflict, InvalidInput, NotFound
 from webapp.models import ApiToken, Conversation, LoginSession, Manager, OwnerSettings, Share, User
 from webapp.passwords import MAX_PASSWORD_CHARS, UserSpec, hash_password, verify_password
-from webapp.store import hold_startup_lock
+from webapp.store import hold_startup_lock, storable, title_text
 
 NAME = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")
 MIN_PASSWORD_CHARS = 8
@@ -82,14 +82,21 @@ def _identity(user: User) -> Identity:
     return Identity(owner_id(user.id), user.name, user.is_admin, user.id)
 
 
+def is_text(value: str) -> bool:
+    """True unless `value` holds a NUL or a lone surrogate (JSON's `\\ud800`): no database keeps those."""
+    return storable(value) == value
+
+
 def check_new_password(password: str) -> str:
     if not MIN_PASSWORD_CHARS <= len(password) <= MAX_PASSWORD_CHARS:
         raise InvalidInput(f"A password needs {MIN_PASSWORD_CHARS} to {MAX_PASSWORD_CHARS} characters.")
+    if not is_text(password):
+        raise InvalidInput("A password cannot hold NUL characters or lone surrogates.")
     return password
 
 
 def check_name(name: str) -> str:
-    if not NAME.match(name):
+    if not NAME.fullmatch(name):
         raise InvalidInput("A user name is 1 to 64 letters, digits or `_ . @ -`.")
     return name
 
@@ -218,6 +225,11 @@ class Accounts:
             _sign_out(session, _user(session, name).id)
 
     def authenticate(self, name: str, password: str) -> Identity | None:
+        if NAME.fullmatch(name) is None or not is_text(password):
+            # No user has such a name or password (and PostgreSQL refuses a NUL in a query): a
+            # wrong one all the same, in the same time.
+            verify_password("-", _DUMMY_HASH)
+            return None
         with self._session() as session:
             user = session.scalar(select(User).where(User.name == name))
         if user is None:
@@ -262,6 +274,7 @@ class Accounts:
         """A new API token; its text is returned this once and never again."""
         token = TOKEN_PREFIX + secrets.token_urlsafe(32)
         with self._session.begin() as session:
+            name = title_text(name, 100)  # one line of text, like a conversation's title
             row = ApiToken(token_hash=digest(token), user_id=identity.user_id, name=name, created_at=time.time())
             session.add(row)
             session.flush()
