@@ -13,8 +13,8 @@ from typing import Any
 import uvicorn
 from pydantic import ValidationError
 
-from webapp import tunnel
 from webapp.application import create_app
+from webapp.ops import tunnel
 from webapp.settings import Settings
 
 
@@ -61,7 +61,7 @@ def settings_from(args: argparse.Namespace) -> Settings:
     }
     settings = Settings(**overrides)
     if args.demo:
-        from webapp.tiny_model import build
+        from webapp.engine.tiny_model import build
 
         model_dir = settings.data_dir / "demo-model"
         if not (model_dir / "config.json").is_file():

@@ -23,8 +23,8 @@ import aiohttp
 import uvloop
 
 from bench.servers import ROOT, Upstream
-from webapp.client import STREAM_PACE, ServerSentData
-from webapp.transport import CHUNK, Reading, rest
+from webapp.llm.client import STREAM_PACE, ServerSentData
+from webapp.llm.transport import CHUNK, Reading, rest
 
 
 def _cpu_seconds() -> float:

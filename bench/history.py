@@ -5,7 +5,7 @@ own schema and migrations, then timed three ways: the Store's own calls, the sam
 calls on a copy without the app's indexes (the naive schema, as baseline), and the
 REST API of the app process opened on that database (what a page or script waits
 for). Search is a substring match over titles and message text: the Store serves it
-through its FTS5 trigram index of message text (webapp/search.py), the copy without
+through its FTS5 trigram index of message text (webapp/db/search.py), the copy without
 indexes by reading every message. The terms are words of 3 to 9 letters; a term of 1
 or 2 characters, which the index cannot serve, reads every message in the app too.
 """
@@ -26,10 +26,10 @@ from sqlalchemy import insert
 
 from bench.servers import SECRET_KEY, Upstream, app_server
 from bench.stats import percentile
-from webapp.auth import OWNER_COOKIE
-from webapp.models import Conversation, Message
-from webapp.owner import new_owner, sign
-from webapp.store import Store
+from webapp.auth.authenticator import OWNER_COOKIE
+from webapp.auth.owner import new_owner, sign
+from webapp.db.store import Store
+from webapp.db.tables import Conversation, Message
 
 OPERATIONS = ("list", "search", "open")
 WAYS = ("store", "unindexed", "api")

@@ -16,7 +16,7 @@ from pathlib import Path
 PARTS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("per turn: opening the upstream request (OpenAI SDK)", ("AsyncAPIClient.post",)),
     ("per turn: counting the prompt's tokens (/tokenize)", ("ChatService._fit",)),
-    ("per turn: database reads and writes", ("webapp/store.py",)),
+    ("per turn: database reads and writes", ("webapp/db/store.py",)),
     ("per turn: reading and checking the request", ("solve_dependencies", "Request.body", "request_cookies")),
     ("reading the upstream stream (aiohttp, SSE, JSON)", ("ModelClient.astream",)),
     (

@@ -169,7 +169,7 @@ def _notes(results: Results) -> list[str]:
                 text += (
                     " Search is `LIKE '%term%'` over titles and message text, which no B-tree index serves: the "
                     "Store takes the newest matches from its FTS5 trigram index of message text and reads the "
-                    "older messages of old conversations continued since (webapp/search.py); without that index "
+                    "older messages of old conversations continued since (webapp/db/search.py); without that index "
                     f"it read all {history.messages:,} messages ({history.database_mb:.0f} MB database), "
                     f"{history.quantile('unindexed', 'search', 50) * MS:.1f} ms at p50. The slow tail is waits for "
                     "the CPU, which other work shared."
@@ -225,7 +225,7 @@ def markdown(results: Results, *, command: str, seconds: float, images: dict[str
         f"sending tokens on a fixed schedule: {results.plan['chat_tokens']} tokens at "
         f"{results.plan['chat_rate']} tokens/s per chat for the concurrency figures, "
         f"{results.plan['render_tokens']:,} as fast as possible for rendering; it finds the UI's own limits. "
-        "*vLLM*: vLLM's OpenAI server on the CPU, serving the tiny scripted model (`webapp/tiny_model.py`, "
+        "*vLLM*: vLLM's OpenAI server on the CPU, serving the tiny scripted model (`webapp/engine/tiny_model.py`, "
         "bf16; the real AWQ model needs AVX-512 here), launched with the app's own command line "
         f"(`--reasoning-parser deepseek_r1 --enforce-eager`, 1 GiB KV cache); every answer is the same "
         f"{_vllm_answer(results)}.",

@@ -22,8 +22,8 @@ import httpx
 
 from bench import procfs
 from bench import upstream as fixed_rate
-from webapp import tiny_model
-from webapp.engine import engine_command, engine_environment, stop_process_group
+from webapp.engine import tiny_model
+from webapp.engine.supervisor import engine_command, engine_environment, stop_process_group
 from webapp.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent

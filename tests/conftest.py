@@ -25,10 +25,10 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import NullPool
 
 from tests.fakes import FakeEngine, serve_fake
-from webapp import preflight, tiny_model
 from webapp.application import create_app
-from webapp.chat import ChatService
-from webapp.engine import Engine
+from webapp.chat.service import ChatService
+from webapp.engine import preflight, tiny_model
+from webapp.engine.supervisor import Engine
 from webapp.settings import Settings
 
 # The engine inherits the environment: keep it offline, small and out of ~/.cache.

@@ -14,7 +14,7 @@ import pytest
 
 from tests.conftest import ADMIN_PASSWORD, USERS, LiveApp, app_beside, sign_in
 from tests.test_api import chat, new_conversation, sse_events
-from webapp.tiny_model import SCRIPT_ANSWER, SCRIPT_REASONING
+from webapp.engine.tiny_model import SCRIPT_ANSWER, SCRIPT_REASONING
 
 
 @pytest.fixture(scope="module")

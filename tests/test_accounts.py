@@ -12,11 +12,11 @@ import pytest
 from sqlalchemy import Engine, func, select, text, update
 
 from tests.test_search import assert_index_in_step, migrate_to
-from webapp.accounts import Accounts, Identity, digest, owner_id
+from webapp.auth.accounts import Accounts, Identity, digest, owner_id
+from webapp.auth.passwords import UserSpec, hash_password
+from webapp.db.store import Store, create_db_engine, migrate
+from webapp.db.tables import Conversation, LoginSession, Message, MessageState, OwnerSettings, Share, User
 from webapp.errors import Conflict, InvalidInput, NotFound
-from webapp.models import Conversation, LoginSession, Message, MessageState, OwnerSettings, Share, User
-from webapp.passwords import UserSpec, hash_password
-from webapp.store import Store, create_db_engine, migrate
 
 SETTINGS = {"temperature": 0.7, "top_p": 0.9, "max_tokens": None, "math": True, "show_reasoning": False, "persona": ""}
 
@@ -274,7 +274,7 @@ def test_a_configured_name_takes_over_a_user_made_by_an_admin(
 ) -> None:
     made = accounts.create_user("erin", "erins-ui-pass")
     _, session, token = signed_in(accounts, "erin", "erins-ui-pass")
-    with caplog.at_level(logging.WARNING, logger="webapp.accounts"):
+    with caplog.at_level(logging.WARNING, logger="webapp.auth.accounts"):
         accounts.sync([UserSpec("erin", "erins-file-pass")])
     assert "erin was made in the UI" in caplog.text
     assert accounts.authenticate("erin", "erins-ui-pass") is None

@@ -15,9 +15,9 @@ from sqlalchemy import update
 from tests.conftest import ADMIN_PASSWORD, FakeApp, LiveApp, free_port, make_settings, serve, sign_in
 from tests.fakes import Reply
 from webapp.application import create_app
-from webapp.chat import MAX_MESSAGE_CHARS
-from webapp.models import Share
-from webapp.tiny_model import SCRIPT_ANSWER, SCRIPT_REASONING
+from webapp.chat.service import MAX_MESSAGE_CHARS
+from webapp.db.tables import Share
+from webapp.engine.tiny_model import SCRIPT_ANSWER, SCRIPT_REASONING
 
 
 @pytest.fixture

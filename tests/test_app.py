@@ -14,9 +14,9 @@ import pytest
 
 from tests.conftest import SERVED_NAME, LiveApp, free_port, make_settings, serve
 from webapp.application import client_model_name, create_app
-from webapp.chat import TurnEnded
+from webapp.chat.service import TurnEnded
+from webapp.engine.tiny_model import SCRIPT_ANSWER
 from webapp.errors import EngineNotReady
-from webapp.tiny_model import SCRIPT_ANSWER
 
 
 def test_probes_when_ready(live_app: LiveApp) -> None:
@@ -120,7 +120,7 @@ def test_the_http_clients_say_each_request_only_when_debugging() -> None:
     import app
 
     app.configure_logging("info")
-    assert logging.getLogger("webapp.chat").isEnabledFor(logging.INFO)
+    assert logging.getLogger("webapp.chat.service").isEnabledFor(logging.INFO)
     assert not logging.getLogger("httpx2").isEnabledFor(logging.INFO)
     assert logging.getLogger("httpx2").isEnabledFor(logging.WARNING)
     app.configure_logging("debug")

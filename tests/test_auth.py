@@ -13,13 +13,20 @@ import httpx
 import pytest
 
 from tests.conftest import free_port, make_settings
-from webapp.accounts import Accounts
 from webapp.application import create_app, users_from
-from webapp.auth import OWNER_COOKIE, SESSION_COOKIE, SLOW_DOWN_MAX, Authenticator, request_cookies, slow_down
+from webapp.auth.accounts import Accounts
+from webapp.auth.authenticator import (
+    OWNER_COOKIE,
+    SESSION_COOKIE,
+    SLOW_DOWN_MAX,
+    Authenticator,
+    request_cookies,
+    slow_down,
+)
+from webapp.auth.owner import sign
+from webapp.db.store import Store
 from webapp.errors import RateLimited
 from webapp.limits import Rate, RateLimiter
-from webapp.owner import sign
-from webapp.store import Store
 
 SECRET = b"k" * 32
 ROOT = Path(__file__).resolve().parent.parent

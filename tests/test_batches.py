@@ -1,4 +1,4 @@
-"""webapp.batches: calls that arrive while one runs go together in the next run."""
+"""webapp.chat.batches: calls that arrive while one runs go together in the next run."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import threading
 
 import pytest
 
-from webapp.batches import Batches
+from webapp.chat.batches import Batches
 
 
 class Recorder:

@@ -13,14 +13,14 @@ from sqlalchemy import event
 
 from tests.conftest import SERVED_NAME, LiveApp, make_settings
 from tests.fakes import FakeEngine, Reply, serve_fake
-from webapp.chat import ChatEvent, ChatService, Notice, Sampling, TurnEnded, model_messages
-from webapp.client import ModelClient, TokenCount
-from webapp.engine import Engine
+from webapp.chat.service import ChatEvent, ChatService, Notice, Sampling, TurnEnded, model_messages
+from webapp.db.store import FinalAnswer, MessageRecord, Store
+from webapp.db.tables import MessageState
+from webapp.engine.supervisor import Engine
+from webapp.engine.tiny_model import REASONING_PIECES, SCRIPT_ANSWER, SCRIPT_REASONING
 from webapp.errors import Conflict, ContextTooLong, EngineError, EngineNotReady, InvalidInput, NotFound
-from webapp.models import MessageState
-from webapp.reasoning import Piece
-from webapp.store import FinalAnswer, MessageRecord, Store
-from webapp.tiny_model import REASONING_PIECES, SCRIPT_ANSWER, SCRIPT_REASONING
+from webapp.llm.client import ModelClient, TokenCount
+from webapp.llm.reasoning import Piece
 
 OWNER = "owner-1"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from webapp.claims import TurnClaims
+from webapp.chat.claims import TurnClaims
 from webapp.errors import Conflict
 
 KEY = ("owner-1", "conversation-1")

@@ -14,14 +14,14 @@ import pytest
 
 from tests.conftest import SERVED_NAME, LiveApp, free_port
 from tests.fakes import FakeEngine, Reply, serve_fake
-from webapp import client as client_module
-from webapp.client import MOST_STREAM_PACE, STREAM_PACE, ModelClient, ServerSentData, StreamEnd, stream_pace
-from webapp.context import prompt_token_bound
+from webapp.chat.context import prompt_token_bound
+from webapp.engine.tiny_model import ANSWER_PIECES, REASONING_PIECES, SCRIPT_ANSWER, SCRIPT_REASONING
 from webapp.errors import ContextTooLong, EngineError, EngineTimeout, EngineUnreachable, ModelNotFound
-from webapp.prompt import r1_messages
-from webapp.reasoning import Piece
-from webapp.tiny_model import ANSWER_PIECES, REASONING_PIECES, SCRIPT_ANSWER, SCRIPT_REASONING
-from webapp.transport import KEEPALIVE, EngineTransport, rest, until_tick
+from webapp.llm import client as client_module
+from webapp.llm.client import MOST_STREAM_PACE, STREAM_PACE, ModelClient, ServerSentData, StreamEnd, stream_pace
+from webapp.llm.prompt import r1_messages
+from webapp.llm.reasoning import Piece
+from webapp.llm.transport import KEEPALIVE, EngineTransport, rest, until_tick
 
 HELLO = [{"role": "user", "content": "你好"}]
 SCRIPT_TOKENS = len(REASONING_PIECES) + 1 + len(ANSWER_PIECES) + 1  # pieces, </think>, EOS
@@ -330,12 +330,15 @@ async def test_a_refused_connection_is_unreachable_not_a_timeout_in_async_calls(
         await client.acount_tokens(HELLO)
     client._template_opens_thinking = True  # straight to the streaming request
     caplog.clear()
-    with caplog.at_level("WARNING", logger="webapp.client"), pytest.raises(EngineUnreachable, match="Nothing answers"):
+    with (
+        caplog.at_level("WARNING", logger="webapp.llm.client"),
+        pytest.raises(EngineUnreachable, match="Nothing answers"),
+    ):
         async for _ in client.astream(HELLO):
             pass
     await client.aclose()
     # The log says what the library said, beside the user's plain message.
-    [said] = [r.getMessage() for r in caplog.records if r.name == "webapp.client"]
+    [said] = [r.getMessage() for r in caplog.records if r.name == "webapp.llm.client"]
     assert "Nothing answers" in said and "ConnectError: Cannot connect" in said
 
 

@@ -26,8 +26,8 @@ import pytest
 import yaml  # type: ignore[import-untyped]
 
 from tests.conftest import awq_decodes_here, free_port, make_settings
+from webapp.engine.tiny_model import SCRIPT_ANSWER
 from webapp.settings import Settings
-from webapp.tiny_model import SCRIPT_ANSWER
 
 REPO = Path(__file__).resolve().parent.parent
 DOCKERFILE = REPO / "Dockerfile"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from webapp.context import MIN_ANSWER_TOKENS, answer_budget
+from webapp.chat.context import MIN_ANSWER_TOKENS, answer_budget
 from webapp.errors import ContextTooLong
 
 

@@ -14,11 +14,11 @@ from fastapi import FastAPI, Response
 from tests.conftest import SERVED_NAME, LiveApp, free_port, make_settings, serve
 from tests.test_api import sse_events
 from webapp.application import create_app
-from webapp.client import ModelClient, StreamEnd
-from webapp.endpoints import Endpoint, EndpointPool, pick, queue_depth
+from webapp.engine.tiny_model import SCRIPT_ANSWER
 from webapp.errors import EngineUnreachable
-from webapp.reasoning import Piece
-from webapp.tiny_model import SCRIPT_ANSWER
+from webapp.llm.client import ModelClient, StreamEnd
+from webapp.llm.endpoints import Endpoint, EndpointPool, pick, queue_depth
+from webapp.llm.reasoning import Piece
 
 QUESTION = [{"role": "user", "content": "hi"}]
 

@@ -15,12 +15,12 @@ import pytest
 
 from tests.conftest import LiveApp, awq_decodes_here, free_port, make_settings
 from tests.fakes import FakeHub, FakeRepo, serve_hub
-from webapp import weights
-from webapp.engine import Engine, EngineState, stop_process_group
+from webapp.engine import weights
+from webapp.engine.supervisor import Engine, EngineState, stop_process_group
 from webapp.errors import EngineNotReady, LaunchRefused
+from webapp.ops.status import engine_report
 from webapp.settings import Settings
-from webapp.status import engine_report
-from webapp.status_view import banner_markdown, status_markdown
+from webapp.ui.status_view import banner_markdown, status_markdown
 
 
 def test_pages_are_served_while_the_engine_loads(live_app: LiveApp) -> None:
@@ -221,14 +221,14 @@ def environment_of(pid: int) -> dict[str, str]:
 
 
 def downloads_running() -> list[int]:
-    """Processes of this user downloading the hub model (`python -m webapp.weights tiny/scripted`)."""
+    """Processes of this user downloading the hub model (`python -m webapp.engine.weights tiny/scripted`)."""
     found = []
     for proc in Path("/proc").iterdir():
         try:
             cmdline = (proc / "cmdline").read_bytes()
         except OSError:
             continue
-        if b"webapp.weights\0" + HUB_MODEL.encode() in cmdline:
+        if b"webapp.engine.weights\0" + HUB_MODEL.encode() in cmdline:
             found.append(int(proc.name))
     return found
 

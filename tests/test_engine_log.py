@@ -10,8 +10,8 @@ import httpx
 import pytest
 
 from tests.conftest import LiveApp, free_port, make_settings
-from webapp.engine import Engine
-from webapp.engine_log import (
+from webapp.db.store import Store
+from webapp.engine.logfile import (
     clean,
     diagnose,
     durations,
@@ -23,8 +23,8 @@ from webapp.engine_log import (
     read_tail,
     view,
 )
-from webapp.status import StatusMonitor, engine_report
-from webapp.store import Store
+from webapp.engine.supervisor import Engine
+from webapp.ops.status import StatusMonitor, engine_report
 
 OLD_LOG = """\
 INFO 05-20 10:00:00 llm_engine.py:100] Initializing an LLM engine (v0.4.2) with config: model='deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B', speculative_config=None, tokenizer='deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B', skip_tokenizer_init=False, tokenizer_mode=auto, revision=None, trust_remote_code=False, dtype=torch.bfloat16, max_seq_len=4096, download_dir=None, load_format=LoadFormat.AUTO, tensor_parallel_size=1, disable_custom_all_reduce=False, quantization=awq, enforce_eager=False, kv_cache_dtype=auto, seed=0)

@@ -15,9 +15,11 @@ import pytest
 
 from tests.conftest import SERVED_NAME, LiveApp, free_port
 from tests.fakes import FakeEngine, Reply, serve_fake
-from webapp.client import ModelClient, StreamEvent, TokenCount
+from webapp.engine.tiny_model import ANSWER_PIECES, SCRIPT_ANSWER
 from webapp.errors import EngineUnreachable, InvalidInput
-from webapp.evaluation import (
+from webapp.llm.client import ModelClient, StreamEvent, TokenCount
+from webapp.llm.prompt import MATH_INSTRUCTION
+from webapp.ops.evaluation import (
     BUILTIN_MATH,
     CSV_FIELDS,
     SUMMARY_HEADERS,
@@ -37,8 +39,6 @@ from webapp.evaluation import (
     summarise,
     write_csv,
 )
-from webapp.prompt import MATH_INSTRUCTION
-from webapp.tiny_model import ANSWER_PIECES, SCRIPT_ANSWER
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -341,7 +341,11 @@ async def test_the_real_engine_answers_every_run_alike(live_app: LiveApp) -> Non
 
 def cli(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "webapp.evaluation", *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout
+        [sys.executable, "-m", "webapp.ops.evaluation", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )
 
 

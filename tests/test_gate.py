@@ -1,4 +1,4 @@
-"""Request-level rules (webapp/gate.py), attacked as an outsider would: another site's page, a
+"""Request-level rules (webapp/auth/gate.py), attacked as an outsider would: another site's page, a
 rebound DNS name, a proxy, a huge or deeply nested body. The apps here stand in front of a fake
 engine; the one whose memory is measured runs as a process of its own (`python app.py`)."""
 
@@ -21,9 +21,10 @@ from playwright.async_api import Browser, expect
 
 from tests.conftest import FakeApp, free_port, make_settings, serve
 from tests.fakes import FakeEngine, Reply, serve_fake
-from webapp import application, tunnel
+from webapp import application
 from webapp.application import create_app
-from webapp.gate import HostPolicy, from_this_machine, host_name
+from webapp.auth.gate import HostPolicy, from_this_machine, host_name
+from webapp.ops import tunnel
 
 ROOT = Path(__file__).resolve().parent.parent
 ADMIN_PASSWORD = "admin-pass-1"
@@ -133,7 +134,9 @@ def test_another_sites_page_cannot_change_anything(http: httpx.Client, fake_app:
     assert http.get(f"/api/conversations/{conversation}").status_code == 200  # still there
     # Chromium sends `Origin: null` from a page whose Referrer-Policy is no-referrer; its
     # Sec-Fetch-Site, which no page can forge, still says where the request came from.
-    assert http.post("/api/conversations", headers={"Origin": "null", "Sec-Fetch-Site": "same-origin"}).status_code == 201
+    assert (
+        http.post("/api/conversations", headers={"Origin": "null", "Sec-Fetch-Site": "same-origin"}).status_code == 201
+    )
     same_origin = {"Origin": own, "Sec-Fetch-Site": "same-origin"}
     assert http.patch(f"/api/conversations/{conversation}", json={"title": "x"}, headers=same_origin).status_code == 200
     assert http.delete(f"/api/conversations/{conversation}", headers={"Referer": own + "/"}).status_code == 204

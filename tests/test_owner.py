@@ -5,7 +5,7 @@ from __future__ import annotations
 import stat
 from pathlib import Path
 
-from webapp.owner import load_secret, new_owner, sign, verify
+from webapp.auth.owner import load_secret, new_owner, sign, verify
 
 SECRET = b"s" * 32
 

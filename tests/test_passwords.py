@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from webapp.passwords import UserSpec, hash_password, is_hash, parse_users, verify_password
+from webapp.auth.passwords import UserSpec, hash_password, is_hash, parse_users, verify_password
 
 
 def test_a_password_verifies_against_its_hash_and_nothing_else() -> None:

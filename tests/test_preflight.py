@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import free_port
-from webapp import preflight
+from webapp.engine import preflight
 from webapp.errors import LaunchRefused
 
 

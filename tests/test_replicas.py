@@ -19,7 +19,7 @@ from tests.conftest import ADMIN_PASSWORD, USERS, free_port, make_settings, new_
 from tests.fakes import FakeEngine, Reply, serve_fake
 from tests.test_api import chat, new_conversation, sse_events
 from webapp.application import create_app
-from webapp.auth import SESSION_COOKIE
+from webapp.auth.authenticator import SESSION_COOKIE
 
 ANSWER = Reply(reasoning=["Both ", "replicas."], content=["One ", "database."])
 

@@ -14,9 +14,9 @@ from alembic.config import Config
 from sqlalchemy import Connection, Engine, inspect, text
 
 from tests.conftest import on_postgres
-from webapp import search
-from webapp.models import MessageState
-from webapp.store import MIGRATIONS, Store, create_db_engine, migrate
+from webapp.db import search
+from webapp.db.store import MIGRATIONS, Store, create_db_engine, migrate
+from webapp.db.tables import MessageState
 
 FTS_TABLES = {"messages_fts", "messages_fts_config", "messages_fts_data", "messages_fts_docsize", "messages_fts_idx"}
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from webapp.pages import CSP, safe_next
-from webapp.share_page import mathml, share_page, to_html
+from webapp.web.pages import CSP, safe_next
+from webapp.web.share_page import mathml, share_page, to_html
 
 
 @pytest.mark.parametrize(

@@ -20,10 +20,10 @@ from sqlalchemy import Connection, create_engine, event, inspect, text, update
 from sqlalchemy.pool import NullPool
 
 from tests.conftest import on_postgres
+from webapp.db.search import in_models
+from webapp.db.store import MessageRecord, Store, create_db_engine, migrate, title_text
+from webapp.db.tables import Base, MessageState, Share
 from webapp.errors import Conflict, InvalidInput, NotFound
-from webapp.models import Base, MessageState, Share
-from webapp.search import in_models
-from webapp.store import MessageRecord, Store, create_db_engine, migrate, title_text
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -60,7 +60,7 @@ def test_migrating_an_empty_database_gives_exactly_the_models(database_url: str)
 # Each process waits for a shared start time, so that all of them migrate at the same moment.
 MIGRATE_AT = """
 import sys, time
-from webapp.store import create_db_engine, migrate
+from webapp.db.store import create_db_engine, migrate
 engine = create_db_engine(sys.argv[1])
 with engine.connect():  # connected and ready before the start
     pass

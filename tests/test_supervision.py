@@ -10,7 +10,7 @@ import time
 import httpx
 
 from tests.conftest import LiveApp
-from webapp.tiny_model import SCRIPT_ANSWER
+from webapp.engine.tiny_model import SCRIPT_ANSWER
 
 RECOVERY_TIMEOUT = 300.0
 

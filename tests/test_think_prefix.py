@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import SERVED_NAME, LiveApp, free_port, make_settings
-from webapp.client import ModelClient, StreamEnd
-from webapp.engine import Engine
-from webapp.reasoning import Piece
-from webapp.tiny_model import OLD_CHAT_TEMPLATE, SCRIPT_ANSWER, SCRIPT_REASONING
+from webapp.engine.supervisor import Engine
+from webapp.engine.tiny_model import OLD_CHAT_TEMPLATE, SCRIPT_ANSWER, SCRIPT_REASONING
+from webapp.llm.client import ModelClient, StreamEnd
+from webapp.llm.reasoning import Piece
 
 HELLO = [{"role": "user", "content": "hi"}]
 

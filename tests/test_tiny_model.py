@@ -8,7 +8,7 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file
 
-from webapp import tiny_model
+from webapp.engine import tiny_model
 
 AWQ_ORDER = (0, 2, 4, 6, 1, 3, 5, 7)
 

@@ -17,9 +17,9 @@ from playwright.async_api import Browser, Page, expect
 
 from tests.conftest import FakeApp, LiveApp
 from tests.fakes import Reply
-from webapp.store import ConversationInfo
-from webapp.tiny_model import REASONING_PIECES
-from webapp.ui import PageSessions
+from webapp.db.store import ConversationInfo
+from webapp.engine.tiny_model import REASONING_PIECES
+from webapp.ui.page import PageSessions
 
 pytestmark = pytest.mark.browser
 

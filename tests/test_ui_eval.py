@@ -13,7 +13,7 @@ from playwright.async_api import Browser, Page, expect
 
 from tests.conftest import ADMIN_PASSWORD, USERS, LiveApp, app_beside
 from tests.test_ui_access import signed_in
-from webapp.evaluation import CSV_FIELDS
+from webapp.ops.evaluation import CSV_FIELDS
 
 pytestmark = pytest.mark.browser
 

@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 
 from tests.fakes import FakeHub, FakeRepo, serve_hub
-from webapp import preflight, weights
+from webapp.engine import preflight, weights
 from webapp.errors import EngineNotReady, LaunchRefused
-from webapp.status_view import download_markdown, human_bytes, time_left
+from webapp.ui.status_view import download_markdown, human_bytes, time_left
 
 REPO = "tiny/scripted"
 MiB = 1 << 20

@@ -13,23 +13,23 @@ from urllib.parse import urlsplit
 
 from fastapi import FastAPI
 
-from webapp import tunnel
-from webapp.account_routes import account_router
-from webapp.accounts import Accounts
-from webapp.api import conversations_router, health_router, install_error_handlers
-from webapp.auth import Authenticator, AuthMiddleware
-from webapp.chat import ChatService
-from webapp.client import ChatBackend, ModelClient
-from webapp.endpoints import EndpointPool
-from webapp.engine import Engine
-from webapp.gate import Gate, HostPolicy, is_loopback
+from webapp.auth.accounts import Accounts
+from webapp.auth.authenticator import Authenticator, AuthMiddleware
+from webapp.auth.gate import Gate, HostPolicy, is_loopback
+from webapp.auth.owner import load_secret
+from webapp.auth.passwords import UserSpec, parse_users
+from webapp.chat.service import ChatService
+from webapp.db.store import Store, create_db_engine
+from webapp.engine.supervisor import Engine
 from webapp.limits import Admission, RateLimiter, parse_rate
-from webapp.owner import load_secret
-from webapp.passwords import UserSpec, parse_users
+from webapp.llm.client import ChatBackend, ModelClient
+from webapp.llm.endpoints import EndpointPool
+from webapp.ops import tunnel
+from webapp.ops.status import StatusMonitor
 from webapp.settings import Settings
-from webapp.share_routes import share_router
-from webapp.status import StatusMonitor
-from webapp.store import Store, create_db_engine
+from webapp.web.accounts import account_router
+from webapp.web.api import conversations_router, health_router, install_error_handlers
+from webapp.web.shares import share_router
 
 log = logging.getLogger(__name__)
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
@@ -60,7 +60,7 @@ def create_app(settings: Settings) -> FastAPI:
         os.environ.setdefault(name, value)
     import gradio as gr  # after the offline environment is set
 
-    from webapp.ui import build_ui
+    from webapp.ui.page import build_ui
 
     secret = load_secret(settings.secret_key, settings.data_dir / "secret.key")
     configured_users = users_from(settings)  # a broken users file stops the app here, saying which line

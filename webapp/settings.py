@@ -144,7 +144,7 @@ class Settings(BaseSettings):
         validation_alias="USERS_FILE",
         description=(
             "Turns accounts on: one `name:password[:admin]` per line (the password may be a hash "
-            "from `python -m webapp.passwords`)."
+            "from `python -m webapp.auth.passwords`)."
         ),
     )
     session_ttl: float = Field(

@@ -1,0 +1,503 @@
+"""The chat service: one place that runs a chat turn, for the API and the UI alike.
+
+A turn stores the user's message before the model is called, streams the answer,
+and writes the assistant's message once when it ends, whatever ends it (done,
+stop, engine error, client gone), checkpointing long answers every few seconds
+so that even a killed process keeps most of one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncGenerator, Callable, Sequence
+from contextlib import aclosing
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from webapp.chat.batches import Batches
+from webapp.chat.claims import TurnClaims
+from webapp.chat.context import answer_budget, cut_points, history_target, prompt_token_bound
+from webapp.chat.metrics import ChatMetrics
+from webapp.db.store import ConversationInfo, FinalAnswer, MessageRecord, SharedSnapshot, ShareInfo, Store
+from webapp.db.tables import MessageState
+from webapp.engine.supervisor import Engine
+from webapp.errors import AppError, InvalidInput, TooLarge
+from webapp.limits import Admission
+from webapp.llm.client import DEFAULT_MAX_TOKENS, RECOMMENDED_TEMPERATURE, RECOMMENDED_TOP_P, ChatBackend, StreamEnd
+from webapp.llm.prompt import r1_messages
+from webapp.llm.reasoning import Piece
+
+MAX_MESSAGE_CHARS = 32_000
+MAX_PERSONA_CHARS = 4_000
+CHECKPOINT_SECONDS = 5.0
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Sampling:
+    """How one answer is sampled; the defaults are the model card's."""
+
+    temperature: float = RECOMMENDED_TEMPERATURE
+    top_p: float = RECOMMENDED_TOP_P
+    max_tokens: int | None = DEFAULT_MAX_TOKENS
+    math: bool = False
+    persona: str = ""
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.temperature <= 2:
+            raise InvalidInput(f"Temperature must be between 0 and 2, not {self.temperature}.")
+        if not 0 < self.top_p <= 1:
+            raise InvalidInput(f"top_p must be above 0 and at most 1, not {self.top_p}.")
+        if self.max_tokens is not None and self.max_tokens < 1:
+            raise InvalidInput(f"max_tokens must be at least 1, not {self.max_tokens}.")
+        if len(self.persona) > MAX_PERSONA_CHARS:
+            raise InvalidInput(f"The persona text is longer than {MAX_PERSONA_CHARS:,} characters.")
+
+
+@dataclass(frozen=True, slots=True)
+class Preferences:
+    """An owner's settings: how their next answers are sampled and shown."""
+
+    temperature: float = RECOMMENDED_TEMPERATURE
+    top_p: float = RECOMMENDED_TOP_P
+    max_tokens: int | None = DEFAULT_MAX_TOKENS
+    math: bool = False
+    show_reasoning: bool = True
+    persona: str = ""
+
+    def sampling(self) -> Sampling:
+        return Sampling(self.temperature, self.top_p, self.max_tokens, self.math, self.persona)
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """Something the user should know about this turn (earlier messages left out, say)."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class TurnEnded:
+    """The stored assistant message, in whatever state the turn ended; `error` if it failed."""
+
+    message: MessageRecord
+    error: AppError | None = None
+
+
+ChatEvent = Piece | Notice | TurnEnded
+
+
+def validate_message(text: object, limit: int = MAX_MESSAGE_CHARS) -> str:
+    """The user's message, or a clear reason it cannot be sent."""
+    if not isinstance(text, str):
+        raise InvalidInput(f"A message must be text, not {type(text).__name__}.")
+    if not text.replace("\x00", "").strip():  # NUL characters are left out when it is stored
+        raise InvalidInput("The message is empty.", hint="Type a question first.")
+    if len(text) > limit:
+        raise TooLarge(
+            f"The message has {len(text):,} characters; the limit is {limit:,}.",
+            hint="Shorten it or split it over several messages.",
+        )
+    return text
+
+
+def model_messages(history: Sequence[MessageRecord]) -> list[dict[str, str]]:
+    """Stored messages as model input: answers only; failed answers with no text left out."""
+    out: list[dict[str, str]] = []
+    for message in history:
+        if message.role == "assistant" and not message.content.strip():
+            continue
+        out.append({"role": message.role, "content": message.content})
+    return out
+
+
+@dataclass
+class _Draft:
+    """An answer being written."""
+
+    started: float = field(default_factory=time.monotonic)
+    reasoning: list[str] = field(default_factory=list)
+    content: list[str] = field(default_factory=list)
+    reasoning_deltas: int = 0  # stream deltas (about a token each), as the pieces say
+    answer_deltas: int = 0
+    first_token: float | None = None
+    answer_began: float | None = None
+    end: StreamEnd | None = None
+    message_id: int | None = None
+    earlier_reasoning_tokens: int = 0  # a continued answer keeps its first part's counts
+    earlier_answer_tokens: int = 0
+
+    @classmethod
+    def continuing(cls, message: MessageRecord) -> _Draft:
+        return cls(
+            reasoning=[message.reasoning] if message.reasoning else [],
+            content=[message.content] if message.content else [],
+            answer_began=time.monotonic() if message.content else None,
+            message_id=message.id,
+            earlier_reasoning_tokens=message.reasoning_tokens or 0,
+            earlier_answer_tokens=message.answer_tokens or 0,
+        )
+
+    def add(self, piece: Piece) -> None:
+        now = time.monotonic()
+        if self.first_token is None:
+            self.first_token = now
+        if piece.kind == "reasoning":
+            self.reasoning.append(piece.text)
+            self.reasoning_deltas += piece.tokens
+        else:
+            if self.answer_began is None:
+                self.answer_began = now
+            self.content.append(piece.text)
+            self.answer_deltas += piece.tokens
+
+    def fields(self) -> dict[str, Any]:
+        now = time.monotonic()
+        completion = self.end.completion_tokens if self.end else None
+        answer_deltas = self.answer_deltas
+        answer_tokens = completion - self.reasoning_deltas if completion is not None else answer_deltas
+        generated = completion if completion is not None else self.reasoning_deltas + answer_deltas
+        elapsed = now - self.first_token if self.first_token is not None else 0.0
+        return {
+            "content": "".join(self.content),
+            "reasoning": "".join(self.reasoning),
+            "finish_reason": self.end.finish_reason if self.end else None,
+            "prompt_tokens": self.end.prompt_tokens if self.end else None,
+            "reasoning_tokens": self.earlier_reasoning_tokens + self.reasoning_deltas,
+            "answer_tokens": self.earlier_answer_tokens + max(answer_tokens, 0),
+            "ttft_ms": (self.first_token - self.started) * 1000 if self.first_token is not None else None,
+            "tokens_per_s": generated / elapsed if elapsed > 0 and generated > 1 else None,
+            "thinking_s": ((self.answer_began or now) - self.started) if self.reasoning else None,
+        }
+
+
+class ChatService:
+    """Conversations and chat turns for one owner at a time; the UI and the API both call this."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        client: ChatBackend,
+        store: Store,
+        *,
+        checkpoint_seconds: float = CHECKPOINT_SECONDS,
+        metrics: ChatMetrics | None = None,
+        admission: Admission | None = None,
+        max_message_chars: int = MAX_MESSAGE_CHARS,
+        new_conversations: Admission | None = None,
+        max_conversations: int | None = None,
+    ) -> None:
+        self.engine = engine
+        self.client = client
+        self.store = store
+        self.checkpoint_seconds = checkpoint_seconds
+        self.metrics = metrics or ChatMetrics()
+        self.admission = admission or Admission(None, None)
+        self.max_message_chars = max_message_chars
+        self.new_conversations = new_conversations or Admission(None, None)
+        self.max_conversations = max_conversations
+        self._turn_starts: Batches[tuple[str, str, str], list[MessageRecord]] = Batches(store.begin_turns)
+        self._answer_saves: Batches[FinalAnswer, MessageRecord] = Batches(store.save_answers)
+        self._claims = TurnClaims()
+
+    def validate(self, content: object) -> str:
+        """The message as it will be stored, or InvalidInput/TooLarge saying why not."""
+        return validate_message(content, self.max_message_chars)
+
+    def admit(self, owner: str, address: str | None) -> None:
+        """Count a turn against the rate limits (the edges call this before starting one)."""
+        self.admission.admit(owner, address)
+
+    @staticmethod
+    async def _db(call: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        # Database calls run in a thread so a slow disk never stalls every stream.
+        return await asyncio.to_thread(call, *args, **kwargs)
+
+    # -- conversations --------------------------------------------------------
+
+    async def new_conversation(self, owner: str, title: str = "") -> ConversationInfo:
+        """A new conversation of the owner's: refused past their rate (RateLimited) or their cap (Conflict)."""
+        self.new_conversations.admit(owner, None)
+        return await self._db(self.store.create_conversation, owner, title=title, most=self.max_conversations)
+
+    async def conversations(self, owner: str, search: str = "") -> list[ConversationInfo]:
+        return await self._db(self.store.list_conversations, owner, search=search)
+
+    async def conversation(self, owner: str, conversation_id: str) -> ConversationInfo:
+        return await self._db(self.store.conversation, owner, conversation_id)
+
+    async def messages(self, owner: str, conversation_id: str) -> list[MessageRecord]:
+        return await self._db(self.store.messages, owner, conversation_id)
+
+    async def preferences(self, owner: str) -> Preferences:
+        """The owner's saved settings, or the model card's recommendations."""
+        saved = await self._db(self.store.settings, owner)
+        return Preferences(**saved) if saved else Preferences()
+
+    async def save_preferences(self, owner: str, preferences: Preferences) -> Preferences:
+        preferences.sampling()  # refuses out-of-range values before they are kept
+        fields = {name: getattr(preferences, name) for name in Preferences.__slots__}
+        await self._db(self.store.save_settings, owner, **fields)
+        return preferences
+
+    async def settled_messages(self, owner: str, conversation_id: str, within: float = 3.0) -> list[MessageRecord]:
+        """The messages once the last turn has been saved (a stopped turn saves as it unwinds)."""
+        deadline = time.monotonic() + within
+        while True:
+            history = await self.messages(owner, conversation_id)
+            last = history[-1] if history else None
+            unsettled = last is not None and (last.role == "user" or last.state == MessageState.STREAMING)
+            if not unsettled or time.monotonic() > deadline:
+                return history
+            await asyncio.sleep(0.05)
+
+    async def rename(self, owner: str, conversation_id: str, title: str) -> ConversationInfo:
+        """Rename (the store makes the title one line of text, and refuses an empty one)."""
+        return await self._db(self.store.rename, owner, conversation_id, title)
+
+    async def delete(self, owner: str, conversation_id: str) -> None:
+        await self._db(self.store.delete_conversation, owner, conversation_id)
+
+    # -- share links ----------------------------------------------------------
+
+    async def share(self, owner: str, conversation_id: str, expires_in_days: int | None = None) -> ShareInfo:
+        expires_at = time.time() + expires_in_days * 86400 if expires_in_days else None
+        return await self._db(self.store.share, owner, conversation_id, expires_at=expires_at)
+
+    async def unshare(self, owner: str, conversation_id: str) -> None:
+        await self._db(self.store.unshare, owner, conversation_id)
+
+    async def shares(self, owner: str) -> list[ShareInfo]:
+        return await self._db(self.store.shares, owner)
+
+    async def shared(self, token: str) -> SharedSnapshot:
+        return await self._db(self.store.shared, token)
+
+    # -- turns ----------------------------------------------------------------
+
+    async def begin(
+        self, owner: str, conversation_id: str, content: object, *, replace_last: bool = False
+    ) -> list[MessageRecord]:
+        """Store the user's message, before any model is called: the conversation as it now stands.
+
+        Refused (Conflict) while another turn of this conversation is under way; with
+        `replace_last`, the last user message and what follows it go first (an edit).
+        """
+        text = self.validate(content)
+        with self._claims.claimed((owner, conversation_id)):
+            if replace_last:
+                history = await self.messages(owner, conversation_id)
+                last_user = next((m for m in reversed(history) if m.role == "user"), None)
+                if last_user is None:
+                    raise InvalidInput("There is no message to edit.")
+                await self._db(self.store.delete_messages_from, owner, conversation_id, last_user.id)
+            # Turns that start together store their messages in one transaction (`webapp.chat.batches`).
+            return await self._turn_starts.call((owner, conversation_id, text))
+
+    async def begin_again(self, owner: str, conversation_id: str) -> list[MessageRecord]:
+        """Make ready to answer the last user message again (what follows it goes): the conversation now."""
+        with self._claims.claimed((owner, conversation_id)):
+            history = await self.messages(owner, conversation_id)
+            last_user = next((m for m in reversed(history) if m.role == "user"), None)
+            if last_user is None:
+                raise InvalidInput("There is no message to answer again.")
+            later = [m for m in history if m.id > last_user.id]
+            if later:
+                await self._db(self.store.delete_messages_from, owner, conversation_id, later[0].id)
+            return [m for m in history if m.id <= last_user.id]
+
+    async def begin_continuing(self, owner: str, conversation_id: str) -> tuple[list[MessageRecord], MessageRecord]:
+        """Make ready to go on with the last answer, cut by the length limit: the history before it, and it."""
+        with self._claims.claimed((owner, conversation_id)):
+            history = await self.messages(owner, conversation_id)
+            if not history or history[-1].role != "assistant" or history[-1].state != MessageState.TRUNCATED:
+                raise InvalidInput("Only an answer cut by the length limit can be continued.")
+            return history[:-1], history[-1]
+
+    def answer(
+        self,
+        owner: str,
+        conversation_id: str,
+        history: list[MessageRecord],
+        sampling: Sampling | None = None,
+        continuing: MessageRecord | None = None,
+    ) -> AsyncGenerator[ChatEvent, None]:
+        """Answer the conversation as a `begin…` call returned it (and go on with `continuing`)."""
+        # The turn's own generator, not one wrapped around it: every piece would cross one more.
+        return self._answer(owner, conversation_id, sampling or Sampling(), history, continuing)
+
+    # The turns in one call each, for callers with no use for the refusals before the stream.
+    # A wrapper closes the turn it reads (`aclosing`): a reader that closes a turn rather than
+    # cancel it still has its answer saved and its conversation given back at once.
+
+    async def send(
+        self, owner: str, conversation_id: str, content: object, sampling: Sampling | None = None
+    ) -> AsyncGenerator[ChatEvent, None]:
+        """Store the user's message, then answer it."""
+        history = await self.begin(owner, conversation_id, content)
+        async with aclosing(self.answer(owner, conversation_id, history, sampling)) as events:
+            async for event in events:
+                yield event
+
+    async def edit_last(
+        self, owner: str, conversation_id: str, content: object, sampling: Sampling | None = None
+    ) -> AsyncGenerator[ChatEvent, None]:
+        """Replace the last user message (and its answer) and send the new text."""
+        history = await self.begin(owner, conversation_id, content, replace_last=True)
+        async with aclosing(self.answer(owner, conversation_id, history, sampling)) as events:
+            async for event in events:
+                yield event
+
+    async def regenerate(
+        self, owner: str, conversation_id: str, sampling: Sampling | None = None
+    ) -> AsyncGenerator[ChatEvent, None]:
+        """Answer the last user message again, replacing the answer after it."""
+        history = await self.begin_again(owner, conversation_id)
+        async with aclosing(self.answer(owner, conversation_id, history, sampling)) as events:
+            async for event in events:
+                yield event
+
+    async def continue_answer(
+        self, owner: str, conversation_id: str, sampling: Sampling | None = None
+    ) -> AsyncGenerator[ChatEvent, None]:
+        """Go on with the last answer where the length limit cut it."""
+        history, cut = await self.begin_continuing(owner, conversation_id)
+        async with aclosing(self.answer(owner, conversation_id, history, sampling, continuing=cut)) as events:
+            async for event in events:
+                yield event
+
+    async def _fit(
+        self, messages: list[dict[str, str]], sampling: Sampling, prefix: str | None
+    ) -> tuple[list[dict[str, str]], int, int]:
+        """The newest turns that fit, how many messages were left out, and the max tokens to ask for (0: all)."""
+        known = self.client.context_length
+        if known is not None:
+            bound = prompt_token_bound(r1_messages(messages, math=sampling.math), prefix)
+            requested = sampling.max_tokens
+            if bound <= history_target(known, requested) and (requested is None or bound + requested <= known):
+                # Surely fits, answer and all: no need to have the engine count it (a round trip
+                # and a tokenization per turn). With no max tokens asked, the engine gives the rest.
+                return messages, 0, requested or 0
+        cost = await self.client.acount_tokens(messages, math=sampling.math, prefix=prefix)
+        if cost is None:  # not a vLLM server: no exact counts, the engine enforces its own limit
+            return messages, 0, sampling.max_tokens or 0
+        target = history_target(cost.max_model_len, sampling.max_tokens)
+        fitted, count = messages, cost.count
+        cuts = cut_points(messages)
+        if count > target and cuts:
+            # Binary search for the fewest oldest turns to leave out: log2(turns) /tokenize calls.
+            measured: dict[int, int] = {}
+            low, high = 0, len(cuts) - 1
+            while low <= high:
+                middle = (low + high) // 2
+                tokens = await self.client.acount_tokens(messages[cuts[middle] :], math=sampling.math, prefix=prefix)
+                assert tokens is not None
+                measured[middle] = tokens.count
+                if tokens.count <= target:
+                    high = middle - 1
+                else:
+                    low = middle + 1
+            chosen = min(low, len(cuts) - 1)  # nothing fits: keep the newest message alone
+            fitted, count = messages[cuts[chosen] :], measured[chosen]
+        budget = answer_budget(count, cost.max_model_len, sampling.max_tokens)
+        return fitted, len(messages) - len(fitted), budget
+
+    async def _answer(
+        self,
+        owner: str,
+        conversation_id: str,
+        sampling: Sampling,
+        history: list[MessageRecord],
+        continuing: MessageRecord | None = None,
+    ) -> AsyncGenerator[ChatEvent, None]:
+        """The answer to `history` (which `continuing`, if any, does not include)."""
+        key = (owner, conversation_id)
+        self._claims.start(key)
+        try:
+            prefix = None
+            if continuing is not None:
+                # Thinking goes on from inside the block; an answer goes on from its own text.
+                prefix = continuing.content if continuing.content else f"<think>\n{continuing.reasoning}"
+            messages = model_messages(history)
+            if sampling.persona.strip():
+                messages.insert(len(messages) - 1, {"role": "system", "content": sampling.persona})
+            draft = _Draft.continuing(continuing) if continuing is not None else _Draft()
+            state = MessageState.ERROR
+            error: AppError | None = None
+            model = None
+            self.metrics.requests.inc()
+            self.metrics.active.inc()
+            try:
+                self.engine.require_ready()
+                model = await self.client.amodel_name()
+                fitted, dropped, max_tokens = await self._fit(messages, sampling, prefix)
+                if dropped:
+                    yield Notice(f"{dropped} earlier messages were left out to fit the model's context.")
+                draft.started = time.monotonic()
+                last_checkpoint = draft.started
+                async for event in self.client.astream(
+                    fitted,
+                    temperature=sampling.temperature,
+                    top_p=sampling.top_p,
+                    max_tokens=max_tokens or None,
+                    math=sampling.math,
+                    prefix=prefix,
+                    answer_only=continuing is not None and bool(continuing.content),
+                ):
+                    if isinstance(event, StreamEnd):
+                        draft.end = event
+                        continue
+                    if draft.first_token is None:
+                        self.metrics.ttft.observe(time.monotonic() - draft.started)
+                    draft.add(event)
+                    self.metrics.tokens.inc(event.tokens)
+                    yield event
+                    if time.monotonic() - last_checkpoint >= self.checkpoint_seconds:
+                        last_checkpoint = time.monotonic()
+                        await self._checkpoint(owner, conversation_id, draft)
+                finish = draft.end.finish_reason if draft.end else None
+                state = MessageState.TRUNCATED if finish == "length" else MessageState.COMPLETE
+            except AppError as exc:
+                error = exc
+            except (asyncio.CancelledError, GeneratorExit):
+                state = MessageState.STOPPED
+                raise
+            finally:
+                self.metrics.active.dec()
+                if error is not None:
+                    self.metrics.errors.labels(error.kind).inc()
+                # Written by a thread that a cancellation cannot stop, so a stopped turn still keeps
+                # what it had; a second cancellation while it writes ends the wait, not the write.
+                # Answers that end together are written together, as turns that start together are.
+                final = (owner, conversation_id, draft.message_id, _final_fields(draft, state, error, model, sampling))
+                record = await asyncio.shield(self._answer_saves.call(final))
+        finally:
+            # Once the answer is written (the next turn reads it), and before TurnEnded: a reader
+            # that stops there need not close this generator for the conversation to be free.
+            self._claims.release(key)
+        yield TurnEnded(record, error)
+
+    async def _checkpoint(self, owner: str, conversation_id: str, draft: _Draft) -> None:
+        fields = draft.fields() | {"state": MessageState.STREAMING}
+        if draft.message_id is None:
+            record = await self._db(self.store.add_message, owner, conversation_id, role="assistant", **fields)
+            draft.message_id = record.id
+        else:
+            await self._db(self.store.update_message, draft.message_id, **fields)
+
+
+def _final_fields(
+    draft: _Draft, state: MessageState, error: AppError | None, model: str | None, sampling: Sampling
+) -> dict[str, Any]:
+    """The stored answer's columns as its turn ends."""
+    return draft.fields() | {
+        "state": state,
+        "error": str(error) if error else None,
+        "model": model,
+        "temperature": sampling.temperature,
+        "top_p": sampling.top_p,
+        "max_tokens": sampling.max_tokens,
+        "math": sampling.math,
+    }

@@ -1,0 +1,450 @@
+"""The model engine: a vLLM server the app launches and watches, or an external one.
+
+`Engine` knows where the server is, whether it is ready, and why not. A launched
+engine runs in its own process group with its output appended to the log file;
+the app serves its pages while it loads and never waits on it. A hub model that
+is not on this machine yet is downloaded first (`webapp.engine.weights`), and vLLM then
+serves the local copy.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import enum
+import logging
+import os
+import re
+import secrets
+import shlex
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+
+import httpx
+
+from webapp.engine import logfile as engine_log
+from webapp.engine import preflight, weights
+from webapp.errors import AppError, EngineNotReady, LaunchRefused
+from webapp.settings import Settings
+
+log = logging.getLogger(__name__)
+
+ENGINE_HOST = "127.0.0.1"  # never exposed: the app is the only way in
+_STOP_GRACE = 10.0
+_POLL_INTERVAL = 0.5
+_FIRST_BACKOFF = 2.0  # seconds before the first restart of a crashed engine; doubles each time
+_MAX_BACKOFF = 60.0
+_STABLE_AFTER = 300.0
+# Variables the engine is given as they are, secret-sounding names or not: its own (VLLM_*), and
+# those of the hubs it may read from (HF_TOKEN for gated models, ModelScope's).
+_ENGINE_PREFIXES = ("VLLM_", "HF_", "HUGGING_FACE_", "HUGGINGFACE_", "MODELSCOPE_")
+# A name that says it holds a secret: a word of it ends in one of these (API_KEY, AUTHTOKEN,
+# DB_PASSWORD...), or it is a database URL (user and password in it).
+_SECRET_NAME = re.compile(r"(PASSWORD|PASSWD|SECRET|KEY|TOKEN|CREDENTIALS?)(_|$)|DATABASE_URL$")
+
+
+def app_variables() -> frozenset[str]:
+    """The environment variables the app's settings are read from (upper case: they are read in any case)."""
+    return frozenset(
+        field.validation_alias.upper()
+        for field in Settings.model_fields.values()
+        if isinstance(field.validation_alias, str)
+    )
+
+
+class EngineState(enum.StrEnum):
+    DOWNLOADING = "downloading"  # fetching the weights; vLLM is launched after
+    STARTING = "starting"
+    READY = "ready"
+    ERROR = "error"
+    STOPPED = "stopped"
+    EXTERNAL = "external"
+
+
+@dataclass(frozen=True, slots=True)
+class EngineStatus:
+    """A snapshot of the engine for health checks and the UI."""
+
+    state: EngineState
+    ready: bool
+    base_url: str
+    error: AppError | None = None
+
+
+def engine_command(settings: Settings, *, python: str = sys.executable, model: str | None = None) -> list[str]:
+    """The vLLM command line for these settings (the API key goes in the environment).
+
+    `model` is the directory to serve when it differs from MODEL (a hub model's local copy).
+    """
+    command = [
+        python,
+        "-m",
+        "vllm.entrypoints.openai.api_server",
+        "--model",
+        model or settings.model,
+        "--served-model-name",
+        settings.served_model_name,
+        "--reasoning-parser",
+        "deepseek_r1",
+        "--max-model-len",
+        str(settings.max_model_len),
+        "--gpu-memory-utilization",
+        str(settings.gpu_memory_utilization),
+        "--dtype",
+        settings.dtype,
+        "--host",
+        ENGINE_HOST,
+        "--port",
+        str(settings.engine_port),
+    ]
+    if settings.quantization:
+        command += ["--quantization", settings.quantization]
+    if settings.enforce_eager:
+        command.append("--enforce-eager")
+    command += shlex.split(settings.engine_args)
+    return command
+
+
+def engine_environment(
+    api_key: str, base: dict[str, str] | None = None, *, gpu: bool = True, downloaded: bool = False
+) -> dict[str, str]:
+    """The launched engine's environment: offline-safe, quiet, with its API key, and none of the app's secrets.
+
+    Left out: every variable of the app's settings (ADMIN_PASSWORD, SECRET_KEY, DATABASE_URL, an
+    external engine's VLLM_API_KEY, ...) and every other one named like a secret (OPENAI_API_KEY,
+    AWS_SECRET_ACCESS_KEY...), but vLLM's and the model hubs' own. What vLLM, torch and CUDA read
+    (PATH, HOME, LANG, CUDA_*, OMP_*, TOKENIZERS_PARALLELISM...) stays.
+    `downloaded`: the app fetched the weights, so vLLM must not ask any hub again.
+    """
+    ours = app_variables()
+    env = {
+        name: value
+        for name, value in (os.environ if base is None else base).items()
+        if name.upper() not in ours
+        and (name.upper().startswith(_ENGINE_PREFIXES) or not _SECRET_NAME.search(name.upper()))
+    }
+    if downloaded:
+        env["HF_HUB_OFFLINE"] = "1"
+        env.pop("VLLM_USE_MODELSCOPE", None)  # it would make vLLM import modelscope even for a directory
+    if not gpu:
+        # On the CPU vLLM otherwise reads GPU_MEMORY_UTILIZATION as a share of all RAM
+        # for its KV cache, and refuses to start when less than that is free.
+        env.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")
+    env["VLLM_API_KEY"] = api_key  # not on the command line, where `ps` would show it
+    env.setdefault("VLLM_NO_USAGE_STATS", "1")
+    env.setdefault("DO_NOT_TRACK", "1")
+    env.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+def preflight_checks(settings: Settings) -> None:
+    """Every mistake visible before launch, in the order a person would fix them."""
+    preflight.check_model(settings.model, settings.quantization)
+    preflight.check_awq_kernel(settings.model, gpu=preflight.has_nvidia_gpu(), flags=preflight.cpu_flags())
+    preflight.check_port_free(ENGINE_HOST, settings.engine_port)
+    preflight.check_downloadable(settings.model)
+
+
+def health_url(base_url: str) -> str:
+    """vLLM's `/health` sits beside `/v1`, not under it."""
+    root = base_url.removesuffix("/").removesuffix("/v1")
+    return f"{root}/health"
+
+
+class Engine:
+    """Owns the engine's process (when launched), the download of its weights, and its readiness."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.download: weights.Progress | None = None  # the last download of the weights, if any
+        self._model = settings.model  # what vLLM serves: MODEL, or the local copy of a hub model
+        self._process: subprocess.Popen[bytes] | None = None
+        self._watch: asyncio.Task[None] | None = None
+        self._error: AppError | None = None
+        self._ready = False
+        self._stopped = False
+        self.restarts = 0
+        self.last_exit: str | None = None
+        if settings.vllm_base_url:
+            self.base_url = settings.vllm_base_urls[0]
+            self.api_key = settings.vllm_api_key or "EMPTY"
+        else:
+            self.base_url = f"http://{ENGINE_HOST}:{settings.engine_port}/v1"
+            self.api_key = secrets.token_urlsafe(32)
+
+    @property
+    def external(self) -> bool:
+        return self.settings.external_engine
+
+    @property
+    def stopping(self) -> bool:
+        """True once `stop` was called: an exit then is ours, not a crash."""
+        return self._stopped
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process else None
+
+    def status(self) -> EngineStatus:
+        if self._error is not None:
+            state = EngineState.ERROR
+        elif self._stopped:
+            state = EngineState.STOPPED
+        elif self.external:
+            state = EngineState.EXTERNAL
+        elif self.download is not None and self.download.active:
+            state = EngineState.DOWNLOADING
+        else:
+            state = EngineState.READY if self._ready else EngineState.STARTING
+        return EngineStatus(
+            state=state, ready=self._ready and self._error is None, base_url=self.base_url, error=self._error
+        )
+
+    def require_ready(self) -> None:
+        """Raise a clear error unless a chat can be served now."""
+        status = self.status()
+        if status.ready:
+            return
+        if status.error is not None:
+            raise EngineNotReady(status.error.message, hint=status.error.hint)
+        if status.state is EngineState.STOPPED:
+            raise EngineNotReady("The engine has stopped.")
+        if status.state is EngineState.DOWNLOADING and self.download is not None:
+            percent = self.download.report()["percent"]
+            done = f" ({percent:.0f}% done)" if percent is not None else ""
+            raise EngineNotReady(
+                f"The model's weights are downloading{done}.", hint="Chat opens once they are downloaded and loaded."
+            )
+        raise EngineNotReady("The model is still loading.", hint="Try again in a moment.")
+
+    # -- life cycle -----------------------------------------------------------
+
+    async def start(self) -> None:
+        """Launch (or find) the engine and watch it until ready, in the background.
+
+        A hub model not on this machine is downloaded first, in the background too.
+        """
+        self._stopped = False
+        if not self.external:
+            try:
+                preflight_checks(self.settings)
+                local = self._local_model()
+                if local is not None:
+                    self._model = local
+                    self._launch()
+            except LaunchRefused as exc:
+                log.error("engine not launched: %s", exc)
+                self._error = exc
+                return
+            if local is None:
+                self.download = weights.Progress(self.settings.model)
+                self._watch = asyncio.create_task(self._download_then_supervise(), name="engine-download")
+                return
+        self._watch = asyncio.create_task(self._supervise(), name="engine-watch")
+
+    def _local_model(self) -> str | None:
+        """The directory to serve: MODEL itself, the complete local copy of a hub model, or None (download it)."""
+        model = self.settings.model
+        if preflight.looks_like_path(model):
+            return model
+        local = weights.local_copy(model)
+        return str(local) if local is not None else None
+
+    async def _download_then_supervise(self) -> None:
+        assert self.download is not None
+        try:
+            local = await weights.fetch(self.settings.model, self.download, log_path=self.settings.vllm_log_file)
+            self._model = str(local)
+            # What could not be seen before the weights were here (and the port may have been taken meanwhile).
+            preflight.check_model(self._model, self.settings.quantization)
+            preflight.check_awq_kernel(self._model, gpu=preflight.has_nvidia_gpu(), flags=preflight.cpu_flags())
+            preflight.check_port_free(ENGINE_HOST, self.settings.engine_port)
+            self._launch()
+        except AppError as exc:
+            log.error("engine not launched: %s", exc)
+            self._error = exc
+            return
+        await self._supervise()
+
+    async def _supervise(self) -> None:
+        """Wait until ready; then, for a launched engine, restart it whenever it dies.
+
+        An engine that fails before it was ever ready is left in its error: that is a
+        configuration a person must fix, and restarting it would only hide the reason.
+        """
+        backoff = _FIRST_BACKOFF
+        while not self._stopped:
+            await self._watch_until_ready()
+            if not self._ready or self.external or self._process is None:
+                return
+            process = self._process
+            ready_at = time.monotonic()
+            await asyncio.to_thread(process.wait)  # returns when it dies, or when stop() ends it
+            if self.stopping:
+                return
+            if time.monotonic() - ready_at > _STABLE_AFTER:
+                backoff = _FIRST_BACKOFF  # it ran well for a while: this crash is not a crash loop
+            code = process.returncode
+            self._ready = False
+            message, hint = self._exit_reason(code, while_starting=False)
+            self.last_exit = message
+            self.restarts += 1
+            self._fail(f"{message} Restarting it in {backoff:.0f} s.", hint)
+            await asyncio.to_thread(stop_process_group, process)  # workers it left behind
+            while not self.stopping:
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, _MAX_BACKOFF)
+                try:
+                    preflight.check_port_free(ENGINE_HOST, self.settings.engine_port)
+                    self._launch()
+                except LaunchRefused as exc:  # the port is still held: try again later
+                    self._fail(f"{exc.message} Trying again in {backoff:.0f} s.", exc.hint)
+                    continue
+                self._error = None
+                log.warning("engine restarted (restart %d)", self.restarts)
+                break
+
+    def _launch(self) -> None:
+        log_path = self.settings.vllm_log_file
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        command = engine_command(self.settings, model=self._model)
+        with log_path.open("ab") as log_file:
+            stamp = time.strftime("%Y-%m-%d %H:%M:%S")
+            log_file.write(f"\n[webapp {stamp}] launching: {shlex.join(command)}\n".encode())
+            log_file.flush()
+            # Own process group: one signal stops the API server and its engine core.
+            self._process = subprocess.Popen(
+                command,
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env=engine_environment(
+                    self.api_key, gpu=preflight.has_nvidia_gpu(), downloaded=self._model != self.settings.model
+                ),
+                start_new_session=True,
+            )
+        log.info("engine launched, pid %s, log %s", self._process.pid, log_path)
+
+    async def _watch_until_ready(self) -> None:
+        deadline = time.monotonic() + self.settings.engine_start_timeout
+        # Several external endpoints: chats can be served as soon as one answers.
+        bases = self.settings.vllm_base_urls or [self.base_url]
+        async with httpx.AsyncClient(timeout=5.0) as http:
+            while not self._stopped:
+                if self._process is not None and (code := self._process.poll()) is not None:
+                    self._fail(*self._exit_reason(code))
+                    return
+                answers = [await _answers(http, health_url(base), base, self.api_key) for base in bases]
+                if any(answers):
+                    self._ready = True
+                    self._error = None
+                    log.info("engine ready at %s", self.base_url)
+                    return
+                if not self.external and time.monotonic() > deadline:
+                    self._fail(
+                        f"The engine was not ready after {self.settings.engine_start_timeout:.0f} s.",
+                        "Raise ENGINE_START_TIMEOUT, or check its log for a hang.",
+                    )
+                    return
+                await asyncio.sleep(_POLL_INTERVAL)
+
+    def _exit_reason(self, code: int, *, while_starting: bool = True) -> tuple[str, str]:
+        """Why the engine exited, as far as its log tells: a known failure, or its last error line."""
+        when = " while starting" if while_starting else ""
+        lines = engine_log.read_tail(self.settings.vllm_log_file)
+        lines = lines[engine_log.last_start(lines) :]
+        known = [d for d in engine_log.diagnose(lines) if d.severity == "error" and d.kind != "engine_dead"]
+        if known:
+            return f"The engine exited with code {code}{when}: {known[-1].message}", known[-1].hint
+        errors = engine_log.last_errors(lines, 1)
+        said = f": {errors[-1]}" if errors else "."
+        return f"The engine exited with code {code}{when}{said}", f"See {self.settings.vllm_log_file}."
+
+    def _fail(self, message: str, hint: str | None = None) -> None:
+        log.error("engine failed: %s", message)
+        self._error = EngineNotReady(message, hint=hint)
+
+    async def wait_ready(self, within: float) -> EngineStatus:
+        """Wait up to `within` seconds for the engine to be ready or to fail."""
+        end = time.monotonic() + within
+        while time.monotonic() < end:
+            status = self.status()
+            if status.ready or status.error is not None or self._watch is None:
+                return status
+            await asyncio.sleep(0.1)
+        return self.status()
+
+    async def restart(self) -> None:
+        """Stop the engine and start it again (an admin's control); an external one is re-checked."""
+        await self.stop()
+        self._error = None
+        self.restarts += 1
+        self.last_exit = "restarted by an admin"
+        await self.start()
+
+    async def stop(self) -> None:
+        """Stop watching, and stop the engine's whole process group."""
+        self._stopped = True
+        self._ready = False
+        if self._watch is not None:
+            self._watch.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._watch
+            self._watch = None
+        process, self._process = self._process, None
+        if process is not None:
+            await asyncio.to_thread(stop_process_group, process)
+
+
+async def _answers(http: httpx.AsyncClient, url: str, base_url: str, api_key: str) -> bool:
+    try:
+        response = await http.get(url)
+        if response.status_code == 200:
+            return True
+        if response.status_code == 404:
+            # Not every OpenAI-compatible server has /health; a model list will do.
+            models = await http.get(f"{base_url}/models", headers={"Authorization": f"Bearer {api_key}"})
+            return models.status_code == 200
+    except httpx.HTTPError:
+        pass  # not listening yet
+    return False
+
+
+def stop_process_group(process: subprocess.Popen[bytes], grace: float = _STOP_GRACE) -> None:
+    """SIGTERM the process group, SIGKILL what is left after `grace` s; return once it is gone.
+
+    Returning only when the group is empty matters: the port is free again then.
+    """
+    pgid = process.pid
+    _signal_group(pgid, signal.SIGTERM)
+    try:
+        process.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        _signal_group(pgid, signal.SIGKILL)
+        process.wait(timeout=grace)
+    if not _group_gone(pgid, grace):
+        # Workers that outlived their leader (the engine core, say) are killed too.
+        _signal_group(pgid, signal.SIGKILL)
+        _group_gone(pgid, grace)
+
+
+def _group_gone(pgid: int, within: float) -> bool:
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(pgid, 0)
+        except ProcessLookupError:
+            return True
+        except PermissionError:
+            return False
+        time.sleep(0.05)
+    return False
+
+
+def _signal_group(pgid: int, sig: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, sig)

@@ -1,0 +1,227 @@
+"""The page's parts for sharing, signing out, API tokens and user admin (thin, like `ui`).
+
+Each `build_*` adds its components to the Blocks being built and returns the
+labels to switch when the language changes. Every handler checks who is asking
+again: a hidden component is not a permission.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from typing import Any
+
+import gradio as gr
+
+from webapp.auth.accounts import Identity
+from webapp.auth.authenticator import Authenticator
+from webapp.chat.service import ChatService
+from webapp.db.store import ShareInfo
+from webapp.errors import AppError, Forbidden
+from webapp.ui.i18n import DEFAULT_LANG, Lang, t
+
+IdentityOf = Callable[[gr.Request], Identity]
+# (component, text key, property): what `relabel` sets when the language changes.
+Labels = list[tuple[Any, str, str]]
+PRIVATE: dict[str, Any] = {"api_visibility": "private"}
+SIGN_OUT_JS = "async () => { await fetch('/logout', {method: 'POST'}); window.location.href = '/login'; }"
+
+
+def _stamp(seconds: float | None, lang: Lang) -> str:
+    return time.strftime("%Y-%m-%d %H:%M", time.localtime(seconds)) if seconds else t("never", lang)
+
+
+def absolute(url: str, request: gr.Request) -> str:
+    """A share path as the full address this page was reached at (behind a proxy or tunnel too)."""
+    headers = request.headers
+    host = headers.get("x-forwarded-host") or headers.get("host") or "localhost"
+    scheme = headers.get("x-forwarded-proto") or "http"
+    return f"{scheme}://{host}{url}"
+
+
+def translated(labels: Labels, lang: Lang) -> list[Any]:
+    """Updates that put `labels` into `lang`."""
+    updates = []
+    for _, key, prop in labels:
+        values: dict[str, Any] = {prop: t(key, lang)}
+        updates.append(gr.update(**values))
+    return updates
+
+
+def build_share_controls(
+    blocks: gr.Blocks, service: ChatService, identity_of: IdentityOf, current: gr.State, lang: gr.State
+) -> Labels:
+    """Under the chat: share the current conversation, stop sharing it, and the list of one's links."""
+
+    def rows(shares: list[ShareInfo], request: gr.Request, language: Lang) -> list[list[str]]:
+        return [[s.title, absolute(s.url, request), _stamp(s.expires_at, language)] for s in shares]
+
+    async def on_share(conversation: str | None, days: int, language: Lang, request: gr.Request) -> tuple[Any, ...]:
+        if not conversation:
+            raise gr.Error(t("no_conversation", language))
+        owner = identity_of(request).owner
+        try:
+            info = await service.share(owner, conversation, int(days) or None)
+        except AppError as exc:
+            raise gr.Error(str(exc)) from exc
+        return absolute(info.url, request), rows(await service.shares(owner), request, language)
+
+    async def on_unshare(conversation: str | None, language: Lang, request: gr.Request) -> tuple[Any, ...]:
+        owner = identity_of(request).owner
+        if conversation:
+            try:
+                await service.unshare(owner, conversation)
+            except AppError as exc:
+                raise gr.Error(str(exc)) from exc
+        return "", rows(await service.shares(owner), request, language)
+
+    async def on_current(conversation: str | None, language: Lang, request: gr.Request) -> tuple[Any, ...]:
+        """The link of the conversation now shown, if it has one; and the list."""
+        shares = await service.shares(identity_of(request).owner)
+        mine = next((s for s in shares if s.conversation_id == conversation), None)
+        return (absolute(mine.url, request) if mine else ""), rows(shares, request, language)
+
+    with gr.Row(equal_height=True):
+        expiry = gr.Dropdown(
+            [(t("never", DEFAULT_LANG), 0), *[(t("days", DEFAULT_LANG).format(n=n), n) for n in (1, 7, 30)]],
+            value=0,
+            label=t("share_expiry", DEFAULT_LANG),
+            elem_id="share-expiry",
+            scale=1,
+        )
+        share = gr.Button(t("share", DEFAULT_LANG), elem_id="share", size="sm", scale=1)
+        unshare = gr.Button(t("unshare", DEFAULT_LANG), elem_id="unshare", size="sm", scale=1)
+        link = gr.Textbox(
+            label=t("share_link", DEFAULT_LANG), elem_id="share-link", interactive=False, buttons=["copy"], scale=4
+        )
+    with gr.Accordion(t("shared_links", DEFAULT_LANG), open=False, elem_id="shared-links") as links_box:
+        table = gr.Dataframe(
+            headers=["title", "link", "expires"], interactive=False, elem_id="shared-links-table", wrap=True
+        )
+    share.click(on_share, [current, expiry, lang], [link, table], **PRIVATE)
+    unshare.click(on_unshare, [current, lang], [link, table], **PRIVATE)
+    current.change(on_current, [current, lang], [link, table], **PRIVATE)
+    blocks.load(on_current, [current, lang], [link, table], **PRIVATE)
+    return [(share, "share", "value"), (unshare, "unshare", "value"), (expiry, "share_expiry", "label"),
+            (link, "share_link", "label"), (links_box, "shared_links", "label")]  # fmt: skip
+
+
+def build_account_controls(blocks: gr.Blocks, auth: Authenticator, identity_of: IdentityOf, lang: gr.State) -> Labels:
+    """In the sidebar, with accounts on: who is signed in, sign out, and API tokens."""
+    accounts = auth.accounts
+
+    def token_rows(who: Identity) -> list[list[Any]]:
+        return [[row["id"], row["name"], _stamp(row["created_at"], "en")] for row in accounts.tokens(who)]
+
+    def on_load(language: Lang, request: gr.Request) -> tuple[Any, ...]:
+        who = identity_of(request)
+        return t("signed_in_as", language).format(name=who.name), token_rows(who)
+
+    def on_create(name: str, request: gr.Request) -> tuple[Any, ...]:
+        who = identity_of(request)
+        made = accounts.create_token(who, (name or "").strip()[:100])
+        return made["token"], token_rows(who)
+
+    def on_revoke(token_id: float | None, request: gr.Request) -> Any:
+        who = identity_of(request)
+        try:
+            accounts.revoke_token(who, int(token_id or 0))
+        except AppError as exc:
+            raise gr.Error(str(exc)) from exc
+        return token_rows(who)
+
+    who_md = gr.Markdown(elem_id="signed-in-as")
+    sign_out = gr.Button(t("sign_out", DEFAULT_LANG), elem_id="sign-out", size="sm")
+    with gr.Accordion(t("api_tokens", DEFAULT_LANG), open=False, elem_id="api-tokens") as tokens_box:
+        token_name = gr.Textbox(label=t("token_name", DEFAULT_LANG), max_lines=1, elem_id="token-name")
+        create = gr.Button(t("create_token", DEFAULT_LANG), size="sm", elem_id="create-token")
+        new_token = gr.Textbox(
+            label=t("new_token", DEFAULT_LANG), interactive=False, buttons=["copy"], elem_id="new-token"
+        )
+        tokens = gr.Dataframe(headers=["id", "name", "created"], interactive=False, elem_id="tokens")
+        with gr.Row():
+            token_id = gr.Number(label=t("token_id", DEFAULT_LANG), precision=0, minimum=0, elem_id="token-id")
+            revoke = gr.Button(t("revoke", DEFAULT_LANG), size="sm", variant="stop", elem_id="revoke-token")
+    blocks.load(on_load, [lang], [who_md, tokens], **PRIVATE)
+    sign_out.click(None, js=SIGN_OUT_JS)
+    create.click(on_create, [token_name], [new_token, tokens], **PRIVATE)
+    revoke.click(on_revoke, [token_id], [tokens], **PRIVATE)
+    return [(sign_out, "sign_out", "value"), (tokens_box, "api_tokens", "label"), (token_name, "token_name", "label"),
+            (create, "create_token", "value"), (new_token, "new_token", "label"), (token_id, "token_id", "label"),
+            (revoke, "revoke", "value")]  # fmt: skip
+
+
+def build_admin_tab(blocks: gr.Blocks, auth: Authenticator, identity_of: IdentityOf) -> tuple[gr.Tab, Labels]:
+    """The users tab (admins only, with accounts on): list, create, delete, set a password, sign out everywhere.
+
+    Users from the configuration are listed as such; the accounts refuse to change or delete them here.
+    """
+    accounts = auth.accounts
+
+    def admin_of(request: gr.Request) -> Identity:
+        who = identity_of(request)
+        if not who.is_admin:
+            raise gr.Error(Forbidden("Only an admin may do this.").message)
+        return who
+
+    def user_rows() -> list[list[Any]]:
+        return [
+            [u.name, "✓" if u.is_admin else "", u.managed_by, "✓" if u.disabled else "", _stamp(u.created_at, "en")]
+            for u in accounts.users()
+        ]
+
+    def on_load(request: gr.Request) -> tuple[Any, ...]:
+        who = identity_of(request)
+        return gr.update(visible=who.is_admin), (user_rows() if who.is_admin else [])
+
+    async def run(request: gr.Request, action: Callable[[], object], name: str) -> tuple[Any, ...]:
+        admin_of(request)
+        try:
+            await asyncio.to_thread(action)
+        except AppError as exc:
+            raise gr.Error(str(exc)) from exc
+        auth.forget_user(name)
+        return user_rows(), ""
+
+    async def on_create(name: str, password: str, is_admin: bool, request: gr.Request) -> tuple[Any, ...]:
+        name = (name or "").strip()
+        return await run(request, lambda: accounts.create_user(name, password or "", is_admin=is_admin), name)
+
+    async def on_delete(name: str, request: gr.Request) -> tuple[Any, ...]:
+        name = (name or "").strip()
+        if name == admin_of(request).name:
+            raise gr.Error("You cannot delete your own account.")
+        return await run(request, lambda: accounts.delete_user(name), name)
+
+    async def on_password(name: str, password: str, request: gr.Request) -> tuple[Any, ...]:
+        name = (name or "").strip()
+        return await run(request, lambda: accounts.set_password(name, password or ""), name)
+
+    async def on_sign_out(name: str, request: gr.Request) -> tuple[Any, ...]:
+        name = (name or "").strip()
+        return await run(request, lambda: accounts.sign_out_everywhere(name), name)
+
+    with gr.Tab(t("admin_tab", DEFAULT_LANG), elem_id="admin-tab", visible=False) as tab:
+        note = gr.Markdown(t("users_note", DEFAULT_LANG), elem_id="users-note")
+        users = gr.Dataframe(
+            headers=["name", "admin", "managed by", "disabled", "created"], interactive=False, elem_id="users"
+        )
+        with gr.Row():
+            name = gr.Textbox(label=t("user_name", DEFAULT_LANG), max_lines=1, elem_id="user-name")
+            password = gr.Textbox(label=t("password", DEFAULT_LANG), type="password", elem_id="user-password")
+            is_admin = gr.Checkbox(label=t("is_admin", DEFAULT_LANG), elem_id="user-is-admin")
+        with gr.Row():
+            create = gr.Button(t("create_user", DEFAULT_LANG), variant="primary", size="sm", elem_id="create-user")
+            set_password = gr.Button(t("set_password", DEFAULT_LANG), size="sm", elem_id="set-password")
+            delete = gr.Button(t("delete_user", DEFAULT_LANG), variant="stop", size="sm", elem_id="delete-user")
+            sign_out = gr.Button(t("sign_out_everywhere", DEFAULT_LANG), size="sm", elem_id="sign-out-everywhere")
+    blocks.load(on_load, None, [tab, users], **PRIVATE)
+    create.click(on_create, [name, password, is_admin], [users, password], **PRIVATE)
+    delete.click(on_delete, [name], [users, password], **PRIVATE)
+    set_password.click(on_password, [name, password], [users, password], **PRIVATE)
+    sign_out.click(on_sign_out, [name], [users, password], **PRIVATE)
+    return tab, [(tab, "admin_tab", "label"), (name, "user_name", "label"), (password, "password", "label"),
+                 (is_admin, "is_admin", "label"), (create, "create_user", "value"),
+                 (set_password, "set_password", "value"), (delete, "delete_user", "value"),
+                 (sign_out, "sign_out_everywhere", "value"), (note, "users_note", "value")]  # fmt: skip
