@@ -1,4 +1,4 @@
-"""The one settings class: defaults, environment, and the README's table of it."""
+"""The one settings class: defaults, environment, and the table of it in docs/configuration.md."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from pydantic import ValidationError
 from tests.conftest import make_settings
 from webapp.settings import Settings
 
-README = Path(__file__).resolve().parent.parent / "README.md"
+CONFIGURATION = Path(__file__).resolve().parent.parent / "docs" / "configuration.md"
 
 
 def env_names() -> dict[str, str]:
@@ -70,18 +70,18 @@ def test_bad_values_fail_fast_with_the_reason(overrides: dict[str, Any], message
         make_settings(**overrides)
 
 
-def test_every_setting_is_in_the_readme_table_with_its_default() -> None:
+def test_every_setting_is_in_the_configuration_table_with_its_default() -> None:
     rows = {
         m.group(1): m.group(2).strip()
-        for m in re.finditer(r"^\| `([A-Z_]+)` \| ([^|]*)\|", README.read_text(), re.MULTILINE)
+        for m in re.finditer(r"^\| `([A-Z_]+)` \| ([^|]*)\|", CONFIGURATION.read_text(), re.MULTILINE)
     }
     for name, variable in env_names().items():
-        assert variable in rows, f"{variable} is missing from the README's configuration table"
+        assert variable in rows, f"{variable} is missing from docs/configuration.md's table"
         field = Settings.model_fields[name]
         assert field.description, f"{name} has no description"
         default = field.default
         shown = "" if default is None else str(default.value if hasattr(default, "value") else default)
         if isinstance(default, bool):
             shown = str(default).lower()
-        assert rows[variable].strip("`") == shown, f"README default of {variable} is {rows[variable]!r}"
-    assert set(rows) == set(env_names().values()), "the README lists a setting the class does not have"
+        assert rows[variable].strip("`") == shown, f"docs/configuration.md default of {variable} is {rows[variable]!r}"
+    assert set(rows) == set(env_names().values()), "docs/configuration.md lists a setting the class does not have"
