@@ -19,7 +19,7 @@ from tests.conftest import FakeApp, LiveApp
 from tests.fakes import Reply
 from webapp.db.store import ConversationInfo
 from webapp.engine.tiny_model import REASONING_PIECES
-from webapp.ui.page import PageSessions
+from webapp.ui.sessions import PageSessions
 
 pytestmark = pytest.mark.browser
 

@@ -21,9 +21,10 @@ from starlette.requests import Request, cookie_parser
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from webapp.auth.accounts import Accounts, Identity
+from webapp.auth.admin import require_admin
 from webapp.auth.gate import from_this_machine
 from webapp.auth.owner import ANONYMOUS_MAX_AGE, new_owner, sign, verify
-from webapp.errors import Forbidden, RateLimited, Unauthorized
+from webapp.errors import RateLimited, Unauthorized
 from webapp.limits import Rate, RateLimiter
 
 SESSION_COOKIE = "r1chat_session"
@@ -51,10 +52,7 @@ def identity(request: Request) -> Identity:
 
 
 def admin(request: Request) -> Identity:
-    found = identity(request)
-    if not found.is_admin:
-        raise Forbidden("Only an admin may do this.")
-    return found
+    return require_admin(identity(request))
 
 
 def slow_down(failures: int, *, free: int) -> float:

@@ -164,6 +164,7 @@ class Engine:
         self._model = settings.model  # what vLLM serves: MODEL, or the local copy of a hub model
         self._process: subprocess.Popen[bytes] | None = None
         self._watch: asyncio.Task[None] | None = None
+        self._restarting: asyncio.Task[None] | None = None
         self._error: AppError | None = None
         self._ready = False
         self._stopped = False
@@ -377,6 +378,11 @@ class Engine:
                 return status
             await asyncio.sleep(0.1)
         return self.status()
+
+    def restart_soon(self) -> None:
+        """Restart in the background (the task is held here: an unheld one may be collected midway)."""
+        if self._restarting is None or self._restarting.done():
+            self._restarting = asyncio.create_task(self.restart(), name="engine-restart")
 
     async def restart(self) -> None:
         """Stop the engine and start it again (an admin's control); an external one is re-checked."""

@@ -15,16 +15,14 @@ from typing import Any
 import gradio as gr
 
 from webapp.auth.accounts import Identity
-from webapp.auth.authenticator import Authenticator
-from webapp.chat.service import ChatService
+from webapp.auth.admin import delete_user, require_admin
 from webapp.db.store import ShareInfo
-from webapp.errors import AppError, Forbidden
+from webapp.errors import AppError
+from webapp.ui.context import PRIVATE, Page, shown
 from webapp.ui.i18n import DEFAULT_LANG, Lang, t
 
-IdentityOf = Callable[[gr.Request], Identity]
-# (component, text key, property): what `relabel` sets when the language changes.
+# (component, text key, property): what the language switch sets (`Labels.extend`).
 Labels = list[tuple[Any, str, str]]
-PRIVATE: dict[str, Any] = {"api_visibility": "private"}
 SIGN_OUT_JS = "async () => { await fetch('/logout', {method: 'POST'}); window.location.href = '/login'; }"
 
 
@@ -40,19 +38,13 @@ def absolute(url: str, request: gr.Request) -> str:
     return f"{scheme}://{host}{url}"
 
 
-def translated(labels: Labels, lang: Lang) -> list[Any]:
-    """Updates that put `labels` into `lang`."""
-    updates = []
-    for _, key, prop in labels:
-        values: dict[str, Any] = {prop: t(key, lang)}
-        updates.append(gr.update(**values))
-    return updates
+def expiry_choices(lang: Lang) -> list[tuple[str, int]]:
+    return [(t("never", lang), 0), *[(t("days", lang).format(n=n), n) for n in (1, 7, 30)]]
 
 
-def build_share_controls(
-    blocks: gr.Blocks, service: ChatService, identity_of: IdentityOf, current: gr.State, lang: gr.State
-) -> Labels:
+def build_share_controls(page: Page) -> Labels:
     """Under the chat: share the current conversation, stop sharing it, and the list of one's links."""
+    blocks, service, identity_of, current, lang = page.blocks, page.service, page.identity_of, page.current, page.lang
 
     def rows(shares: list[ShareInfo], request: gr.Request, language: Lang) -> list[list[str]]:
         return [[s.title, absolute(s.url, request), _stamp(s.expires_at, language)] for s in shares]
@@ -83,12 +75,15 @@ def build_share_controls(
         return (absolute(mine.url, request) if mine else ""), rows(shares, request, language)
 
     with gr.Row(equal_height=True):
-        expiry = gr.Dropdown(
-            [(t("never", DEFAULT_LANG), 0), *[(t("days", DEFAULT_LANG).format(n=n), n) for n in (1, 7, 30)]],
-            value=0,
-            label=t("share_expiry", DEFAULT_LANG),
-            elem_id="share-expiry",
-            scale=1,
+        expiry = page.labels.add_update(
+            gr.Dropdown(
+                expiry_choices(DEFAULT_LANG),
+                value=0,
+                label=t("share_expiry", DEFAULT_LANG),
+                elem_id="share-expiry",
+                scale=1,
+            ),
+            lambda language: gr.update(label=t("share_expiry", language), choices=expiry_choices(language)),
         )
         share = gr.Button(t("share", DEFAULT_LANG), elem_id="share", size="sm", scale=1)
         unshare = gr.Button(t("unshare", DEFAULT_LANG), elem_id="unshare", size="sm", scale=1)
@@ -103,13 +98,13 @@ def build_share_controls(
     unshare.click(on_unshare, [current, lang], [link, table], **PRIVATE)
     current.change(on_current, [current, lang], [link, table], **PRIVATE)
     blocks.load(on_current, [current, lang], [link, table], **PRIVATE)
-    return [(share, "share", "value"), (unshare, "unshare", "value"), (expiry, "share_expiry", "label"),
+    return [(share, "share", "value"), (unshare, "unshare", "value"),
             (link, "share_link", "label"), (links_box, "shared_links", "label")]  # fmt: skip
 
 
-def build_account_controls(blocks: gr.Blocks, auth: Authenticator, identity_of: IdentityOf, lang: gr.State) -> Labels:
+def build_account_controls(page: Page) -> Labels:
     """In the sidebar, with accounts on: who is signed in, sign out, and API tokens."""
-    accounts = auth.accounts
+    blocks, identity_of, lang, accounts = page.blocks, page.identity_of, page.lang, page.auth.accounts
 
     def token_rows(who: Identity) -> list[list[Any]]:
         return [[row["id"], row["name"], _stamp(row["created_at"], "en")] for row in accounts.tokens(who)]
@@ -152,18 +147,16 @@ def build_account_controls(blocks: gr.Blocks, auth: Authenticator, identity_of: 
             (revoke, "revoke", "value")]  # fmt: skip
 
 
-def build_admin_tab(blocks: gr.Blocks, auth: Authenticator, identity_of: IdentityOf) -> tuple[gr.Tab, Labels]:
+def build_admin_tab(page: Page) -> Labels:
     """The users tab (admins only, with accounts on): list, create, delete, set a password, sign out everywhere.
 
     Users from the configuration are listed as such; the accounts refuse to change or delete them here.
     """
-    accounts = auth.accounts
+    blocks, auth, identity_of, accounts = page.blocks, page.auth, page.identity_of, page.auth.accounts
 
     def admin_of(request: gr.Request) -> Identity:
-        who = identity_of(request)
-        if not who.is_admin:
-            raise gr.Error(Forbidden("Only an admin may do this.").message)
-        return who
+        with shown():
+            return require_admin(identity_of(request))
 
     def user_rows() -> list[list[Any]]:
         return [
@@ -190,9 +183,8 @@ def build_admin_tab(blocks: gr.Blocks, auth: Authenticator, identity_of: Identit
 
     async def on_delete(name: str, request: gr.Request) -> tuple[Any, ...]:
         name = (name or "").strip()
-        if name == admin_of(request).name:
-            raise gr.Error("You cannot delete your own account.")
-        return await run(request, lambda: accounts.delete_user(name), name)
+        who = admin_of(request)
+        return await run(request, lambda: delete_user(accounts, who, name), name)
 
     async def on_password(name: str, password: str, request: gr.Request) -> tuple[Any, ...]:
         name = (name or "").strip()
@@ -221,7 +213,7 @@ def build_admin_tab(blocks: gr.Blocks, auth: Authenticator, identity_of: Identit
     delete.click(on_delete, [name], [users, password], **PRIVATE)
     set_password.click(on_password, [name, password], [users, password], **PRIVATE)
     sign_out.click(on_sign_out, [name], [users, password], **PRIVATE)
-    return tab, [(tab, "admin_tab", "label"), (name, "user_name", "label"), (password, "password", "label"),
+    return [(tab, "admin_tab", "label"), (name, "user_name", "label"), (password, "password", "label"),
                  (is_admin, "is_admin", "label"), (create, "create_user", "value"),
                  (set_password, "set_password", "value"), (delete, "delete_user", "value"),
                  (sign_out, "sign_out_everywhere", "value"), (note, "users_note", "value")]  # fmt: skip

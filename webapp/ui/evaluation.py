@@ -12,7 +12,8 @@ from typing import Any
 import gradio as gr
 import pandas as pd  # type: ignore[import-untyped]  # comes with gradio, without type stubs
 
-from webapp.errors import AppError, Forbidden
+from webapp.auth.admin import require_admin
+from webapp.errors import AppError
 from webapp.ops.evaluation import (
     BUILTIN_MATH,
     Backend,
@@ -23,7 +24,8 @@ from webapp.ops.evaluation import (
     summary_rows,
     write_csv,
 )
-from webapp.ui.account import PRIVATE, IdentityOf, Labels
+from webapp.ui.account import Labels
+from webapp.ui.context import PRIVATE, Page, shown
 from webapp.ui.i18n import DEFAULT_LANG, Lang, t
 
 MAX_RUNS = 100
@@ -74,14 +76,14 @@ def csv_file(results: Sequence[RunResult], questions: Sequence[Question]) -> str
     return str(path)
 
 
-def build_eval_tab(
-    blocks: gr.Blocks, client: Backend, identity_of: IdentityOf, lang: gr.State
-) -> tuple[gr.Tab, Labels]:
+def build_eval_tab(page: Page) -> Labels:
     """A prompt or the built-in set, run N times k at once: summary table, plots and CSV."""
+    blocks, identity_of, lang = page.blocks, page.identity_of, page.lang
+    client: Backend = page.service.client
 
     def admin_of(request: gr.Request) -> None:
-        if not identity_of(request).is_admin:
-            raise gr.Error(Forbidden("Only an admin may do this.").message)
+        with shown():
+            require_admin(identity_of(request))
 
     def on_load(request: gr.Request) -> Any:
         return gr.update(visible=identity_of(request).is_admin)
@@ -164,8 +166,11 @@ def build_eval_tab(
             run = gr.Button(t("eval_run", DEFAULT_LANG), variant="primary", elem_id="eval-run")
             stop = gr.Button(t("stop", DEFAULT_LANG), elem_id="eval-stop")
         progress = gr.Markdown(elem_id="eval-progress")
-        table = gr.Dataframe(
-            headers=summary_headers(DEFAULT_LANG), interactive=False, wrap=True, elem_id="eval-summary"
+        table = page.labels.add_update(
+            gr.Dataframe(headers=summary_headers(DEFAULT_LANG), interactive=False, wrap=True, elem_id="eval-summary"),
+            # Gradio 6.31 takes new headers only with a value: a switch empties a finished summary
+            # (a running evaluation's next update fills it again, in the new language).
+            lambda language: gr.update(value=pd.DataFrame(columns=summary_headers(language))),
         )
         with gr.Row():
             ttft_plot = gr.ScatterPlot(
@@ -186,7 +191,7 @@ def build_eval_tab(
     inputs = [builtin, prompt, math, known, runs, concurrency, max_tokens, lang]
     running = run.click(on_run, inputs, outputs, concurrency_limit=None, show_progress="hidden", **PRIVATE)
     stop.click(None, cancels=[running], **PRIVATE)
-    return tab, [(tab, "eval_tab", "label"), (intro, "eval_intro", "value"), (builtin, "eval_builtin", "label"),
+    return [(tab, "eval_tab", "label"), (intro, "eval_intro", "value"), (builtin, "eval_builtin", "label"),
                  (prompt, "eval_prompt", "label"), (math, "eval_math", "label"), (known, "eval_known_answer", "label"),
                  (runs, "eval_runs", "label"), (concurrency, "eval_concurrency", "label"),
                  (max_tokens, "max_tokens", "label"), (run, "eval_run", "value"), (stop, "stop", "value"),

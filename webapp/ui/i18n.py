@@ -8,7 +8,7 @@ Lang = Literal["zh", "en"]
 DEFAULT_LANG: Lang = "zh"
 
 TEXT: dict[str, dict[Lang, str]] = {
-    "new": {"zh": "＋ 新对话", "en": "＋ New chat"},
+    "new": {"zh": "＋ 新对话", "en": "+ New chat"},
     "search": {"zh": "搜索对话", "en": "Search chats"},
     "conversations": {"zh": "对话", "en": "Chats"},
     "rename": {"zh": "重命名", "en": "Rename"},
@@ -58,6 +58,7 @@ TEXT: dict[str, dict[Lang, str]] = {
     "timeline": {"zh": "启动过程", "en": "Startup"},
     "time": {"zh": "时间", "en": "Time"},
     "log_level": {"zh": "级别", "en": "Level"},
+    "log_all": {"zh": "全部", "en": "All"},
     "log_search": {"zh": "搜索日志", "en": "Search the log"},
     "download_log": {"zh": "下载完整日志", "en": "Download the whole log"},
     "loading_banner": {

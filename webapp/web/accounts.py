@@ -13,6 +13,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import Field, StrictBool, StrictStr
 
+from webapp.auth import admin as rules
 from webapp.auth.accounts import Identity
 from webapp.auth.authenticator import SESSION_COOKIE, Authenticator, admin, cookie_flags, identity
 from webapp.engine.supervisor import Engine
@@ -67,7 +68,6 @@ async def _credentials(request: Request) -> tuple[str, str, str]:
 def account_router(auth: Authenticator, engine: Engine) -> APIRouter:
     router = APIRouter(tags=["accounts"])
     accounts = auth.accounts
-    background: set[asyncio.Task[None]] = set()  # a task nobody holds may be collected before it ends
 
     def login_html(status: int, **page: Any) -> HTMLResponse:
         return HTMLResponse(login_page(**page), status_code=status, headers=SECURITY_HEADERS)
@@ -166,18 +166,13 @@ def account_router(auth: Authenticator, engine: Engine) -> APIRouter:
     @router.delete("/api/users/{name}", status_code=204)
     async def delete_user(request: Request, name: str) -> Response:
         """Delete the user with their conversations, settings, share links, sessions and API tokens."""
-        who = admin(request)
-        if name == who.name:
-            raise InvalidInput("You cannot delete your own account.")
-        await asyncio.to_thread(accounts.delete_user, name)
+        await asyncio.to_thread(rules.delete_user, accounts, identity(request), name)
         auth.forget_user(name)
         return Response(status_code=204)
 
     @router.post("/api/engine/restart", status_code=202)
     async def restart_engine(request: Request) -> dict[str, str]:
-        admin(request)
-        background.add(task := asyncio.create_task(engine.restart(), name="engine-restart"))
-        task.add_done_callback(background.discard)
+        rules.restart_engine(identity(request), engine)
         return {"status": "restarting"}
 
     return router

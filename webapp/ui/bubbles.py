@@ -1,0 +1,115 @@
+"""Stored and streaming messages as the chat shows them: thought block, answer, state, figures."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from webapp.chat.render import display
+from webapp.chat.service import ChatEvent, Notice
+from webapp.db.store import MessageRecord
+from webapp.db.tables import MessageState
+from webapp.llm.reasoning import Piece
+from webapp.ui.i18n import Lang, t
+
+LATEX_DELIMITERS: list[dict[str, str | bool]] = [
+    {"left": "$$", "right": "$$", "display": True},
+    {"left": "\\[", "right": "\\]", "display": True},
+    {"left": "$", "right": "$", "display": False},
+    {"left": "\\(", "right": "\\)", "display": False},
+]
+
+Chat = list[dict[str, Any]]
+
+
+def stats_line(message: MessageRecord, lang: Lang) -> str:
+    """Time to first token, tokens/s, thinking and answer tokens, under an answer."""
+    parts = []
+    if message.ttft_ms is not None:
+        parts.append(f"{t('ttft', lang)} {message.ttft_ms:.0f} ms")
+    if message.tokens_per_s is not None:
+        parts.append(f"{message.tokens_per_s:.1f} tok/s")
+    if message.reasoning_tokens is not None:
+        parts.append(f"{t('reasoning_tokens', lang)} {message.reasoning_tokens} tok")
+    if message.answer_tokens is not None:
+        parts.append(f"{t('answer_tokens', lang)} {message.answer_tokens} tok")
+    return " · ".join(parts)
+
+
+def thought_block(reasoning: str, lang: Lang, *, done: bool, seconds: float) -> dict[str, Any]:
+    metadata: dict[str, Any] = {"title": t("thought", lang), "status": "done", "duration": round(seconds, 1)}
+    if not done:
+        metadata = {"title": f"{t('thinking', lang)} {seconds:.0f}s", "status": "pending"}
+    return {"role": "assistant", "content": display(reasoning), "metadata": metadata}
+
+
+def answer_bubbles(message: MessageRecord, lang: Lang, show_reasoning: bool = True) -> Chat:
+    """A stored answer as the chat shows it: thought block, answer, state, figures."""
+    out: Chat = []
+    if message.reasoning and show_reasoning:
+        out.append(thought_block(message.reasoning, lang, done=True, seconds=message.thinking_s or 0.0))
+    body = display(message.content)
+    notes = []
+    if message.state == MessageState.STOPPED:
+        notes.append(f"⏹ {t('stopped', lang)}")
+    elif message.state == MessageState.STREAMING:  # a turn the page left goes on unseen (`stream_turn`)
+        notes.append(f"⏳ {t('writing', lang)}")
+    elif message.state == MessageState.TRUNCATED:
+        notes.append(f"✂ {t('truncated', lang)}")
+    elif message.state == MessageState.ERROR:
+        notes.append(f"⚠️ {t('error', lang)}: {display(message.error or '')}")
+    figures = stats_line(message, lang)
+    if figures and message.state != MessageState.ERROR:
+        notes.append(figures)
+    footer = "\n\n".join(f"<sub>{note}</sub>" for note in notes)
+    content = "\n\n".join(part for part in (body, footer) if part)
+    if content:
+        out.append({"role": "assistant", "content": content})
+    return out
+
+
+def render(history: Sequence[MessageRecord], lang: Lang, show_reasoning: bool = True) -> Chat:
+    chat: Chat = []
+    for message in history:
+        if message.role == "user":
+            chat.append({"role": "user", "content": display(message.content)})
+        else:
+            chat.extend(answer_bubbles(message, lang, show_reasoning))
+    return chat
+
+
+class LiveAnswer:
+    """One answer being streamed, rendered after the chat so far."""
+
+    def __init__(self, before: Chat, lang: Lang, show_reasoning: bool = True) -> None:
+        self.before = before
+        self.lang = lang
+        self.show_reasoning = show_reasoning
+        self.started = time.monotonic()
+        self.reasoning = ""
+        self.answer = ""
+        self.notice = ""
+        self.answer_began: float | None = None
+
+    def add(self, event: ChatEvent) -> None:
+        if isinstance(event, Notice):
+            self.notice = event.text
+        elif isinstance(event, Piece):
+            if event.kind == "reasoning":
+                self.reasoning += event.text
+            else:
+                self.answer_began = self.answer_began or time.monotonic()
+                self.answer += event.text
+
+    def render(self) -> Chat:
+        chat = list(self.before)
+        if self.notice:
+            chat.append({"role": "assistant", "content": f"<sub>ℹ️ {display(self.notice)}</sub>"})
+        if self.reasoning and self.show_reasoning:
+            done = self.answer_began is not None
+            seconds = (self.answer_began or time.monotonic()) - self.started
+            chat.append(thought_block(self.reasoning, self.lang, done=done, seconds=seconds))
+        if self.answer:
+            chat.append({"role": "assistant", "content": display(self.answer)})
+        return chat

@@ -1,0 +1,103 @@
+"""What every area of the page shares: the services, who is asking, the page's states and words."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import gradio as gr
+
+from webapp.auth.accounts import Identity
+from webapp.auth.authenticator import Authenticator
+from webapp.auth.gate import from_this_machine
+from webapp.chat.service import ChatService, Sampling
+from webapp.db.store import ConversationInfo, MessageRecord
+from webapp.errors import AppError
+from webapp.ops.status import StatusMonitor
+from webapp.ui.bubbles import Chat, render
+from webapp.ui.i18n import Lang, t
+from webapp.ui.labels import Labels
+from webapp.ui.sessions import PageSessions
+
+# Events of the page are not part of the app's API (that is /api, documented at /docs).
+PRIVATE: dict[str, Any] = {"api_visibility": "private"}
+
+
+def conversation_choices(conversations: Sequence[ConversationInfo], lang: Lang) -> list[tuple[str, str]]:
+    return [(c.title or t("untitled", lang), c.id) for c in conversations]
+
+
+def sampling_from(temperature: float, top_p: float, max_tokens: float, math: bool, persona: str) -> Sampling:
+    """The settings panel's values (as Gradio sends them) as the service's sampling settings."""
+    return Sampling(
+        temperature=float(temperature),
+        top_p=float(top_p),
+        max_tokens=int(max_tokens) or None,
+        math=bool(math),
+        persona=persona or "",
+    )
+
+
+@contextmanager
+def shown() -> Iterator[None]:
+    """An AppError inside becomes the message the page shows: the UI's one translation of errors."""
+    try:
+        yield
+    except AppError as exc:
+        raise gr.Error(str(exc)) from exc
+
+
+@dataclass
+class Page:
+    """Built once per app; its areas (sidebar, conversation, settings, status...) hold one each."""
+
+    blocks: gr.Blocks
+    service: ChatService
+    auth: Authenticator
+    monitor: StatusMonitor
+    lang: gr.State
+    current: gr.State  # the conversation shown (None: a new, empty chat)
+    editing: gr.State  # the next send replaces the last message
+    labels: Labels = field(default_factory=Labels)
+    acted: PageSessions = field(default_factory=PageSessions)
+    background: set[asyncio.Task[None]] = field(default_factory=set)  # tasks kept until they end
+
+    def identity_of(self, request: gr.Request) -> Identity:
+        client = request.client.host if request.client else None
+        local = from_this_machine(client, request.headers)
+        who = self.auth.identify(dict(request.cookies), request.headers.get("authorization"), local=local)
+        if who is None:  # the session expired, or the page was loaded without the app's cookie
+            raise gr.Error("Your session has ended: reload the page (and sign in again).")
+        return who
+
+    def owner_of(self, request: gr.Request) -> str:
+        return self.identity_of(request).owner
+
+    def admit(self, owner: str, request: gr.Request) -> None:
+        """Count a turn against the owner's and the address's limits; a refusal is shown."""
+        with shown():
+            self.service.admit(owner, request.client.host if request.client else None)
+
+    def keep(self, work: Awaitable[None], name: str) -> None:
+        """Run `work` after the event that began it has ended, holding it until it does."""
+
+        async def run() -> None:
+            await work
+
+        self.background.add(task := asyncio.create_task(run(), name=name))
+        task.add_done_callback(self.background.discard)
+
+    async def view(self, owner: str, history: Sequence[MessageRecord], lang: Lang) -> Chat:
+        """The chat as this owner has chosen to see it (with or without the thinking)."""
+        return render(history, lang, (await self.service.preferences(owner)).show_reasoning)
+
+    async def open(self, owner: str, conversation_id: str, lang: Lang) -> Chat:
+        return await self.view(owner, await self.service.messages(owner, conversation_id), lang)
+
+    async def sidebar(self, owner: str, lang: Lang, selected: str | None, search: str = "") -> Any:
+        """The conversation list, `selected` highlighted."""
+        conversations = await self.service.conversations(owner, search)
+        return gr.update(choices=conversation_choices(conversations, lang), value=selected)

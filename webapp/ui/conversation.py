@@ -1,0 +1,229 @@
+"""The conversation: the chat, the message box, and the turns it starts (send, regenerate, continue, stop, edit)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import gradio as gr
+
+from webapp.chat.service import ChatEvent, TurnEnded
+from webapp.db.store import MessageRecord
+from webapp.llm.reasoning import Piece
+from webapp.ui.bubbles import LATEX_DELIMITERS, Chat, LiveAnswer
+from webapp.ui.context import PRIVATE, Page, sampling_from, shown
+from webapp.ui.i18n import DEFAULT_LANG, Lang, t
+from webapp.ui.sidebar import Sidebar
+
+# One page update per this many seconds at most: a browser re-renders on every
+# update and falls behind at about 180 updates/s, while a fast engine writes more.
+UPDATE_INTERVAL = 0.05
+# A turn's events: no concurrency limit (vLLM batches many chats; Gradio's default of 1
+# would queue them), no progress veil over the chat.
+STREAMING: dict[str, Any] = {"concurrency_limit": None, "show_progress": "hidden", **PRIVATE}
+
+
+class Conversation:
+    """Built inside the chat tab; `wire` connects it to the sidebar and the sampling settings."""
+
+    def __init__(self, page: Page) -> None:
+        self.page = page
+        add = page.labels.add
+        self.banner = gr.Markdown(elem_id="banner", visible=False)
+        self.chatbot = add(
+            gr.Chatbot(
+                elem_id="chat",
+                show_label=False,
+                height="68vh",
+                latex_delimiters=LATEX_DELIMITERS,
+                buttons=["copy"],
+                feedback_options=None,
+                sanitize_html=True,
+                allow_tags=False,
+                placeholder=t("placeholder", DEFAULT_LANG),
+            ),
+            "placeholder",
+            "placeholder",
+        )
+        with gr.Row(equal_height=True):
+            self.box = add(
+                gr.Textbox(
+                    elem_id="prompt",
+                    show_label=False,
+                    placeholder=t("prompt", DEFAULT_LANG),
+                    scale=8,
+                    autofocus=True,
+                    lines=1,
+                    max_lines=8,
+                ),
+                "prompt",
+                "placeholder",
+            )
+            self.send = self._button("send", elem_id="send", variant="primary", scale=1, min_width=80)
+            self.stop = self._button("stop", elem_id="stop", scale=1, min_width=80)
+        with gr.Row():
+            self.regenerate = self._button("regenerate", elem_id="regenerate", size="sm")
+            self.edit = self._button("edit", elem_id="edit", size="sm")
+            self.resume = self._button("continue", elem_id="continue", size="sm")
+
+    def _button(self, key: str, **options: Any) -> gr.Button:
+        return self.page.labels.add(gr.Button(t(key, DEFAULT_LANG), **options), key, "value")
+
+    def wire(self, sidebar: Sidebar, sampling: list[Any]) -> None:
+        """Every way a turn starts; Send comes back once its event is over, however it ended."""
+        page = self.page
+        send_inputs = [self.box, page.current, page.editing, page.lang, *sampling]
+        send_outputs = [self.box, page.editing, page.current, self.chatbot, sidebar.conversations, sidebar.title]
+        turn_inputs = [page.current, page.lang, *sampling]
+        turn_outputs = [page.current, self.chatbot, self.send]
+        turns: list[Any] = [
+            trigger(self.on_send, send_inputs, [*send_outputs, self.send], **STREAMING)
+            for trigger in (self.box.submit, self.send.click)
+        ]
+        turns.append(self.regenerate.click(self.on_regenerate, turn_inputs, turn_outputs, **STREAMING))
+        turns.append(self.resume.click(self.on_continue, turn_inputs, turn_outputs, **STREAMING))
+        for turn in turns:  # `.then`: however the turn ends (done, failed, stopped), Send comes back
+            turn.then(self.on_turn_over, None, [self.send], concurrency_limit=None, **PRIVATE)
+        self.stop.click(None, cancels=turns, **PRIVATE).then(
+            self.on_stopped, [page.current, page.lang], [self.chatbot], **PRIVATE
+        )
+        self.edit.click(self.on_edit, [page.current], [self.box, page.editing], **PRIVATE)
+
+    def finish_unseen(self, turn: AsyncIterator[ChatEvent]) -> None:
+        """Let a turn run to its end (and be saved) without the page that began it."""
+
+        async def drain() -> None:
+            async for _ in turn:
+                pass
+
+        self.page.keep(drain(), "unseen-turn")
+
+    async def stream_turn(
+        self,
+        owner: str,
+        current: str,
+        lang: Lang,
+        before: Chat,
+        turn: AsyncIterator[ChatEvent],
+        request: gr.Request,
+        continuing: MessageRecord | None = None,
+    ) -> AsyncIterator[tuple[Any, ...]]:
+        """Page updates (conversation, chat, Send button) for one streamed answer.
+
+        At most one per UPDATE_INTERVAL, the first at once. Send is off from the first (the
+        service would refuse a second turn of this conversation) until the event is over.
+        Once the page shows another conversation, the updates end (they would pull the page
+        back) and the answer goes on unseen: it is there, whole, when the person returns.
+        The event ends with them, so the person can send in the conversation they went to.
+        """
+        page = self.page
+        live = LiveAnswer(before, lang, (await page.service.preferences(owner)).show_reasoning)
+        if continuing is not None:
+            live.add(Piece("reasoning", continuing.reasoning))
+            live.add(Piece("content", continuing.content))
+        yield current, live.render(), gr.update(interactive=False)
+        last = 0.0
+        async for event in turn:
+            if isinstance(event, TurnEnded):
+                break
+            live.add(event)
+            now = time.monotonic()
+            if now - last >= UPDATE_INTERVAL:
+                last = now
+                if not page.acted.shows(request, current):
+                    self.finish_unseen(turn)
+                    return
+                yield current, live.render(), gr.skip()
+        if page.acted.shows(request, current):
+            yield current, await page.open(owner, current, lang), gr.skip()
+
+    async def on_send(
+        self, text: str, current: str | None, editing: bool, lang: Lang,
+        temperature: float, top_p: float, max_tokens: float, math: bool, persona: str,
+        request: gr.Request,
+    ) -> AsyncIterator[tuple[Any, ...]]:  # fmt: skip
+        page, service = self.page, self.page.service
+        page.acted.mark(request, current)
+        owner = page.owner_of(request)
+        with shown():
+            sampling = sampling_from(temperature, top_p, max_tokens, math, persona)
+            service.validate(text)
+            page.admit(owner, request)
+            if current is None:
+                current = (await service.new_conversation(owner)).id
+                page.acted.mark(request, current)
+            # Stored (or refused: a turn of this conversation still under way) before the box is
+            # cleared, so a refused message stays where it was typed.
+            history = await service.begin(owner, current, text, replace_last=editing)
+        turn = service.answer(owner, current, history, sampling)
+        before = await page.view(owner, history, lang)
+        listed = await page.sidebar(owner, lang, current)
+        yield "", False, current, before, listed, gr.skip(), gr.update(interactive=False)
+        async for current_id, chat, button in self.stream_turn(owner, current, lang, before, turn, request):
+            yield gr.skip(), gr.skip(), current_id, chat, gr.skip(), gr.skip(), button
+        if not page.acted.shows(request, current):
+            return
+        title = (await service.conversation(owner, current)).title
+        yield gr.skip(), gr.skip(), current, gr.skip(), await page.sidebar(owner, lang, current), title, gr.skip()
+
+    async def on_regenerate(
+        self, current: str | None, lang: Lang,
+        temperature: float, top_p: float, max_tokens: float, math: bool, persona: str,
+        request: gr.Request,
+    ) -> AsyncIterator[tuple[Any, ...]]:  # fmt: skip
+        page = self.page
+        page.acted.mark(request, current)
+        owner = page.owner_of(request)
+        if not current:
+            return
+        sampling = sampling_from(temperature, top_p, max_tokens, math, persona)
+        page.admit(owner, request)
+        # Refused (a turn under way, nothing to answer) before the chat changes.
+        with shown():
+            history = await page.service.begin_again(owner, current)
+        turn = page.service.answer(owner, current, history, sampling)
+        async for update in self.stream_turn(
+            owner, current, lang, await page.view(owner, history, lang), turn, request
+        ):
+            yield update
+
+    async def on_continue(
+        self, current: str | None, lang: Lang,
+        temperature: float, top_p: float, max_tokens: float, math: bool, persona: str,
+        request: gr.Request,
+    ) -> AsyncIterator[tuple[Any, ...]]:  # fmt: skip
+        page = self.page
+        page.acted.mark(request, current)
+        owner = page.owner_of(request)
+        if not current:
+            return
+        sampling = sampling_from(temperature, top_p, max_tokens, math, persona)
+        page.admit(owner, request)
+        # Refused (a turn under way, nothing cut to go on with) before the chat changes.
+        with shown():
+            history, cut = await page.service.begin_continuing(owner, current)
+        turn = page.service.answer(owner, current, history, sampling, continuing=cut)
+        before = await page.view(owner, history, lang)
+        async for update in self.stream_turn(owner, current, lang, before, turn, request, continuing=cut):
+            yield update
+
+    def on_turn_over(self) -> Any:
+        """Send again, once a turn's event is over (not at its last update: until the event
+        ends, Gradio drops a second press of the key that began it)."""
+        return gr.update(interactive=True)
+
+    async def on_stopped(self, current: str | None, lang: Lang, request: gr.Request) -> Any:
+        """After a stop, show the answer as it was saved (with its partial text and state)."""
+        if not current:
+            return gr.skip()
+        owner = self.page.owner_of(request)
+        return await self.page.view(owner, await self.page.service.settled_messages(owner, current), lang)
+
+    async def on_edit(self, current: str | None, request: gr.Request) -> tuple[Any, ...]:
+        owner = self.page.owner_of(request)
+        if not current:
+            return gr.skip(), False
+        history = await self.page.service.messages(owner, current)
+        last = next((m for m in reversed(history) if m.role == "user"), None)
+        return (last.content, True) if last else (gr.skip(), False)
