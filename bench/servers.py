@@ -23,7 +23,8 @@ import httpx
 from bench import procfs
 from bench import upstream as fixed_rate
 from webapp.engine import tiny_model
-from webapp.engine.supervisor import engine_command, engine_environment, stop_process_group
+from webapp.engine.command import engine_command, engine_environment
+from webapp.engine.process_group import stop_process_group
 from webapp.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -16,7 +16,8 @@ import pytest
 from tests.conftest import LiveApp, awq_decodes_here, free_port, make_settings
 from tests.fakes import FakeHub, FakeRepo, serve_hub
 from webapp.engine import weights
-from webapp.engine.supervisor import Engine, EngineState, stop_process_group
+from webapp.engine.process_group import stop_process_group
+from webapp.engine.supervisor import Engine, EngineState
 from webapp.errors import EngineNotReady, LaunchRefused
 from webapp.ops.status import engine_report
 from webapp.settings import Settings

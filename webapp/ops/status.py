@@ -13,7 +13,8 @@ from sqlalchemy import text
 
 from webapp.db.store import Store
 from webapp.engine import logfile as engine_log
-from webapp.engine.supervisor import Engine, EngineState, health_url
+from webapp.engine.command import health_url
+from webapp.engine.supervisor import Engine, EngineState
 from webapp.llm.endpoints import EndpointPool
 
 
