@@ -15,7 +15,7 @@ import pytest
 
 from tests.conftest import LiveApp, awq_decodes_here, free_port, make_settings
 from tests.fakes import FakeHub, FakeRepo, serve_hub
-from webapp.engine import weights
+from webapp.engine.hub import local_copy
 from webapp.engine.process_group import stop_process_group
 from webapp.engine.supervisor import Engine, EngineState
 from webapp.errors import EngineNotReady, LaunchRefused
@@ -189,7 +189,7 @@ async def test_a_hub_model_is_downloaded_then_served_from_its_local_copy(held_hu
     await until(lambda: {"pid": engine.pid, "error": engine.status().error}, lambda r: r["pid"] or r["error"])
     assert engine.status().state is EngineState.STARTING
     assert engine.pid is not None
-    local = weights.local_copy(HUB_MODEL)
+    local = local_copy(HUB_MODEL)
     assert local is not None and local.is_relative_to(tmp_path / "hf")
     assert flag_of(engine.pid, "--model") == str(local)
     assert environment_of(engine.pid)["HF_HUB_OFFLINE"] == "1"  # vLLM must not ask the hub again

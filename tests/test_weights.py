@@ -14,6 +14,8 @@ import pytest
 
 from tests.fakes import FakeHub, FakeRepo, serve_hub
 from webapp.engine import preflight, weights
+from webapp.engine.download_progress import Progress
+from webapp.engine.hub import Plan, RemoteFile, hub_cache, local_copy, wanted
 from webapp.errors import EngineNotReady, LaunchRefused
 from webapp.ui.status_view import download_markdown, human_bytes, time_left
 
@@ -44,8 +46,8 @@ def hub(model_files: dict[str, bytes], monkeypatch: pytest.MonkeyPatch, tmp_path
         yield fake
 
 
-async def fetch(repo: str = REPO, progress: weights.Progress | None = None) -> Path:
-    progress = progress or weights.Progress(repo)
+async def fetch(repo: str = REPO, progress: Progress | None = None) -> Path:
+    progress = progress or Progress(repo)
     return await weights.fetch(repo, progress, log_path=Path(os.environ["HF_HOME"]) / "engine.log")
 
 
@@ -55,22 +57,22 @@ def test_only_the_files_vllm_reads_are_chosen() -> None:
             "tokenizer.json", "tokenizer_config.json", "tokenizer.model", "merges.txt", "vocab.json",
             "generation_config.json", "chat_template.jinja", "modeling_custom.py", "README.md", ".gitattributes",
             "figures/benchmark.png", "onnx/model.onnx", "original/consolidated.pth"]  # fmt: skip
-    assert weights.wanted(repo) == sorted(
+    assert wanted(repo) == sorted(
         ["config.json", "model-00001-of-00002.safetensors", "model-00002-of-00002.safetensors",
          "model.safetensors.index.json", "tokenizer.json", "tokenizer_config.json", "tokenizer.model", "merges.txt",
          "vocab.json", "generation_config.json", "chat_template.jinja", "modeling_custom.py"]
     )  # fmt: skip
     # Without safetensors, the PyTorch weights are the ones to fetch.
-    assert weights.wanted(["config.json", "pytorch_model.bin", "README.md"]) == ["config.json", "pytorch_model.bin"]
+    assert wanted(["config.json", "pytorch_model.bin", "README.md"]) == ["config.json", "pytorch_model.bin"]
 
 
 async def test_a_download_lands_in_the_cache_with_progress_to_100(
     hub: FakeHub, model_files: dict[str, bytes], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    progress = weights.Progress(REPO)
+    progress = Progress(REPO)
     path = await fetch(progress=progress)
     commit = hub.repos[REPO].commit
-    assert path == weights.hub_cache() / "models--tiny--scripted" / "snapshots" / commit
+    assert path == hub_cache() / "models--tiny--scripted" / "snapshots" / commit
     assert {file.name: file.read_bytes() for file in path.iterdir()} == model_files  # no README, .bin or onnx/
     report = progress.report()
     assert report["finished"] and report["percent"] == 100
@@ -80,7 +82,7 @@ async def test_a_download_lands_in_the_cache_with_progress_to_100(
     # The next start finds it whole without the hub, even offline.
     hub.requests.clear()
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    assert weights.local_copy(REPO) == path
+    assert local_copy(REPO) == path
     preflight.check_downloadable(REPO)
     assert hub.requests == []
 
@@ -96,7 +98,7 @@ def big(hub: FakeHub) -> bytes:
 
 async def test_bytes_of_a_file_still_downloading_count(hub: FakeHub, big: bytes) -> None:
     hub.hold = "model.safetensors"
-    progress = weights.Progress("tiny/big")
+    progress = Progress("tiny/big")
     task = asyncio.create_task(fetch("tiny/big", progress))
     report = await until(progress.report, lambda r: r["bytes_done"] >= 10 * MiB)
     assert report["current_file"] == "model.safetensors"
@@ -110,10 +112,8 @@ async def test_bytes_of_a_file_still_downloading_count(hub: FakeHub, big: bytes)
 
 def test_speed_and_time_left_come_from_the_bytes_written_over_time(tmp_path: Path) -> None:
     now = [100.0]
-    plan = weights.Plan(
-        REPO, "huggingface", "c" * 40, tmp_path, (weights.RemoteFile("model.safetensors", 100_000_000, "b1"),)
-    )
-    progress = weights.Progress(REPO, clock=lambda: now[0])
+    plan = Plan(REPO, "huggingface", "c" * 40, tmp_path, (RemoteFile("model.safetensors", 100_000_000, "b1"),))
+    progress = Progress(REPO, clock=lambda: now[0])
     progress.plan = plan
     (tmp_path / "blobs").mkdir()
     partial = tmp_path / "blobs" / "b1.0a1b2c3d.incomplete"
@@ -156,14 +156,14 @@ async def test_an_outage_fails_clearly_and_the_next_attempt_fetches_only_what_is
     hub: FakeHub, model_files: dict[str, bytes]
 ) -> None:
     hub.drop, hub.down_after_drop = {"model.safetensors"}, True  # cut off, and then the CDN answers 503
-    progress = weights.Progress(REPO)
+    progress = Progress(REPO)
     with pytest.raises(EngineNotReady, match="answered 503 while the weights of tiny/scripted") as err:
         await fetch(progress=progress)
     assert err.value.hint and "files already downloaded are kept" in err.value.hint
     assert progress.report()["error"] == err.value.message
     assert download_markdown(progress.report(), "en").startswith("The download stopped at ")
-    assert weights.local_copy(REPO) is None
-    assert not list(weights.hub_cache().rglob("*.incomplete"))
+    assert local_copy(REPO) is None
+    assert not list(hub_cache().rglob("*.incomplete"))
     hub.cdn_down = False
     hub.bodies.clear()
     path = await fetch()
@@ -172,7 +172,7 @@ async def test_an_outage_fails_clearly_and_the_next_attempt_fetches_only_what_is
 
 
 async def test_what_a_killed_download_left_is_cleared_before_the_next(hub: FakeHub) -> None:
-    blobs = weights.hub_cache() / "models--tiny--scripted" / "blobs"
+    blobs = hub_cache() / "models--tiny--scripted" / "blobs"
     blobs.mkdir(parents=True)
     sha = hub.repos[REPO].sha256("model.safetensors")
     (blobs / f"{sha}.deadbeef.incomplete").write_bytes(b"\0" * 1000)

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from webapp.engine import weights
+from webapp.engine import hub
 from webapp.errors import LaunchRefused
 
 _AWQ_METHODS = {"awq", "awq_marlin"}
@@ -54,7 +54,7 @@ def _cached_hub_config(model: str) -> Path | None:
         from huggingface_hub import try_to_load_from_cache
     except ImportError:
         return None
-    found = try_to_load_from_cache(model, "config.json", cache_dir=weights.hub_cache())
+    found = try_to_load_from_cache(model, "config.json", cache_dir=hub.hub_cache())
     return Path(found) if isinstance(found, str) else None
 
 
@@ -149,7 +149,7 @@ def check_downloadable(model: str, *, timeout: float = 3.0) -> None:
 
     Without this, the download would sit in retries for minutes on an offline host.
     """
-    if looks_like_path(model) or weights.local_copy(model) is not None:
+    if looks_like_path(model) or hub.local_copy(model) is not None:
         return
     if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes"):
         raise LaunchRefused(
@@ -157,8 +157,8 @@ def check_downloadable(model: str, *, timeout: float = 3.0) -> None:
             hint="Download it (huggingface-cli download or modelscope download) and set MODEL "
             "to its directory, or unset HF_HUB_OFFLINE.",
         )
-    weights.require_source()
-    if weights.use_modelscope():
+    hub.require_source()
+    if hub.use_modelscope():
         endpoint = os.environ.get("MODELSCOPE_DOMAIN", "https://www.modelscope.cn")
     else:
         endpoint = os.environ.get("HF_ENDPOINT", "https://huggingface.co")

@@ -21,9 +21,10 @@ from dataclasses import dataclass
 
 import httpx
 
+from webapp.engine import hub, preflight, weights
 from webapp.engine import logfile as engine_log
-from webapp.engine import preflight, weights
 from webapp.engine.command import ENGINE_HOST, engine_command, engine_environment, health_url
+from webapp.engine.download_progress import Progress
 from webapp.engine.process_group import stop_process_group
 from webapp.errors import AppError, EngineNotReady, LaunchRefused
 from webapp.settings import Settings
@@ -68,7 +69,7 @@ class Engine:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.download: weights.Progress | None = None  # the last download of the weights, if any
+        self.download: Progress | None = None  # the last download of the weights, if any
         self._model = settings.model  # what vLLM serves: MODEL, or the local copy of a hub model
         self._process: subprocess.Popen[bytes] | None = None
         self._watch: asyncio.Task[None] | None = None
@@ -150,7 +151,7 @@ class Engine:
                 self._error = exc
                 return
             if local is None:
-                self.download = weights.Progress(self.settings.model)
+                self.download = Progress(self.settings.model)
                 self._watch = asyncio.create_task(self._download_then_supervise(), name="engine-download")
                 return
         self._watch = asyncio.create_task(self._supervise(), name="engine-watch")
@@ -160,7 +161,7 @@ class Engine:
         model = self.settings.model
         if preflight.looks_like_path(model):
             return model
-        local = weights.local_copy(model)
+        local = hub.local_copy(model)
         return str(local) if local is not None else None
 
     async def _download_then_supervise(self) -> None:

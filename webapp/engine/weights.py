@@ -1,9 +1,9 @@
-"""A hub model's weights, downloaded into the local cache before the engine starts, with progress.
+"""Downloading a hub model's weights into the local cache before the engine starts.
 
-The download runs in a child process (`python -m webapp.engine.weights MODEL`), so that stopping
-the app stops it at once. Its progress is measured on the files it writes, so it is right
-whichever library writes them: huggingface_hub (Hugging Face or the mirror in HF_ENDPOINT)
-or, with VLLM_USE_MODELSCOPE, modelscope.
+The download runs in a child process (`python -m webapp.engine.weights MODEL`, `main` below), so
+that stopping the app stops it at once; `fetch`, in the app, starts it and reads its messages: the
+plan (the files and their sizes, for `download_progress`), then the local copy or the error, which
+`explain` has put as a person should read it. Where the files come from and land is `hub`.
 """
 
 from __future__ import annotations
@@ -13,228 +13,31 @@ import contextlib
 import errno
 import glob
 import importlib
-import importlib.util
 import json
 import os
 import signal
 import sys
 import time
 import traceback
-from collections import deque
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
-from urllib.parse import urlsplit
+from typing import Any
 
+from webapp.engine.download_progress import Progress
+from webapp.engine.hub import (
+    MODELSCOPE_DONE,
+    Plan,
+    RemoteFile,
+    hf_endpoint,
+    hub_cache,
+    modelscope_dir,
+    require_source,
+    source_host,
+    use_modelscope,
+    wanted,
+)
 from webapp.errors import AppError, EngineNotReady, LaunchRefused
 
-Source = Literal["huggingface", "modelscope"]
 PACKAGE_ROOT = Path(__file__).resolve().parents[2]
-# Files vLLM reads besides the weights: configs, tokenizers, chat templates, custom model code.
-_SUPPORT_SUFFIXES = (".json", ".txt", ".model", ".py", ".jinja", ".tiktoken")
-_SPEED_WINDOW = 10.0  # seconds of samples the speed is averaged over
-_MODELSCOPE_DONE = ".webapp-download.json"  # ModelScope has no cache index: this file says the copy is whole
-
-
-def use_modelscope() -> bool:
-    """True when VLLM_USE_MODELSCOPE asks for ModelScope instead of Hugging Face."""
-    return os.environ.get("VLLM_USE_MODELSCOPE", "").strip().lower() in ("1", "true", "yes")
-
-
-def hf_endpoint() -> str:
-    return os.environ.get("HF_ENDPOINT", "https://huggingface.co").rstrip("/")
-
-
-def hf_home() -> Path:
-    default = Path(os.environ.get("XDG_CACHE_HOME", "~/.cache")).expanduser() / "huggingface"
-    return Path(os.environ.get("HF_HOME") or default).expanduser()
-
-
-def hub_cache() -> Path:
-    """The Hugging Face cache, read from the environment now (huggingface_hub reads it once, at import)."""
-    return Path(os.environ.get("HF_HUB_CACHE") or hf_home() / "hub").expanduser()
-
-
-def modelscope_dir(repo: str) -> Path:
-    return Path(os.environ.get("MODELSCOPE_CACHE") or hf_home() / "modelscope").expanduser() / repo
-
-
-def source_host() -> str:
-    if use_modelscope():
-        return urlsplit(os.environ.get("MODELSCOPE_DOMAIN", "https://www.modelscope.cn")).hostname or "ModelScope"
-    return urlsplit(hf_endpoint()).hostname or hf_endpoint()
-
-
-def wanted(paths: Iterable[str]) -> list[str]:
-    """The files of a repo that vLLM reads: configs, tokenizer, and the weights in one format only."""
-    top = sorted(path for path in paths if "/" not in path)  # subfolders hold other formats (original/, onnx/)
-    safetensors = any(path.endswith(".safetensors") for path in top)
-    weights = (".safetensors",) if safetensors else (".bin", ".pt", ".pth")
-    keep = []
-    for path in top:
-        if safetensors and path.endswith((".bin.index.json", ".pt.index.json")):
-            continue  # the index of the duplicate weights left out
-        if path.endswith(weights + _SUPPORT_SUFFIXES) or path.startswith("tokenizer"):
-            keep.append(path)
-    return keep
-
-
-@dataclass(frozen=True, slots=True)
-class RemoteFile:
-    path: str
-    size: int
-    blob: str  # its name under blobs/ in the Hugging Face cache (the hub's ETag); "" on ModelScope
-
-
-@dataclass(frozen=True, slots=True)
-class Plan:
-    """What one download fetches, and where it lands."""
-
-    repo: str
-    source: Source
-    revision: str
-    target: Path  # Hugging Face: the repo's folder in the cache; ModelScope: the model's directory
-    files: tuple[RemoteFile, ...]
-
-    @property
-    def total(self) -> int:
-        return sum(file.size for file in self.files)
-
-    def on_disk(self, file: RemoteFile) -> tuple[Path, list[Path]]:
-        """Where a file is once complete, and where its unfinished copies may be meanwhile."""
-        if self.source == "modelscope":
-            final = self.target / file.path
-            return final, [final.with_name(final.name + ".incomplete"), self.target / "._____temp" / file.path]
-        blobs = self.target / "blobs"
-        return blobs / file.blob, list(blobs.glob(f"{glob.escape(file.blob)}*.incomplete"))
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "repo": self.repo,
-            "source": self.source,
-            "revision": self.revision,
-            "target": str(self.target),
-            "files": [[file.path, file.size, file.blob] for file in self.files],
-        }
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> Plan:
-        files = tuple(RemoteFile(str(path), int(size), str(blob)) for path, size, blob in data["files"])
-        return cls(data["repo"], data["source"], data["revision"], Path(data["target"]), files)
-
-
-def local_copy(repo: str) -> Path | None:
-    """The complete local copy of a hub model, found without asking the hub; None if it is not (all) there."""
-    if use_modelscope():
-        directory = modelscope_dir(repo)
-        return directory if (directory / _MODELSCOPE_DONE).is_file() else None
-    storage = hub_cache() / ("models--" + repo.replace("/", "--"))
-    try:
-        commit = (storage / "refs" / "main").read_text().strip()
-    except OSError:
-        return None
-    snapshot = storage / "snapshots" / commit
-    if not (snapshot / "config.json").is_file():
-        return None
-    try:
-        from huggingface_hub import get_cached_repo_tree
-        from huggingface_hub.errors import CachedRepoTreeNotFoundError
-    except ImportError:  # an older huggingface_hub keeps no listing: trust the snapshot, as vLLM would
-        return snapshot
-    try:
-        listing = [file.path for file in get_cached_repo_tree(repo, revision=commit, cache_dir=hub_cache())]
-    except CachedRepoTreeNotFoundError:
-        # Filled by another tool (`hf download`, vLLM itself): whole if it has weights.
-        return snapshot if any(snapshot.glob("*.safetensors")) or any(snapshot.glob("*.bin")) else None
-    return snapshot if all((snapshot / path).is_file() for path in wanted(listing)) else None
-
-
-def require_source() -> None:
-    """Refuse ModelScope when its package is missing (it is optional: not in requirements.txt)."""
-    if use_modelscope() and importlib.util.find_spec("modelscope") is None:
-        raise LaunchRefused(
-            "VLLM_USE_MODELSCOPE is set, but the modelscope package is not installed, so the model "
-            "cannot be downloaded from ModelScope.",
-            hint="Install it (pip install modelscope), or unset VLLM_USE_MODELSCOPE and set HF_ENDPOINT "
-            "to a Hugging Face mirror you can reach (e.g. https://hf-mirror.com).",
-        )
-
-
-# -- progress (in the app) -----------------------------------------------------------
-
-
-class Progress:
-    """How far a download has got, measured on disk each time it is asked."""
-
-    def __init__(self, repo: str, clock: Callable[[], float] = time.monotonic) -> None:
-        self.repo = repo
-        self.plan: Plan | None = None  # None until the hub has listed the files
-        self.error: str | None = None
-        self.finished = False
-        self._clock = clock
-        self._samples: deque[tuple[float, int]] = deque()
-
-    @property
-    def active(self) -> bool:
-        return not self.finished and self.error is None
-
-    def report(self) -> dict[str, Any]:
-        """Files and bytes done and in all, percent, speed (bytes/s), ETA (s), the file being fetched."""
-        plan = self.plan
-        files_done, bytes_done, current = self._measure() if plan else (0, 0, None)
-        total = plan.total if plan else None
-        speed = self._speed(bytes_done) if self.active and plan else None
-        left = (total or 0) - bytes_done
-        return {
-            "repo": self.repo,
-            "source": plan.source if plan else ("modelscope" if use_modelscope() else "huggingface"),
-            "files_done": files_done,
-            "files_total": len(plan.files) if plan else None,
-            "bytes_done": bytes_done,
-            "bytes_total": total,
-            "percent": 100.0 if self.finished else (100.0 * bytes_done / total if total else None),
-            "speed": speed,
-            "eta": left / speed if speed else None,
-            "current_file": current if self.active else None,
-            "finished": self.finished,
-            "error": self.error,
-        }
-
-    def _measure(self) -> tuple[int, int, str | None]:
-        assert self.plan is not None
-        files_done = bytes_done = 0
-        current: tuple[int, str] | None = None
-        for file in self.plan.files:
-            final, partials = self.plan.on_disk(file)
-            if final.is_file():
-                files_done += 1
-                bytes_done += file.size
-                continue
-            sizes = [_size(path) for path in partials]
-            if any(size is not None for size in sizes):
-                got = min(file.size, max(size or 0 for size in sizes))
-                bytes_done += got
-                if current is None or file.size - got > current[0]:
-                    current = (file.size - got, file.path)  # the one with the most left to fetch
-        return files_done, bytes_done, current[1] if current else None
-
-    def _speed(self, bytes_done: int) -> float | None:
-        now = self._clock()
-        self._samples.append((now, bytes_done))
-        while len(self._samples) > 2 and now - self._samples[1][0] >= _SPEED_WINDOW:
-            self._samples.popleft()
-        first_time, first_bytes = self._samples[0]
-        if now - first_time < 1.0:
-            return None
-        return max(0.0, (bytes_done - first_bytes) / (now - first_time))
-
-
-def _size(path: Path) -> int | None:
-    try:
-        return path.stat().st_size
-    except OSError:
-        return None
 
 
 async def fetch(repo: str, progress: Progress, *, log_path: Path) -> Path:
@@ -327,7 +130,7 @@ def download(plan: Plan) -> Path:
     if plan.source == "modelscope":
         module = importlib.import_module("modelscope.hub.snapshot_download")
         module.snapshot_download(plan.repo, local_dir=str(plan.target), allow_patterns=patterns)
-        (plan.target / _MODELSCOPE_DONE).write_text(json.dumps(plan.to_json()))
+        (plan.target / MODELSCOPE_DONE).write_text(json.dumps(plan.to_json()))
         return plan.target
     from huggingface_hub import snapshot_download
 
