@@ -27,9 +27,12 @@ from webapp.llm.endpoints import EndpointPool
 from webapp.ops import tunnel
 from webapp.ops.status import StatusMonitor
 from webapp.settings import Settings
-from webapp.web.accounts import account_router
-from webapp.web.api import conversations_router, health_router, install_error_handlers
+from webapp.web.accounts import admin_router, tokens_router
+from webapp.web.conversations import conversations_router
+from webapp.web.health import health_router
+from webapp.web.http_errors import install_error_handlers
 from webapp.web.shares import share_router
+from webapp.web.signin import sign_in_router
 
 log = logging.getLogger(__name__)
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
@@ -72,35 +75,9 @@ def create_app(settings: Settings) -> FastAPI:
     )
     hosts = HostPolicy.from_setting(settings.allowed_hosts, bind_host=settings.host)
     engine = Engine(settings)
-    client: ChatBackend
-    if len(settings.vllm_base_urls) > 1:
-        client = EndpointPool(
-            settings.vllm_base_urls,
-            api_key=engine.api_key,
-            model=client_model_name(settings),
-            timeout=settings.request_timeout,
-        )
-    else:
-        client = ModelClient(
-            engine.base_url, api_key=engine.api_key, model=client_model_name(settings), timeout=settings.request_timeout
-        )
-    admission = Admission(parse_rate(settings.chat_rate_per_user), parse_rate(settings.chat_rate_per_ip))
-    conversation_rate = parse_rate(settings.conversation_rate)
-    service = ChatService(
-        engine,
-        client,
-        store,
-        admission=admission,
-        max_message_chars=settings.max_message_chars,
-        new_conversations=Admission(conversation_rate, None, acts="new conversations", verb="start"),
-        max_conversations=settings.max_conversations,
-    )
-    if not settings.accounts and not is_loopback_host(settings.host):
-        log.warning(
-            "listening on %s without accounts: anyone who can reach it may chat. "
-            "Set ADMIN_PASSWORD or USERS_FILE to require signing in.",
-            settings.host,
-        )
+    client = model_backend(settings, engine)
+    service = chat_service(settings, engine, client, store)
+    warn_if_open(settings)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -126,10 +103,15 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.chat = service
     install_error_handlers(app)
     monitor = StatusMonitor(engine, store, pool=client if isinstance(client, EndpointPool) else None)
-    app.include_router(health_router(engine, monitor, service.metrics))
-    app.include_router(conversations_router(service))
-    app.include_router(account_router(auth, engine))
-    app.include_router(share_router(service))
+    for router in (
+        health_router(engine, monitor, service.metrics),
+        conversations_router(service),
+        share_router(service),
+        sign_in_router(auth),
+        tokens_router(auth),
+        admin_router(auth, engine),
+    ):
+        app.include_router(router)
     blocks = build_ui(service, auth, monitor)
     blocks.queue(default_concurrency_limit=None)
     gr.mount_gradio_app(app, blocks, path="/", footer_links=[], css_paths=[STATIC_DIR / "style.css"])
@@ -142,6 +124,39 @@ def create_app(settings: Settings) -> FastAPI:
         max_body_bytes=settings.max_body_bytes,
     )
     return app
+
+
+def model_backend(settings: Settings, engine: Engine) -> ChatBackend:
+    """The client of the launched engine or of VLLM_BASE_URL; several URLs make a pool with failover."""
+    model, timeout = client_model_name(settings), settings.request_timeout
+    if len(settings.vllm_base_urls) > 1:
+        return EndpointPool(settings.vllm_base_urls, api_key=engine.api_key, model=model, timeout=timeout)
+    return ModelClient(engine.base_url, api_key=engine.api_key, model=model, timeout=timeout)
+
+
+def chat_service(settings: Settings, engine: Engine, client: ChatBackend, store: Store) -> ChatService:
+    """The chat service with the limits the settings ask for."""
+    admission = Admission(parse_rate(settings.chat_rate_per_user), parse_rate(settings.chat_rate_per_ip))
+    return ChatService(
+        engine,
+        client,
+        store,
+        admission=admission,
+        max_message_chars=settings.max_message_chars,
+        new_conversations=Admission(
+            parse_rate(settings.conversation_rate), None, acts="new conversations", verb="start"
+        ),
+        max_conversations=settings.max_conversations,
+    )
+
+
+def warn_if_open(settings: Settings) -> None:
+    if not settings.accounts and not is_loopback_host(settings.host):
+        log.warning(
+            "listening on %s without accounts: anyone who can reach it may chat. "
+            "Set ADMIN_PASSWORD or USERS_FILE to require signing in.",
+            settings.host,
+        )
 
 
 def settle_heap() -> None:

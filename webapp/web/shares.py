@@ -2,43 +2,42 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Response
 from fastapi.responses import HTMLResponse
-from pydantic import Field, StrictInt
 
-from webapp.auth.authenticator import identity
 from webapp.chat.service import ChatService
+from webapp.db.store import ShareInfo
 from webapp.errors import NotFound
-from webapp.web.api import StrictBody
+from webapp.web.deps import Owner
 from webapp.web.pages import SECURITY_HEADERS, page
+from webapp.web.schemas import ERRORS, NewShare, ShareOut
 from webapp.web.share_page import share_page
 
 # A share page has no form: it sends no referrer at all (its URL is the secret).
 PAGE_HEADERS = SECURITY_HEADERS | {"X-Robots-Tag": "noindex, nofollow", "Referrer-Policy": "no-referrer"}
 
 
-class NewShare(StrictBody):
-    expires_in_days: StrictInt | None = Field(None, ge=1, le=365)
+def _out(info: ShareInfo) -> ShareOut:
+    return ShareOut(**info.as_dict())
 
 
 def share_router(service: ChatService) -> APIRouter:
-    router = APIRouter(tags=["share links"])
+    router = APIRouter(tags=["share links"], responses=ERRORS)
 
     @router.post("/api/conversations/{conversation_id}/share", status_code=201)
-    async def share(request: Request, conversation_id: str, body: NewShare | None = None) -> dict[str, Any]:
-        info = await service.share(identity(request).owner, conversation_id, (body or NewShare()).expires_in_days)
-        return info.as_dict()
+    async def share(owner: Owner, conversation_id: str, body: NewShare | None = None) -> ShareOut:
+        """A read-only snapshot of the conversation's finished messages at `/s/<token>` (sharing again refreshes it)."""
+        return _out(await service.share(owner, conversation_id, (body or NewShare()).expires_in_days))
 
     @router.delete("/api/conversations/{conversation_id}/share", status_code=204)
-    async def unshare(request: Request, conversation_id: str) -> Response:
-        await service.unshare(identity(request).owner, conversation_id)
+    async def unshare(owner: Owner, conversation_id: str) -> Response:
+        await service.unshare(owner, conversation_id)
         return Response(status_code=204)
 
     @router.get("/api/shares")
-    async def shares(request: Request) -> list[dict[str, Any]]:
-        return [s.as_dict() for s in await service.shares(identity(request).owner)]
+    async def shares(owner: Owner) -> list[ShareOut]:
+        """One's links that still work, newest first."""
+        return [_out(s) for s in await service.shares(owner)]
 
     @router.get("/s/{token}", include_in_schema=False)
     async def shared(token: str) -> HTMLResponse:

@@ -1,0 +1,123 @@
+"""`/api/conversations`: the owner's conversations, their messages, and a turn as Server-Sent Events."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated, Any, Literal
+
+import orjson
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.responses import StreamingResponse
+
+from webapp.chat.export import to_json, to_markdown
+from webapp.chat.service import ChatService, Notice, TurnEnded
+from webapp.db.store import ConversationInfo
+from webapp.errors import AppError
+from webapp.llm.reasoning import Piece
+from webapp.web.deps import Owner
+from webapp.web.schemas import ERRORS, ConversationDetail, ConversationOut, Created, NewConversation, NewMessage, Rename
+
+SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+EVENTS_DOC = (
+    "Server-Sent Events: each `data:` line is a JSON object whose `type` is `reasoning` or `content` (with "
+    "`text`), `notice` (earlier messages left out), `done` (with the stored `message`) or `error` (with a "
+    "`message` for a person, and the partial answer as `saved`)."
+)
+
+
+def _out(info: ConversationInfo) -> ConversationOut:
+    return ConversationOut(id=info.id, title=info.title, created_at=info.created_at, updated_at=info.updated_at)
+
+
+def _sse(data: dict[str, Any]) -> bytes:
+    return b"data: " + orjson.dumps(data) + b"\n\n"  # UTF-8 as it is, like ensure_ascii=False
+
+
+def conversations_router(service: ChatService) -> APIRouter:
+    router = APIRouter(prefix="/api/conversations", tags=["conversations"], responses=ERRORS)
+
+    @router.post("", status_code=201)
+    async def create(owner: Owner, body: NewConversation | None = None) -> Created:
+        info = await service.new_conversation(owner, (body or NewConversation()).title)
+        return Created(id=info.id)
+
+    @router.get("")
+    async def list_(owner: Owner, search: Annotated[str, Query(max_length=200)] = "") -> list[ConversationOut]:
+        """Newest first, at most 200; `search` keeps those whose title or message text contains it."""
+        return [_out(c) for c in await service.conversations(owner, search)]
+
+    @router.get("/{conversation_id}")
+    async def read(owner: Owner, conversation_id: str) -> ConversationDetail:
+        info = await service.conversation(owner, conversation_id)
+        messages = await service.messages(owner, conversation_id)
+        return ConversationDetail(**_out(info).model_dump(), messages=messages)
+
+    @router.patch("/{conversation_id}")
+    async def rename(owner: Owner, conversation_id: str, body: Rename) -> ConversationOut:
+        return _out(await service.rename(owner, conversation_id, body.title))
+
+    @router.delete("/{conversation_id}", status_code=204)
+    async def delete(owner: Owner, conversation_id: str) -> Response:
+        await service.delete(owner, conversation_id)
+        return Response(status_code=204)
+
+    @router.get(
+        "/{conversation_id}/export",
+        response_class=Response,
+        responses={
+            200: {
+                "description": "A download: the conversation as Markdown, or as JSON (its fields and messages).",
+                "content": {
+                    "text/markdown": {"schema": {"type": "string"}},
+                    "application/json": {"schema": {"type": "object"}},
+                },
+            }
+        },
+    )
+    async def export(owner: Owner, conversation_id: str, format: Literal["md", "json"] = "md") -> Response:
+        info = await service.conversation(owner, conversation_id)
+        messages = await service.messages(owner, conversation_id)
+        if format == "json":
+            body, media = to_json(info, messages), "application/json"
+        else:
+            body, media = to_markdown(info, messages), "text/markdown; charset=utf-8"
+        filename = f"conversation-{info.id}.{format}"
+        return Response(body, media_type=media, headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+
+    @router.post(
+        "/{conversation_id}/messages",
+        response_class=StreamingResponse,
+        responses={200: {"content": {"text/event-stream": {}}, "description": EVENTS_DOC}},
+    )
+    async def send(request: Request, owner: Owner, conversation_id: str, body: NewMessage) -> StreamingResponse:
+        """Send a message; the answer streams back as it is written."""
+        # Everything that can be refused is refused before the stream starts, with its status.
+        service.validate(body.content)
+        sampling = body.sampling()
+        service.engine.require_ready()
+        service.admit(owner, request.client.host if request.client else None)
+        history = await service.begin(owner, conversation_id, body.content)  # stored, or 404
+
+        async def events() -> AsyncIterator[bytes]:
+            # One event per piece: the client already gathers a stream's tokens into a piece per
+            # rest, so each write (a trip through every ASGI layer) carries several tokens.
+            try:
+                async for event in service.answer(owner, conversation_id, history, sampling):
+                    if isinstance(event, Piece):
+                        yield _sse({"type": event.kind, "text": event.text})
+                    elif isinstance(event, Notice):
+                        yield _sse({"type": "notice", "text": event.text})
+                    elif isinstance(event, TurnEnded):
+                        if event.error is not None:
+                            yield _sse(
+                                {"type": "error", "kind": event.error.kind, "message": str(event.error)}
+                                | {"saved": event.message.as_dict()}
+                            )
+                        else:
+                            yield _sse({"type": "done", "message": event.message.as_dict()})
+            except AppError as exc:  # refused after the stream began: still said in the stream
+                yield _sse({"type": "error", "kind": exc.kind, "message": str(exc)})
+
+        return StreamingResponse(events(), media_type="text/event-stream", headers=SSE_HEADERS)
+
+    return router

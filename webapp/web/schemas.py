@@ -1,0 +1,169 @@
+"""What the REST API takes and gives: request bodies (strict) and response models, so that `/docs`
+and `/openapi.json` describe every request and response."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr
+
+from webapp.chat.service import Sampling
+from webapp.db.store import MessageRecord
+
+# -- requests ---------------------------------------------------------------------------------
+
+
+class StrictBody(BaseModel):
+    """A request body that refuses unknown fields (a typo is an error, not a silent default)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class NewConversation(StrictBody):
+    title: StrictStr = Field("", max_length=200)
+
+
+class Rename(StrictBody):
+    title: StrictStr = Field(min_length=1, max_length=200)
+
+
+class NewMessage(StrictBody):
+    content: StrictStr
+    temperature: StrictFloat | StrictInt | None = Field(None, ge=0, le=2)
+    top_p: StrictFloat | StrictInt | None = Field(None, gt=0, le=1)
+    max_tokens: StrictInt | None = Field(None, ge=1, le=1_000_000)
+    math: StrictBool = False
+
+    def sampling(self) -> Sampling:
+        defaults = Sampling()
+        return Sampling(
+            temperature=float(self.temperature if self.temperature is not None else defaults.temperature),
+            top_p=float(self.top_p if self.top_p is not None else defaults.top_p),
+            max_tokens=self.max_tokens,
+            math=self.math,
+        )
+
+
+class NewShare(StrictBody):
+    expires_in_days: StrictInt | None = Field(None, ge=1, le=365)
+
+
+class NewToken(StrictBody):
+    name: StrictStr = Field("", max_length=100)
+
+
+class NewUser(StrictBody):
+    name: StrictStr = Field(min_length=1, max_length=64)
+    password: StrictStr = Field(min_length=1, max_length=1024)
+    is_admin: StrictBool = False
+
+
+class NewPassword(StrictBody):
+    password: StrictStr = Field(min_length=1, max_length=1024)
+
+
+# -- responses --------------------------------------------------------------------------------
+
+
+class ErrorDetail(BaseModel):
+    kind: str = Field(description="Stable, machine-readable name of the error.")
+    message: str = Field(description="What happened, for a person.")
+    hint: str | None = Field(description="What to do about it, when there is something to do.")
+
+
+class ErrorBody(BaseModel):
+    """Every 4xx and 5xx the API answers with."""
+
+    error: ErrorDetail
+
+
+class Created(BaseModel):
+    id: str
+
+
+class ConversationOut(BaseModel):
+    id: str
+    title: str
+    created_at: float
+    updated_at: float
+
+
+class ConversationDetail(ConversationOut):
+    messages: list[MessageRecord]
+
+
+class ShareOut(BaseModel):
+    url: str = Field(description="The share page's path, `/s/<token>`.")
+    conversation_id: str
+    title: str
+    created_at: float
+    expires_at: float | None
+
+
+class Me(BaseModel):
+    name: str | None = Field(description="None: an anonymous browser (accounts are off).")
+    is_admin: bool
+    accounts: bool
+
+
+class SignedIn(BaseModel):
+    name: str
+    is_admin: bool
+
+
+class TokenOut(BaseModel):
+    id: int
+    name: str
+    created_at: float
+    last_used_at: float | None
+
+
+class NewTokenOut(BaseModel):
+    id: int
+    name: str
+    token: str = Field(description="The token itself: shown this once, never again.")
+    created_at: float
+
+
+class UserOut(BaseModel):
+    name: str
+    is_admin: bool
+    created_at: float
+    managed_by: Literal["config", "ui"]
+    disabled: bool
+
+
+class Restarting(BaseModel):
+    status: Literal["restarting"]
+
+
+class Health(BaseModel):
+    status: Literal["ok"]
+
+
+class Readiness(BaseModel):
+    ready: bool
+    engine: str = Field(description="The engine's state: starting, ready, error, ...")
+    error: ErrorDetail | None = Field(
+        None, description="Why it is not ready: for everyone in open mode, for the signed-in with accounts."
+    )
+
+
+class LogTail(BaseModel):
+    lines: list[str]
+
+
+# Errors every route of the API may answer with, for `/docs`.
+ERRORS: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorBody, "description": description}
+    for status, description in {
+        400: "Malformed body (not JSON, not UTF-8).",
+        401: "No session or API token.",
+        403: "Not allowed (not an admin), or from another site's page.",
+        404: "No such thing, or another owner's (the same answer for both).",
+        409: "Clashes with what exists (a turn under way, a name taken).",
+        413: "Over a size limit.",
+        422: "Invalid input, naming the field.",
+        429: "Over a rate limit; see Retry-After.",
+    }.items()
+}
