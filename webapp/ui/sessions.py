@@ -8,14 +8,11 @@ import gradio as gr
 class PageSessions:
     """The page sessions whose user has changed the chat (sent, chose, cleared), and what each shows.
 
-    The page restores the latest conversation when it opens, but that load can finish after
-    the user's first send has begun: its output then replaced the chat under the streamed
-    answer, whose later updates are diffs against what the turn itself had sent, and the chat
-    ended blank. A load that finds its session here leaves the chat alone.
-
-    A streamed answer updates the page only while the page shows its conversation: a person
-    who opens another one mid-answer stays there (see `stream_turn`). The oldest sessions are
-    forgotten past `limit`; a forgotten one counts as showing whatever is streamed to it.
+    Rules kept with it: the page's load, which restores the latest conversation, leaves a
+    session the user has already acted in alone (its late output would replace the chat under
+    a streamed answer); and a streamed answer updates a page only while the page shows its
+    conversation (see `Conversation.stream_turn`). The oldest sessions are forgotten past
+    `limit`; a forgotten one counts as showing whatever is streamed to it.
     """
 
     def __init__(self, limit: int = 10_000) -> None:
