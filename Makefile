@@ -16,7 +16,8 @@ SUDO        := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # every one that opens a store or starts an app, each on a new database of its own.
 PG_PORT     ?= 55432
 PG_TESTS    ?= tests/test_store.py tests/test_search.py tests/test_accounts.py tests/test_replicas.py \
-               tests/test_access.py tests/test_api.py tests/test_app.py tests/test_account_routes.py
+               tests/test_access.py tests/test_api.py tests/test_app.py tests/test_account_routes.py \
+               tests/test_chat.py
 
 .PHONY: run demo test test-postgres bench lint venv browser postgres postgres-stop clean
 

@@ -12,8 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import ADMIN_PASSWORD, USERS, LiveApp, app_beside, sign_in
-from tests.test_api import chat, new_conversation, sse_events
+from tests.helpers import ADMIN_PASSWORD, USERS, LiveApp, app_beside, chat, new_conversation, sign_in, sse_events
 from webapp.engine.tiny_model import SCRIPT_ANSWER, SCRIPT_REASONING
 
 

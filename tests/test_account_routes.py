@@ -5,39 +5,13 @@ user admin, configured users across restarts.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.conftest import ADMIN_PASSWORD, free_port, make_settings, serve, sign_in
 from tests.fakes import FakeEngine, serve_fake
-from webapp.application import create_app
-from webapp.settings import Settings
-
-CAROL = "carol-pass-1"  # carol comes from the users file
-
-
-def settings_for(work: Path, engine_url: str) -> Settings:
-    """Accounts on: `admin` from ADMIN_PASSWORD and `carol` from the users file in `work`."""
-    (work / "users.txt").write_text(f"carol:{CAROL}\n")
-    return make_settings(
-        vllm_base_url=engine_url,
-        port=free_port(),
-        host="127.0.0.1",
-        data_dir=work / "data",
-        admin_password=ADMIN_PASSWORD,
-        users_file=work / "users.txt",
-        login_rate="1000/minute",
-    )
-
-
-@contextmanager
-def running(settings: Settings) -> Iterator[str]:
-    """The app for these settings, started (its configured users applied) and served; its URL."""
-    with serve(create_app(settings), settings.port) as url:
-        yield url
+from tests.helpers import ADMIN_PASSWORD, CAROL, running, settings_for, sign_in
 
 
 @pytest.fixture(scope="module")

@@ -6,12 +6,11 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator
 
 import pytest
 from sqlalchemy import Engine, func, select, text, update
 
-from tests.test_search import assert_index_in_step, migrate_to
+from tests.helpers import assert_index_in_step, migrate_to
 from webapp.auth.accounts import Accounts, Identity, digest, owner_id
 from webapp.auth.passwords import UserSpec, hash_password
 from webapp.db.store import Store, create_db_engine, migrate
@@ -19,13 +18,6 @@ from webapp.db.tables import Conversation, LoginSession, Message, MessageState, 
 from webapp.errors import Conflict, InvalidInput, NotFound
 
 SETTINGS = {"temperature": 0.7, "top_p": 0.9, "max_tokens": None, "math": True, "show_reasoning": False, "persona": ""}
-
-
-@pytest.fixture
-def store(database_url: str) -> Iterator[Store]:
-    store = Store.open(database_url)
-    yield store
-    store.close()
 
 
 @pytest.fixture

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,8 +11,19 @@ import httpx
 import pytest
 from sqlalchemy import update
 
-from tests.conftest import ADMIN_PASSWORD, FakeApp, LiveApp, free_port, make_settings, serve, sign_in
 from tests.fakes import Reply
+from tests.helpers import (
+    ADMIN_PASSWORD,
+    FakeApp,
+    LiveApp,
+    chat,
+    free_port,
+    make_settings,
+    new_conversation,
+    serve,
+    sign_in,
+    sse_events,
+)
 from webapp.application import create_app
 from webapp.chat.service import MAX_MESSAGE_CHARS
 from webapp.db.tables import Share
@@ -32,21 +42,6 @@ def other(live_app: LiveApp) -> Iterator[httpx.Client]:
     """A second browser: another owner."""
     with httpx.Client(base_url=live_app.url, timeout=60) as client:
         yield client
-
-
-def new_conversation(http: httpx.Client) -> str:
-    response = http.post("/api/conversations")
-    assert response.status_code == 201
-    conversation_id: str = response.json()["id"]
-    return conversation_id
-
-
-def sse_events(response: httpx.Response) -> list[dict[str, Any]]:
-    return [json.loads(line[6:]) for line in response.text.splitlines() if line.startswith("data: ")]
-
-
-def chat(http: httpx.Client, conversation_id: str, **body: Any) -> httpx.Response:
-    return http.post(f"/api/conversations/{conversation_id}/messages", json=body)
 
 
 def test_a_chat_streams_typed_events_and_is_stored(http: httpx.Client) -> None:

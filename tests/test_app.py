@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import SERVED_NAME, LiveApp, free_port, make_settings, serve
+from tests.helpers import SERVED_NAME, LiveApp, free_port, make_settings, serve
 from webapp.application import client_model_name, create_app
 from webapp.chat.service import TurnEnded
 from webapp.engine.tiny_model import SCRIPT_ANSWER

@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import free_port, make_settings
+from tests.helpers import free_port, make_settings
 from webapp.application import create_app, users_from
 from webapp.auth.accounts import Accounts
 from webapp.auth.authenticator import (

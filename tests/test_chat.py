@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 from sqlalchemy import event
 
-from tests.conftest import SERVED_NAME, LiveApp, make_settings
 from tests.fakes import FakeEngine, Reply, serve_fake
+from tests.helpers import SERVED_NAME, LiveApp, make_settings
 from webapp.chat.service import ChatEvent, ChatService, Notice, Sampling, TurnEnded, model_messages
 from webapp.db.store import FinalAnswer, MessageRecord, Store
 from webapp.db.tables import MessageState
@@ -23,13 +22,6 @@ from webapp.llm.client import ModelClient, TokenCount
 from webapp.llm.reasoning import Piece
 
 OWNER = "owner-1"
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    store = Store.open(f"sqlite:///{tmp_path / 'chat.db'}")
-    yield store
-    store.close()
 
 
 @pytest.fixture

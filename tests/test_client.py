@@ -12,8 +12,8 @@ from typing import Any
 import httpx2
 import pytest
 
-from tests.conftest import SERVED_NAME, LiveApp, free_port
 from tests.fakes import FakeEngine, Reply, serve_fake
+from tests.helpers import SERVED_NAME, LiveApp, free_port
 from webapp.chat.context import prompt_token_bound
 from webapp.engine.tiny_model import ANSWER_PIECES, REASONING_PIECES, SCRIPT_ANSWER, SCRIPT_REASONING
 from webapp.errors import ContextTooLong, EngineError, EngineTimeout, EngineUnreachable, ModelNotFound

@@ -25,7 +25,7 @@ import httpx
 import pytest
 import yaml  # type: ignore[import-untyped]
 
-from tests.conftest import awq_decodes_here, free_port, make_settings
+from tests.helpers import awq_decodes_here, free_port, make_settings
 from webapp.engine.tiny_model import SCRIPT_ANSWER
 from webapp.settings import Settings
 
@@ -267,6 +267,7 @@ def group_alive(pgid: int) -> bool:
     return True
 
 
+@pytest.mark.usefixtures("vllm_cache")  # the image's command launches vLLM
 def test_the_entrypoint_serves_a_chat_and_stops_its_engine_on_sigterm(models_dir: Path, tmp_path: Path) -> None:
     image = read_image()
     root = tmp_path / "root"  # stands for the container's filesystem

@@ -11,8 +11,7 @@ import httpx
 import pytest
 from fastapi import FastAPI, Response
 
-from tests.conftest import SERVED_NAME, LiveApp, free_port, make_settings, serve
-from tests.test_api import sse_events
+from tests.helpers import SERVED_NAME, LiveApp, free_port, make_settings, serve, sse_events
 from webapp.application import create_app
 from webapp.engine.tiny_model import SCRIPT_ANSWER
 from webapp.errors import EngineUnreachable

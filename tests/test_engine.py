@@ -6,15 +6,14 @@ import asyncio
 import os
 import subprocess
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 
-from tests.conftest import LiveApp, awq_decodes_here, free_port, make_settings
 from tests.fakes import FakeHub, FakeRepo, serve_hub
+from tests.helpers import LiveApp, awq_decodes_here, free_port, make_settings, until
 from webapp.engine.hub import local_copy
 from webapp.engine.process_group import stop_process_group
 from webapp.engine.supervisor import Engine, EngineState
@@ -112,6 +111,7 @@ async def test_a_port_taken_by_the_running_engine_is_refused(live_app: LiveApp, 
     assert live_app.engine.status().ready  # the running engine is untouched
 
 
+@pytest.mark.usefixtures("vllm_cache")  # it launches vLLM
 async def test_an_engine_that_exits_while_starting_is_reported(tmp_path: Path, models_dir: Path) -> None:
     # vLLM itself rejects a negative max-model-len after it starts: the process exits.
     settings = launch_settings(models_dir / "scripted", tmp_path, engine_args="--max-num-seqs -1")
@@ -168,6 +168,7 @@ def flag_of(pid: int, name: str) -> str:
     return args[args.index(name) + 1]
 
 
+@pytest.mark.usefixtures("vllm_cache")  # it launches vLLM
 async def test_a_hub_model_is_downloaded_then_served_from_its_local_copy(held_hub: FakeHub, tmp_path: Path) -> None:
     engine = Engine(launch_settings(Path(HUB_MODEL), tmp_path))
     await engine.start()
@@ -234,18 +235,7 @@ def downloads_running() -> list[int]:
     return found
 
 
-async def until(
-    read: Callable[[], dict[str, Any]], done: Callable[[dict[str, Any]], bool], within: float = 30.0
-) -> dict[str, Any]:
-    """Poll `read()` until `done(value)`, then return the value."""
-    deadline = time.monotonic() + within
-    while not done(value := read()):
-        if time.monotonic() > deadline:
-            pytest.fail(f"not reached within {within} s: {value}")
-        await asyncio.sleep(0.05)
-    return value
-
-
+@pytest.mark.usefixtures("vllm_cache")  # it launches vLLM
 async def test_the_launched_engine_gets_none_of_the_apps_secrets(
     models_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

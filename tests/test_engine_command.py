@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.conftest import make_settings
+from tests.helpers import make_settings
 from webapp.engine.command import app_variables, engine_command, engine_environment, health_url
 from webapp.settings import Settings
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import LiveApp, free_port, make_settings
+from tests.helpers import LiveApp, free_port, make_settings
 from webapp.db.store import Store
 from webapp.engine.logfile import (
     clean,

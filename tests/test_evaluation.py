@@ -13,32 +13,18 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import SERVED_NAME, LiveApp, free_port
 from tests.fakes import FakeEngine, Reply, serve_fake
+from tests.helpers import SERVED_NAME, LiveApp, free_port
 from webapp.engine.tiny_model import ANSWER_PIECES, SCRIPT_ANSWER
 from webapp.errors import EngineUnreachable, InvalidInput
 from webapp.llm.client import ModelClient, StreamEvent, TokenCount
 from webapp.llm.prompt import MATH_INSTRUCTION
-from webapp.ops.evaluation import (
-    BUILTIN_MATH,
-    CSV_FIELDS,
-    SUMMARY_HEADERS,
-    Figures,
-    Question,
-    RunResult,
-    answer_key,
-    answer_of,
-    csv_rows,
-    extract_boxed,
-    main,
-    majority_answer,
-    normalise_answer,
-    percentile,
-    run_evaluation,
-    same_answer,
-    summarise,
-    write_csv,
-)
+from webapp.ops.evaluation.answers import answer_key, answer_of, extract_boxed, normalise_answer, same_answer
+from webapp.ops.evaluation.cli import main
+from webapp.ops.evaluation.questions import BUILTIN_MATH, Question
+from webapp.ops.evaluation.report import CSV_FIELDS, SUMMARY_HEADERS, csv_rows, write_csv
+from webapp.ops.evaluation.runner import run_evaluation
+from webapp.ops.evaluation.summary import Figures, RunResult, majority_answer, percentile, summarise
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -318,7 +304,6 @@ async def test_an_unreachable_engine_fails_before_any_run_and_bad_numbers_are_re
 # -- the runner and the command line against the real engine ------------------------------
 
 
-@pytest.mark.engine
 async def test_the_real_engine_answers_every_run_alike(live_app: LiveApp) -> None:
     client = ModelClient(live_app.engine.base_url, api_key=live_app.engine.api_key, model=SERVED_NAME)
     try:
@@ -349,7 +334,6 @@ def cli(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
     )
 
 
-@pytest.mark.engine
 def test_the_command_line_prints_a_table_and_writes_the_csv(live_app: LiveApp, tmp_path: Path) -> None:
     out = tmp_path / "runs.csv"
     done = cli(

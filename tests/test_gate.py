@@ -19,8 +19,8 @@ import httpx
 import pytest
 from playwright.async_api import Browser, expect
 
-from tests.conftest import FakeApp, free_port, make_settings, serve
 from tests.fakes import FakeEngine, Reply, serve_fake
+from tests.helpers import FakeApp, free_port, make_settings, serve
 from webapp import application
 from webapp.application import create_app
 from webapp.auth.gate import HostPolicy, from_this_machine, host_name
@@ -364,7 +364,6 @@ def leak_server() -> Iterator[tuple[str, list[str]]]:
         server.server_close()
 
 
-@pytest.mark.browser
 async def test_an_image_in_an_answer_is_shown_as_a_link_and_never_fetched(
     browser: Browser, fake_app: FakeApp, leak_server: tuple[str, list[str]]
 ) -> None:

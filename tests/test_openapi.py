@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from tests.conftest import make_settings
+from tests.helpers import make_settings
 from webapp.application import create_app
 
 

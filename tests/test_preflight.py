@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import free_port
+from tests.helpers import free_port
 from webapp.engine import preflight
 from webapp.errors import LaunchRefused
 

@@ -15,9 +15,19 @@ from dataclasses import dataclass
 import httpx
 import pytest
 
-from tests.conftest import ADMIN_PASSWORD, USERS, free_port, make_settings, new_database_url, serve, sign_in
 from tests.fakes import FakeEngine, Reply, serve_fake
-from tests.test_api import chat, new_conversation, sse_events
+from tests.helpers import (
+    ADMIN_PASSWORD,
+    USERS,
+    chat,
+    free_port,
+    make_settings,
+    new_conversation,
+    new_database_url,
+    serve,
+    sign_in,
+    sse_events,
+)
 from webapp.application import create_app
 from webapp.auth.authenticator import SESSION_COOKIE
 

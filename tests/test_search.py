@@ -6,49 +6,24 @@ from __future__ import annotations
 
 import logging
 import random
-from collections.abc import Iterator
 
 import pytest
-from alembic import command
-from alembic.config import Config
-from sqlalchemy import Connection, Engine, inspect, text
+from sqlalchemy import Connection, inspect, text
 
-from tests.conftest import on_postgres
+from tests.helpers import assert_index_in_step, migrate_to, on_postgres
 from webapp.db import search
-from webapp.db.store import MIGRATIONS, Store, create_db_engine, migrate
+from webapp.db.store import Store, create_db_engine, migrate
 from webapp.db.tables import MessageState
 
 FTS_TABLES = {"messages_fts", "messages_fts_config", "messages_fts_data", "messages_fts_docsize", "messages_fts_idx"}
-
-
-@pytest.fixture
-def store(database_url: str) -> Iterator[Store]:
-    store = Store.open(database_url)
-    yield store
-    store.close()
 
 
 def found(store: Store, term: str, owner: str = "alice") -> list[str]:
     return [c.id for c in store.list_conversations(owner, search=term)]
 
 
-def assert_index_in_step(store: Store) -> None:
-    """SQLite: the FTS5 index holds exactly the text of the messages there are (rank 1: compare with them)."""
-    if store.engine.dialect.name == "sqlite":
-        with store.engine.begin() as connection:
-            connection.exec_driver_sql("INSERT INTO messages_fts(messages_fts, rank) VALUES ('integrity-check', 1)")
-
-
 def message_indexes(connection: Connection) -> set[str | None]:
     return {index["name"] for index in inspect(connection).get_indexes("messages")}
-
-
-def migrate_to(engine: Engine, revision: str, *, down: bool = False) -> None:
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS))
-    with engine.begin() as connection:
-        config.attributes["connection"] = connection
-        (command.downgrade if down else command.upgrade)(config, revision)
 
 
 def test_an_answer_is_found_by_the_text_it_was_last_written_with(store: Store) -> None:

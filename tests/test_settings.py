@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from tests.conftest import make_settings
+from tests.helpers import make_settings
 from webapp.settings import Settings
 
 CONFIGURATION = Path(__file__).resolve().parent.parent / "docs" / "configuration.md"

@@ -9,7 +9,6 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,20 +18,13 @@ from alembic.migration import MigrationContext
 from sqlalchemy import Connection, create_engine, event, inspect, text, update
 from sqlalchemy.pool import NullPool
 
-from tests.conftest import on_postgres
+from tests.helpers import on_postgres
 from webapp.db.search import in_models
 from webapp.db.store import MessageRecord, Store, create_db_engine, migrate, title_text
 from webapp.db.tables import Base, MessageState, Share
 from webapp.errors import Conflict, InvalidInput, NotFound
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-@pytest.fixture
-def store(database_url: str) -> Iterator[Store]:
-    store = Store.open(database_url)
-    yield store
-    store.close()
 
 
 def differences_from_the_models(connection: Connection) -> list[Any]:

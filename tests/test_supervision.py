@@ -9,7 +9,7 @@ import time
 
 import httpx
 
-from tests.conftest import LiveApp
+from tests.helpers import LiveApp
 from webapp.engine.tiny_model import SCRIPT_ANSWER
 
 RECOVERY_TIMEOUT = 300.0

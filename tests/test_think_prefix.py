@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import SERVED_NAME, LiveApp, free_port, make_settings
+from tests.helpers import SERVED_NAME, LiveApp, free_port, make_settings
 from webapp.engine.supervisor import Engine
 from webapp.engine.tiny_model import OLD_CHAT_TEMPLATE, SCRIPT_ANSWER, SCRIPT_REASONING
 from webapp.llm.client import ModelClient, StreamEnd
@@ -17,7 +17,9 @@ HELLO = [{"role": "user", "content": "hi"}]
 
 
 @pytest.fixture(scope="module")
-async def old_template_engine(models_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Engine]:
+async def old_template_engine(
+    models_dir: Path, vllm_cache: Path, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[Engine]:
     """A second real vLLM server, whose chat template stops at `<｜Assistant｜>` (no `<think>\\n`)."""
     work = tmp_path_factory.mktemp("old-template")
     template = work / "old.jinja"

@@ -15,8 +15,8 @@ import gradio as gr
 import pytest
 from playwright.async_api import Browser, Page, expect
 
-from tests.conftest import FakeApp, LiveApp
 from tests.fakes import Reply
+from tests.helpers import FakeApp, LiveApp
 from webapp.db.store import ConversationInfo
 from webapp.engine.tiny_model import REASONING_PIECES
 from webapp.ui.sessions import PageSessions

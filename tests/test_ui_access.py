@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 from playwright.async_api import Browser, BrowserContext, Page, expect
 
-from tests.conftest import ADMIN_PASSWORD, USERS, LiveApp, app_beside, sign_in
+from tests.helpers import ADMIN_PASSWORD, USERS, LiveApp, app_beside, sign_in
 from tests.test_ui import send
 
 pytestmark = pytest.mark.browser

@@ -11,9 +11,8 @@ import httpx
 import pytest
 from playwright.async_api import Browser, Page, expect
 
-from tests.conftest import ADMIN_PASSWORD, sign_in
 from tests.fakes import FakeEngine, serve_fake
-from tests.test_account_routes import running, settings_for
+from tests.helpers import ADMIN_PASSWORD, running, settings_for, sign_in
 
 pytestmark = pytest.mark.browser
 

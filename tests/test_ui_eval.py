@@ -11,9 +11,9 @@ from urllib.parse import urlsplit
 import pytest
 from playwright.async_api import Browser, Page, expect
 
-from tests.conftest import ADMIN_PASSWORD, USERS, LiveApp, app_beside
+from tests.helpers import ADMIN_PASSWORD, USERS, LiveApp, app_beside
 from tests.test_ui_access import signed_in
-from webapp.ops.evaluation import CSV_FIELDS
+from webapp.ops.evaluation.report import CSV_FIELDS
 
 pytestmark = pytest.mark.browser
 

@@ -7,7 +7,7 @@ import re
 import pytest
 from playwright.async_api import Browser, Page, expect
 
-from tests.conftest import FakeApp
+from tests.helpers import FakeApp
 
 pytestmark = pytest.mark.browser
 

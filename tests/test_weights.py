@@ -5,14 +5,13 @@ from __future__ import annotations
 import asyncio
 import errno
 import os
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from tests.fakes import FakeHub, FakeRepo, serve_hub
+from tests.helpers import until
 from webapp.engine import preflight, weights
 from webapp.engine.download_progress import Progress
 from webapp.engine.hub import Plan, RemoteFile, hub_cache, local_copy, wanted
@@ -100,7 +99,7 @@ async def test_bytes_of_a_file_still_downloading_count(hub: FakeHub, big: bytes)
     hub.hold = "model.safetensors"
     progress = Progress("tiny/big")
     task = asyncio.create_task(fetch("tiny/big", progress))
-    report = await until(progress.report, lambda r: r["bytes_done"] >= 10 * MiB)
+    report = await until(progress.report, lambda r: r["bytes_done"] >= 10 * MiB, within=10)
     assert report["current_file"] == "model.safetensors"
     assert 80 < report["percent"] < 100
     assert report["files_done"] == 1 and report["files_total"] == 2
@@ -209,17 +208,3 @@ def test_failures_say_what_to_do(error: Exception, message: str, hint: str) -> N
     assert isinstance(explained, EngineNotReady)
     assert message in explained.message
     assert explained.hint and hint in explained.hint
-
-
-async def until(
-    read: Callable[[], dict[str, Any]], done: Callable[[dict[str, Any]], bool], within: float = 10.0
-) -> dict[str, Any]:
-    """Poll `read()` until `done(value)`, then return the value."""
-    deadline = time.monotonic() + within
-    while True:
-        value = read()
-        if done(value):
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"not reached within {within} s: {value}")
-        await asyncio.sleep(0.05)
