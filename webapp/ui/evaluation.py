@@ -14,16 +14,10 @@ import pandas as pd  # type: ignore[import-untyped]  # comes with gradio, withou
 
 from webapp.auth.admin import require_admin
 from webapp.errors import AppError
-from webapp.ops.evaluation import (
-    BUILTIN_MATH,
-    Backend,
-    Question,
-    RunResult,
-    run_evaluation,
-    summarise,
-    summary_rows,
-    write_csv,
-)
+from webapp.ops.evaluation.questions import BUILTIN_MATH, Question
+from webapp.ops.evaluation.report import summary_rows, write_csv
+from webapp.ops.evaluation.runner import Backend, run_evaluation
+from webapp.ops.evaluation.summary import RunResult, summarise
 from webapp.ui.account import Labels
 from webapp.ui.context import PRIVATE, Page, shown
 from webapp.ui.i18n import DEFAULT_LANG, Lang, t
