@@ -221,7 +221,7 @@ def test_unknown_share_links_are_404(stranger: httpx.Client) -> None:
 def test_an_expired_session_must_sign_in_again(live_app: LiveApp, tmp_path: Path) -> None:
     with app_beside(live_app, tmp_path, session_ttl=1.5) as app_url, sign_in(app_url, "alice", USERS["alice"]) as c:
         assert c.get("/api/me").status_code == 200
-        time.sleep(2)
+        time.sleep(2)  # the point: the session outlives its 1.5 s TTL
         expired = c.get("/api/me")
         assert expired.status_code == 401
         assert c.get("/", headers={"Accept": "text/html"}).headers["location"].startswith("/login")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import socket
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -91,10 +92,10 @@ def test_an_app_whose_engine_is_down_serves_pages_offline_and_says_not_ready(
         return real_getaddrinfo(host, *args, **kwargs)  # type: ignore[arg-type]
 
     monkeypatch.setattr(socket, "getaddrinfo", spy)
+    threads_before = set(threading.enumerate())
     settings = make_settings(vllm_base_url=f"http://127.0.0.1:{free_port()}/v1", port=free_port(), data_dir=tmp_path)
     app = create_app(settings)
     with serve(app, settings.port) as url:
-        time.sleep(1.0)  # let Gradio's startup threads (version check, telemetry) run, if any
         assert httpx.get(f"{url}/healthz").status_code == 200
         assert httpx.get(f"{url}/").status_code == 200
         ready = httpx.get(f"{url}/readyz")
@@ -102,6 +103,13 @@ def test_an_app_whose_engine_is_down_serves_pages_offline_and_says_not_ready(
         assert ready.json()["ready"] is False
         with pytest.raises(EngineNotReady):
             app.state.engine.require_ready()
+    # Gradio's version check and telemetry (when on) run in threads of their own, not daemons: once the
+    # threads the app started have ended, whatever they looked up is in `looked_up`.
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and any(
+        not thread.daemon for thread in set(threading.enumerate()) - threads_before
+    ):
+        time.sleep(0.05)
     # Nothing but loopback was looked up: no version check, telemetry or hub call.
     assert set(looked_up) <= {"127.0.0.1", "localhost"}, looked_up
 

@@ -77,7 +77,7 @@ def test_a_cached_session_never_outlives_its_expiry(accounts: Accounts) -> None:
     assert who is not None
     cookies = {SESSION_COOKIE: accounts.start_session(who)}
     assert auth.identify(cookies, None, local=False) == who
-    time.sleep(0.6)
+    time.sleep(0.6)  # the point: the session (TTL 0.5 s) expires while it is cached
     assert auth.identify(cookies, None, local=False) is None
 
 

@@ -7,6 +7,7 @@ import threading
 
 import pytest
 
+from tests.helpers import until
 from webapp.chat.batches import Batches
 
 
@@ -16,9 +17,11 @@ class Recorder:
     def __init__(self) -> None:
         self.runs: list[list[int]] = []
         self.release = threading.Event()
+        self.held = threading.Event()  # the first run has started and is being held
 
     def __call__(self, items: list[int]) -> list[int | Exception]:
         if not self.runs:
+            self.held.set()
             self.release.wait(timeout=10)
         self.runs.append(items)
         if -1 in items:
@@ -30,9 +33,9 @@ async def test_calls_arriving_during_a_run_go_together_in_the_next() -> None:
     run = Recorder()
     batches: Batches[int, int] = Batches(run)
     first = asyncio.ensure_future(batches.call(0))
-    await asyncio.sleep(0.05)  # the first run has started, alone, and is held
+    assert await asyncio.to_thread(run.held.wait, 10)  # the first run has started, alone, and is held
     later = [asyncio.ensure_future(batches.call(i)) for i in (2, 3, 4)]
-    await asyncio.sleep(0.05)
+    await until(lambda: len(batches._waiting), lambda waiting: waiting == 3)  # all three wait for the next run
     run.release.set()
     assert await first == 0
     results = await asyncio.gather(*later, return_exceptions=True)
@@ -54,7 +57,7 @@ async def test_a_caller_that_goes_away_leaves_its_item_to_run() -> None:
     run = Recorder()
     batches: Batches[int, int] = Batches(run)
     leaving = asyncio.ensure_future(batches.call(8))
-    await asyncio.sleep(0.05)
+    assert await asyncio.to_thread(run.held.wait, 10)  # 8 is in a run
     leaving.cancel()
     run.release.set()
     assert await batches.call(10) == 100

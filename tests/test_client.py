@@ -4,24 +4,34 @@ from __future__ import annotations
 
 import asyncio
 import json
-import sys
 import time
-from collections.abc import AsyncIterator, Coroutine
+from collections.abc import AsyncIterator
 from typing import Any
 
-import httpx2
+import aiohttp
+import httpx
 import pytest
 
 from tests.fakes import FakeEngine, Reply, serve_fake
 from tests.helpers import SERVED_NAME, LiveApp, free_port
 from webapp.chat.context import prompt_token_bound
 from webapp.engine.tiny_model import ANSWER_PIECES, REASONING_PIECES, SCRIPT_ANSWER, SCRIPT_REASONING
-from webapp.errors import ContextTooLong, EngineError, EngineTimeout, EngineUnreachable, ModelNotFound
-from webapp.llm import client as client_module
-from webapp.llm.client import MOST_STREAM_PACE, STREAM_PACE, ModelClient, ServerSentData, StreamEnd, stream_pace
+from webapp.errors import (
+    AppError,
+    ContextTooLong,
+    EngineError,
+    EngineNotReady,
+    EngineTimeout,
+    EngineUnreachable,
+    ModelNotFound,
+)
+from webapp.llm.client import ModelClient, StreamEnd
+from webapp.llm.failures import EngineRefused, engine_error
+from webapp.llm.pacer import FULL_READ, MOST_STREAM_PACE, STREAM_PACE, Pacer, until_tick
 from webapp.llm.prompt import r1_messages
 from webapp.llm.reasoning import Piece
-from webapp.llm.transport import KEEPALIVE, EngineTransport, rest, until_tick
+from webapp.llm.stream import ServerSentData, StreamFailed, StreamParser
+from webapp.llm.transport import KEEPALIVE, EngineTransport, Reading
 
 HELLO = [{"role": "user", "content": "你好"}]
 SCRIPT_TOKENS = len(REASONING_PIECES) + 1 + len(ANSWER_PIECES) + 1  # pieces, </think>, EOS
@@ -60,52 +70,59 @@ async def test_async_stream_is_the_same_even_at_high_temperature(client: ModelCl
     assert (reasoning, answer, end.finish_reason) == (SCRIPT_REASONING, SCRIPT_ANSWER, "stop")
 
 
-@pytest.fixture
-def rests(monkeypatch: pytest.MonkeyPatch) -> list[float]:
-    """The rests the client's streams take, as they are taken (asyncio.sleep is everyone's: only
-    the calls from `transport.rest` count)."""
-    taken: list[float] = []
-    sleep = asyncio.sleep
+class RecordingPacer(Pacer):
+    """The client's own pacer, noting each rest: the seconds asked, when it ends on the loop's clock,
+    and whether the engine connection was left unread meanwhile."""
 
-    def counted(delay: float, *args: Any, **kwargs: Any) -> Coroutine[Any, Any, Any]:
-        frame = sys._getframe(1)
-        if frame.f_code is rest.__code__:
-            taken.append(frame.f_locals["seconds"])  # the rest asked for (it ends on the next tick)
-        return sleep(delay, *args, **kwargs)
+    def __init__(self, **limits: float) -> None:
+        super().__init__(**limits)
+        self.asked: list[float] = []
+        self.wakes: list[float] = []
+        self.paused: list[bool] = []
 
-    monkeypatch.setattr(asyncio, "sleep", counted)
-    return taken
+    async def rest(self, connection: Reading | None, seconds: float) -> None:
+        self.asked.append(seconds)
+        await super().rest(connection, seconds)
+
+    async def sleep(self, until: float, connection: Reading | None) -> None:
+        self.wakes.append(until)
+        self.paused.append(connection is not None and not connection.is_reading())
+        await super().sleep(until, connection)
 
 
-async def stream_from(reply: Reply, pace: float) -> list[Piece]:
+async def stream_from(reply: Reply, pace: float, pacer: Pacer | None = None) -> list[Piece]:
     """The pieces of one answer from a fake engine sending `reply`."""
     with serve_fake(FakeEngine([reply])) as url:
-        client = ModelClient(url, model="m")
+        client = ModelClient(url, model="m", pacer=pacer)
         events = [e async for e in client.astream(HELLO, pace=pace)]
         await client.aclose()
     return [e for e in events if isinstance(e, Piece)]
 
 
-async def test_a_stream_faster_than_the_pace_is_read_without_resting(rests: list[float]) -> None:
+async def test_a_stream_faster_than_the_pace_is_read_without_resting() -> None:
     burst = [f"token {i:05d} of a fast stream; " for i in range(3000)]  # ~400 KB of events at once
-    pieces = await stream_from(Reply([], burst), pace=0.5)
+    pacer = RecordingPacer()
+    pieces = await stream_from(Reply([], burst), pace=0.5, pacer=pacer)
     assert "".join(p.text for p in pieces) == "".join(burst)
     assert sum(p.tokens for p in pieces) == len(burst)
-    assert len(rests) <= 5  # only where the reader caught up with the stream, not once per 16 KiB read (~25)
+    assert len(pacer.asked) <= 5  # only where the reader caught up with the stream, not once per 16 KiB read (~25)
 
 
-async def test_a_finished_stream_ends_without_a_last_rest(rests: list[float]) -> None:
+async def test_a_finished_stream_ends_without_a_last_rest() -> None:
     # "t0" 0.2 s in, then "a0", the finish and [DONE] 0.2 s later: all there when the first rest ends.
-    pieces = await stream_from(Reply(["t0"], ["a0"], interval=0.2), pace=0.5)
+    pacer = RecordingPacer()
+    pieces = await stream_from(Reply(["t0"], ["a0"], interval=0.2), pace=0.5, pacer=pacer)
     assert pieces == [Piece("reasoning", "t0"), Piece("content", "a0")]
-    assert rests == [0.5]  # after "t0" only: the answer had finished when "a0" came
+    assert pacer.asked == [0.5]  # after "t0" only: the answer had finished when "a0" came
 
 
 async def test_an_unpaced_stream_comes_piece_by_piece() -> None:
     thinking, answer = [f"t{i} " for i in range(6)], [f"a{i} " for i in range(4)]
-    pieces = await stream_from(Reply(thinking, answer, interval=0.1), pace=0)  # a fixed-rate stream
+    pacer = RecordingPacer()
+    pieces = await stream_from(Reply(thinking, answer, interval=0.1), pace=0, pacer=pacer)  # a fixed-rate stream
     assert "".join(p.text for p in pieces) == "".join(thinking + answer)
     assert len(pieces) >= 8  # not one lump (two deltas may share a read on a busy machine)
+    assert pacer.asked == []
 
 
 async def test_a_paced_stream_gathers_what_came_while_it_rested_losing_nothing() -> None:
@@ -120,30 +137,33 @@ async def test_a_paced_stream_gathers_what_came_while_it_rested_losing_nothing()
 
 
 def test_streams_rest_longer_once_they_are_many() -> None:
-    assert stream_pace(1) == stream_pace(32) == STREAM_PACE
-    assert STREAM_PACE < stream_pace(48) < MOST_STREAM_PACE
-    assert stream_pace(64) == stream_pace(10_000) == MOST_STREAM_PACE
+    pacer = Pacer()
+    paces = {}
+    for streams in (1, 32, 48, 64, 10_000):
+        pacer.streams = streams
+        paces[streams] = pacer.pace()
+    assert paces[1] == paces[32] == STREAM_PACE
+    assert STREAM_PACE < paces[48] < MOST_STREAM_PACE
+    assert paces[64] == paces[10_000] == MOST_STREAM_PACE
 
 
-async def test_a_stream_paces_itself_by_how_many_its_client_is_reading(
-    rests: list[float], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(client_module, "PIECES_PER_SECOND", 20)  # two streams: 0.1 s rests
+async def test_a_stream_paces_itself_by_how_many_its_client_is_reading() -> None:
+    pacer = RecordingPacer(pieces_per_second=20)  # two streams: 0.1 s rests
     thinking, answer = [f"t{i} " for i in range(12)], [f"a{i} " for i in range(6)]
     with serve_fake(FakeEngine([Reply(thinking, answer, interval=0.02)])) as url:
-        client = ModelClient(url, model="m")
+        client = ModelClient(url, model="m", pacer=pacer)
 
         async def one() -> str:
             return "".join([e.text async for e in client.astream(HELLO) if isinstance(e, Piece)])
 
         assert await one() == "".join(thinking + answer)
-        alone, rests[:] = list(rests), []
+        alone, pacer.asked = pacer.asked, []
         assert list(await asyncio.gather(one(), one())) == ["".join(thinking + answer)] * 2
-        together = list(rests)
+        together = pacer.asked
         await client.aclose()
     assert alone and set(alone) == {STREAM_PACE}
     assert MOST_STREAM_PACE in together  # while both were being read
-    assert client.streams == 0
+    assert pacer.streams == 0
 
 
 def test_a_rest_ends_on_the_first_tick_of_its_length_half_a_rest_away() -> None:
@@ -154,54 +174,35 @@ def test_a_rest_ends_on_the_first_tick_of_its_length_half_a_rest_away() -> None:
         assert abs(ticks - round(ticks)) < 1e-6
 
 
-async def test_streams_resting_alike_wake_together(monkeypatch: pytest.MonkeyPatch) -> None:
-    wakes: list[float] = []  # when each rest of either stream was set to end, on the loop's clock
-    sleep = asyncio.sleep
-
-    def watched(delay: float, *args: Any, **kwargs: Any) -> Coroutine[Any, Any, Any]:
-        frame = sys._getframe(1)
-        if frame.f_code is rest.__code__:
-            wakes.append(frame.f_locals["now"] + delay)
-        return sleep(delay, *args, **kwargs)
-
-    monkeypatch.setattr(asyncio, "sleep", watched)
+async def test_streams_resting_alike_wake_together() -> None:
+    pacer = RecordingPacer()
     thinking, answer = [f"t{i} " for i in range(30)], [f"a{i} " for i in range(10)]
     with serve_fake(FakeEngine([Reply(thinking, answer, interval=0.01)])) as url:
-        client = ModelClient(url, model="m")
+        client = ModelClient(url, model="m", pacer=pacer)
 
         async def one(after: float) -> str:
-            await sleep(after)  # the streams begin out of step
+            await asyncio.sleep(after)  # the streams begin out of step
             return "".join([e.text async for e in client.astream(HELLO, pace=0.1) if isinstance(e, Piece)])
 
         assert list(await asyncio.gather(one(0), one(0.037))) == ["".join(thinking + answer)] * 2
         await client.aclose()
-    assert len(wakes) >= 4
-    ticks = [wake / 0.1 for wake in wakes]
+    assert len(pacer.wakes) >= 4
+    ticks = [wake / 0.1 for wake in pacer.wakes]
     assert all(abs(tick - round(tick)) < 1e-6 for tick in ticks)  # on the same clock's tenths
     assert len({round(tick) for tick in ticks}) < len(ticks)  # and some rests of both ended at once
 
 
-async def test_a_resting_stream_leaves_its_connection_unread(monkeypatch: pytest.MonkeyPatch) -> None:
-    paused: list[bool] = []  # at each rest: was the engine connection's reading paused?
-    sleep = asyncio.sleep
-
-    def watched(seconds: float, *args: Any, **kwargs: Any) -> Coroutine[Any, Any, Any]:
-        frame = sys._getframe(1)
-        if frame.f_code is rest.__code__:
-            connection = frame.f_locals["connection"]
-            paused.append(connection is not None and not connection.is_reading())
-        return sleep(seconds, *args, **kwargs)
-
-    monkeypatch.setattr(asyncio, "sleep", watched)
+async def test_a_resting_stream_leaves_its_connection_unread() -> None:
+    pacer = RecordingPacer()
     thinking, answer = [f"t{i} " for i in range(10)], [f"a{i} " for i in range(10)]
     with serve_fake(FakeEngine([Reply(thinking, answer, interval=0.01)])) as url:
-        client = ModelClient(url, model="m")
+        client = ModelClient(url, model="m", pacer=pacer)
         for _ in range(2):  # the second stream reuses the connection: reading again after the rests
             pieces = [e async for e in client.astream(HELLO, pace=0.05) if isinstance(e, Piece)]
             assert "".join(p.text for p in pieces) == "".join(thinking + answer)
         await client.aclose()
-    assert len(paused) >= 4
-    assert all(paused)  # the tokens waited in the kernel, not in the HTTP client's buffer
+    assert len(pacer.paused) >= 4
+    assert all(pacer.paused)  # the tokens waited in the kernel, not in the HTTP client's buffer
 
 
 async def test_requests_tell_the_engine_nothing_about_this_machine() -> None:
@@ -215,8 +216,8 @@ async def test_requests_tell_the_engine_nothing_about_this_machine() -> None:
     for headers in fake.headers:
         assert headers["authorization"] == "Bearer secret"
         assert headers["content-type"] == "application/json"
-        told = {name for name in headers if name.startswith("x-stainless-")}
-        assert told <= {"x-stainless-raw-response"}  # the SDK's own note to itself, not the machine's
+        assert headers["user-agent"] == "deepseek-r1-chat"  # no library, Python or OS versions
+        assert not [name for name in headers if name.startswith("x-stainless-")]
 
 
 async def test_an_idle_connection_is_given_up_before_the_engine_would_close_it() -> None:
@@ -224,10 +225,9 @@ async def test_an_idle_connection_is_given_up_before_the_engine_would_close_it()
     fake = FakeEngine()
     with serve_fake(fake) as url:
         transport = EngineTransport(keepalive=0.3)
-        async with httpx2.AsyncClient(transport=transport) as http:
-            for pause in (0, 0.05, 0.6):
-                await asyncio.sleep(pause)
-                assert (await http.get(f"{url}/models")).status_code == 200
+        for pause in (0, 0.05, 0.6):
+            await asyncio.sleep(pause)  # the point: the connection idles this long
+            assert (await transport.exchange("GET", f"{url}/models"))[0] == 200
         await transport.aclose()
     assert fake.peers[0] == fake.peers[1] != fake.peers[2]  # kept while in use, not after 0.3 s idle
 
@@ -324,22 +324,22 @@ def test_connection_refused_fails_fast() -> None:
 async def test_a_refused_connection_is_unreachable_not_a_timeout_in_async_calls(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    # aiohttp's transport calls a refused connection a connect timeout; the app must not.
+    # Nothing listens there: unreachable at once, not a timeout.
     client = ModelClient(f"http://127.0.0.1:{free_port()}/v1", model="m")
     with pytest.raises(EngineUnreachable, match="Nothing answers"):
         await client.acount_tokens(HELLO)
     client._template_opens_thinking = True  # straight to the streaming request
     caplog.clear()
     with (
-        caplog.at_level("WARNING", logger="webapp.llm.client"),
+        caplog.at_level("WARNING", logger="webapp.llm.failures"),
         pytest.raises(EngineUnreachable, match="Nothing answers"),
     ):
         async for _ in client.astream(HELLO):
             pass
     await client.aclose()
     # The log says what the library said, beside the user's plain message.
-    [said] = [r.getMessage() for r in caplog.records if r.name == "webapp.llm.client"]
-    assert "Nothing answers" in said and "ConnectError: Cannot connect" in said
+    [said] = [r.getMessage() for r in caplog.records if r.name == "webapp.llm.failures"]
+    assert "Nothing answers" in said and "ClientConnectorError: Cannot connect" in said
 
 
 async def test_a_silent_server_times_out() -> None:
@@ -359,6 +359,88 @@ async def test_a_stream_that_dies_midway_keeps_what_came_and_raises() -> None:
                 assert isinstance(event, Piece)
                 received.append(event)
     assert received == [Piece("reasoning", "half a thought"), Piece("content", "half an ans")]
+
+
+async def test_the_synchronous_stream_is_read_by_the_same_parser() -> None:
+    with serve_fake(FakeEngine([Reply(["half a thought"], ["half an ans"], die=True)])) as url:
+        client = ModelClient(url, model="m")
+        received: list[Piece | StreamEnd] = []
+
+        def read() -> None:
+            for event in client.stream_chat(HELLO):
+                received.append(event)
+
+        with pytest.raises(EngineError, match="closed the stream"):
+            await asyncio.to_thread(read)
+        await client.aclose()
+    assert received == [Piece("reasoning", "half a thought"), Piece("content", "half an ans")]
+
+
+def sse(*chunks: dict[str, Any]) -> bytes:
+    return b"".join(b"data: " + json.dumps(chunk).encode() + b"\n\n" for chunk in chunks)
+
+
+def delta(finish: str | None = None, **fields: str) -> dict[str, Any]:
+    return {"choices": [{"index": 0, "delta": fields, "finish_reason": finish}]}
+
+
+def test_the_parser_splits_thinking_and_answer_and_keeps_the_end() -> None:
+    parser = StreamParser()
+    assert parser.feed(sse(delta(reasoning="hm "), delta(reasoning="so"))) == [Piece("reasoning", "hm so", 2)]
+    assert parser.feed(sse(delta(content="4"))[:9]) == []  # half a line waits for the rest
+    assert parser.feed(sse(delta(content="4"))[9:] + sse(delta("stop"))) == [Piece("content", "4")]
+    assert parser.finished
+    assert (
+        parser.feed(sse({"choices": [], "usage": {"prompt_tokens": 5, "completion_tokens": 3}}) + b"data: [DONE]\n\n")
+        == []
+    )
+    assert parser.close() == []
+    assert parser.end == StreamEnd("stop", 5, 3)
+
+
+def test_the_parser_gives_only_answer_when_told_and_fails_on_a_cut_or_failed_stream() -> None:
+    answer_only = StreamParser(answer_only=True)
+    assert answer_only.feed(sse(delta(reasoning="goes on"))) == [Piece("content", "goes on")]
+    with pytest.raises(StreamFailed, match="before the answer was finished"):
+        answer_only.close()
+    with pytest.raises(StreamFailed, match="stream failed: out of memory"):
+        StreamParser().feed(sse(delta(content="a"), {"error": "out of memory"}))
+
+
+@pytest.mark.parametrize(
+    ("failure", "error", "said"),
+    [
+        (EngineRefused(400, b'{"error": {"message": "maximum context length is 512 tokens"}}'), ContextTooLong, "512"),
+        (EngineRefused(404, b'{"message": "The model `x` does not exist."}'), ModelNotFound, "does not exist"),
+        (EngineRefused(401, b'{"error": "Unauthorized"}'), EngineError, "refused the API key"),
+        (EngineRefused(503, b"loading"), EngineNotReady, "not ready: loading"),
+        (EngineRefused(500, b""), EngineError, "answered 500: HTTP 500"),
+        (StreamFailed("The engine closed the stream early."), EngineError, "closed the stream"),
+        (ConnectionRefusedError(111, "refused"), EngineUnreachable, "Nothing answers at http://e/v1"),
+        (aiohttp.ServerDisconnectedError(), EngineUnreachable, "Nothing answers"),
+        (httpx.ConnectError("refused"), EngineUnreachable, "Nothing answers"),
+        (TimeoutError(), EngineTimeout, "did not answer in time"),
+        (aiohttp.SocketTimeoutError(), EngineTimeout, "did not answer in time"),
+        (httpx.ReadTimeout("slow"), EngineTimeout, "did not answer in time"),
+        (ValueError("odd"), EngineError, "ValueError: odd"),
+    ],
+)
+def test_every_failure_becomes_one_of_the_apps_errors(failure: Exception, error: type[AppError], said: str) -> None:
+    translated = engine_error(failure, base_url="http://e/v1", model="m")
+    assert type(translated) is error
+    assert said in translated.message
+    assert engine_error(translated, base_url="http://e/v1") is translated  # once: the app's own pass through
+
+
+async def test_a_stream_rests_only_after_a_short_read_of_an_unfinished_answer() -> None:
+    pacer = RecordingPacer()
+    await pacer.after_read(None, size=FULL_READ, finished=False)  # more is waiting
+    await pacer.after_read(None, size=10, finished=True)  # only the usage is left
+    await pacer.after_read(None, size=10, finished=False, pace=0)  # unpaced
+    assert pacer.asked == []
+    await pacer.after_read(None, size=10, finished=False)
+    await pacer.after_read(None, size=10, finished=False, pace=0.01)
+    assert pacer.asked == [STREAM_PACE, 0.01]
 
 
 def test_server_sent_data_reads_chunks_split_anywhere_and_what_only_json_reads() -> None:

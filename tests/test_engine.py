@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import os
+import socket
 import subprocess
+import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -124,11 +127,40 @@ async def test_an_engine_that_exits_while_starting_is_reported(tmp_path: Path, m
     await engine.stop()
 
 
+@contextmanager
+def nothing_answers() -> Iterator[tuple[str, list[int]]]:
+    """A loopback port that takes each connection and closes it unanswered: its `/v1` URL, and the
+    connections taken so far (one a poll)."""
+    taken: list[int] = []
+    stop = threading.Event()
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        listener.settimeout(0.05)
+
+        def take() -> None:
+            while not stop.is_set():
+                try:
+                    connection, (_, port) = listener.accept()
+                except TimeoutError:
+                    continue
+                connection.close()
+                taken.append(port)
+
+        thread = threading.Thread(target=take, daemon=True)
+        thread.start()
+        try:
+            yield f"http://127.0.0.1:{listener.getsockname()[1]}/v1", taken
+        finally:
+            stop.set()
+            thread.join()
+
+
 async def test_an_external_engine_is_waited_for_not_launched(tmp_path: Path) -> None:
-    settings = make_settings(vllm_base_url=f"http://127.0.0.1:{free_port()}/v1")
-    engine = Engine(settings)
-    await engine.start()
-    await asyncio.sleep(1.2)
+    with nothing_answers() as (url, polls):
+        engine = Engine(make_settings(vllm_base_url=url))
+        await engine.start()
+        await until(lambda: len(polls), lambda asked: asked >= 2)  # asked twice, answered never
     status = engine.status()
     assert status.state is EngineState.EXTERNAL
     assert not status.ready

@@ -235,7 +235,7 @@ async def test_the_status_is_made_once_per_second_for_all_pages(tmp_path: Path) 
     assert first["engine"]["phase"] == "starting server"
     with log.open("a") as handle:
         handle.write("INFO:     Application startup complete.\n")
-    await asyncio.sleep(0.6)
+    await asyncio.sleep(0.6)  # the point: the 0.5 s TTL passes, and the next report is made anew
     assert (await monitor.report())["engine"]["phase"] == "ready"
     assert (await monitor.log_lines())[-1] == "INFO:     Application startup complete."
     store.close()

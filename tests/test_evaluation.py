@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.fakes import FakeEngine, Reply, serve_fake
-from tests.helpers import SERVED_NAME, LiveApp, free_port
+from tests.helpers import SERVED_NAME, LiveApp, free_port, until
 from webapp.engine.tiny_model import ANSWER_PIECES, SCRIPT_ANSWER
 from webapp.errors import EngineUnreachable, InvalidInput
 from webapp.llm.client import ModelClient, StreamEvent, TokenCount
@@ -389,7 +389,7 @@ def test_the_command_line_refuses_bad_arguments(
 async def test_stopping_the_runner_ends_the_runs_in_flight(fake: FakeEngine, fake_url: str) -> None:
     fake.replies = [Reply(["thinking "] * 200, ["\\boxed{1}"], interval=0.01)]
     task = asyncio.create_task(evaluate(fake_url, [Q], runs=4, concurrency=2))
-    await asyncio.sleep(0.5)
+    await until(lambda: len(fake.requests), lambda started: started >= 2)  # two runs in flight
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
