@@ -1,4 +1,4 @@
-"""The evaluation tab (admins only: it spends the engine's capacity); thin, over `evaluation`."""
+"""The evaluation tab (admins only: it spends the engine's capacity); thin, over `ops.evaluation`."""
 
 from __future__ import annotations
 
@@ -18,7 +18,6 @@ from webapp.ops.evaluation.questions import BUILTIN_MATH, Question
 from webapp.ops.evaluation.report import summary_rows, write_csv
 from webapp.ops.evaluation.runner import Backend, run_evaluation
 from webapp.ops.evaluation.summary import RunResult, summarise
-from webapp.ui.account import Labels
 from webapp.ui.context import PRIVATE, Page, shown
 from webapp.ui.i18n import DEFAULT_LANG, Lang, t
 
@@ -30,7 +29,7 @@ PLOT_SECONDS = 2.0
 
 
 def summary_headers(lang: Lang) -> list[str]:
-    """The summary table's columns (those of `evaluation.SUMMARY_HEADERS`), in `lang`."""
+    """The summary table's columns (those of `report.SUMMARY_HEADERS`), in `lang`."""
     figures = [
         f"{t(key, lang)} {stat}"
         for key in ("eval_ttft", "eval_latency", "eval_tps")
@@ -70,41 +69,129 @@ def csv_file(results: Sequence[RunResult], questions: Sequence[Question]) -> str
     return str(path)
 
 
-def build_eval_tab(page: Page) -> Labels:
-    """A prompt or the built-in set, run N times k at once: summary table, plots and CSV."""
-    blocks, identity_of, lang = page.blocks, page.identity_of, page.lang
-    client: Backend = page.service.client
+def questions_of(
+    builtin: bool, prompt: str, math: bool, known: str, runs: float | None, concurrency: float | None, language: Lang
+) -> tuple[Sequence[Question], int, int]:
+    """The questions to run, and how many times and how many at once, from the form; refused with a message."""
+    prompt, known = (prompt or "").strip(), (known or "").strip()
+    if not builtin and not prompt:
+        raise gr.Error(t("eval_no_prompt", language))
+    n, k = int(runs or 0), int(concurrency or 0)
+    if not (1 <= n <= MAX_RUNS and 1 <= k <= MAX_CONCURRENCY):
+        raise gr.Error(t("eval_bad_numbers", language).format(runs=MAX_RUNS, concurrency=MAX_CONCURRENCY))
+    questions = BUILTIN_MATH if builtin else (Question("prompt", prompt, known or None, bool(math)),)
+    return questions, n, k
 
-    def admin_of(request: gr.Request) -> None:
-        with shown():
-            require_admin(identity_of(request))
 
-    def on_load(request: gr.Request) -> Any:
-        return gr.update(visible=identity_of(request).is_admin)
+def view(results: Sequence[RunResult], questions: Sequence[Question], total: int, language: Lang) -> tuple[Any, ...]:
+    """Progress, summary table, and the runs for each of the three plots."""
+    errors = sum(r.error is not None for r in results)
+    progress = t("eval_progress", language).format(done=len(results), total=total, errors=errors)
+    table = pd.DataFrame(summary_rows(summarise(results, questions)), columns=summary_headers(language))
+    frame = runs_frame(results)
+    return progress, table, frame, frame, frame
 
-    def view(
-        results: Sequence[RunResult], questions: Sequence[Question], total: int, language: Lang
-    ) -> tuple[Any, ...]:
-        errors = sum(r.error is not None for r in results)
-        progress = t("eval_progress", language).format(done=len(results), total=total, errors=errors)
-        table = pd.DataFrame(summary_rows(summarise(results, questions)), columns=summary_headers(language))
-        frame = runs_frame(results)
-        return progress, table, frame, frame, frame
+
+class EvalTab:
+    """A prompt or the built-in set, run N times k at once: summary table, plots and CSV.
+
+    Built among the page's tabs, hidden until the page's load shows it to an admin; every run checks again.
+    """
+
+    def __init__(self, page: Page) -> None:
+        self.page = page
+        add = page.labels.add
+        tab = gr.Tab(t("eval_tab", DEFAULT_LANG), elem_id="eval-tab", visible=False)
+        with add(tab, "eval_tab") as self.tab:
+            add(gr.Markdown(t("eval_intro", DEFAULT_LANG)), "eval_intro", "value")
+            self._build_form()
+            self._build_results()
+
+    def _build_form(self) -> None:
+        add = self.page.labels.add
+        builtin = gr.Checkbox(value=True, label=t("eval_builtin", DEFAULT_LANG), elem_id="eval-builtin")
+        self.builtin = add(builtin, "eval_builtin")
+        with gr.Row():
+            prompt = gr.Textbox(
+                label=t("eval_prompt", DEFAULT_LANG), lines=2, max_lines=6, elem_id="eval-prompt", scale=3
+            )
+            self.prompt = add(prompt, "eval_prompt")
+            with gr.Column(scale=1):
+                math = gr.Checkbox(value=True, label=t("eval_math", DEFAULT_LANG), elem_id="eval-math")
+                self.math = add(math, "eval_math")
+                known = gr.Textbox(label=t("eval_known_answer", DEFAULT_LANG), max_lines=1, elem_id="eval-answer")
+                self.known = add(known, "eval_known_answer")
+        with gr.Row():
+            runs = gr.Number(
+                value=5, minimum=1, maximum=MAX_RUNS, precision=0,
+                label=t("eval_runs", DEFAULT_LANG), elem_id="eval-runs",
+            )  # fmt: skip
+            self.runs = add(runs, "eval_runs")
+            concurrency = gr.Number(
+                value=2, minimum=1, maximum=MAX_CONCURRENCY, precision=0,
+                label=t("eval_concurrency", DEFAULT_LANG), elem_id="eval-concurrency",
+            )  # fmt: skip
+            self.concurrency = add(concurrency, "eval_concurrency")
+            max_tokens = gr.Number(
+                value=0, minimum=0, precision=0,
+                label=t("max_tokens", DEFAULT_LANG), elem_id="eval-max-tokens",
+            )  # fmt: skip
+            self.max_tokens = add(max_tokens, "max_tokens")
+        with gr.Row():
+            run = gr.Button(t("eval_run", DEFAULT_LANG), variant="primary", elem_id="eval-run")
+            self.run = add(run, "eval_run", "value")
+            self.stop = add(gr.Button(t("stop", DEFAULT_LANG), elem_id="eval-stop"), "stop", "value")
+
+    def _build_results(self) -> None:
+        add = self.page.labels.add
+        self.progress = gr.Markdown(elem_id="eval-progress")
+        self.table = self.page.labels.add_update(
+            gr.Dataframe(headers=summary_headers(DEFAULT_LANG), interactive=False, wrap=True, elem_id="eval-summary"),
+            # Gradio 6.31 takes new headers only with a value: a switch empties a finished summary
+            # (a running evaluation's next update fills it again, in the new language).
+            lambda language: gr.update(value=pd.DataFrame(columns=summary_headers(language))),
+        )
+        with gr.Row():
+            ttft = gr.ScatterPlot(
+                x="seq", y="ttft_ms", color="question", x_title="#", y_title="ms",
+                label=t("eval_ttft_plot", DEFAULT_LANG), elem_id="eval-ttft-plot",
+            )  # fmt: skip
+            self.ttft_plot = add(ttft, "eval_ttft_plot")
+            latency = gr.ScatterPlot(
+                x="seq", y="latency_s", color="question", x_title="#", y_title="s",
+                label=t("eval_latency_plot", DEFAULT_LANG), elem_id="eval-latency-plot",
+            )  # fmt: skip
+            self.latency_plot = add(latency, "eval_latency_plot")
+        tps = gr.BarPlot(
+            x="run", y="tokens_per_s", color="question", x_title="", y_title="tokens/s", sort="x",
+            x_label_angle=-45, label=t("eval_tps_plot", DEFAULT_LANG), elem_id="eval-tps-plot",
+        )  # fmt: skip
+        self.tps_plot = add(tps, "eval_tps_plot")
+        download = gr.File(label=t("eval_csv", DEFAULT_LANG), interactive=False, elem_id="eval-csv")
+        self.download = add(download, "eval_csv")
+
+    def wire(self) -> None:
+        self.page.blocks.load(self.on_load, None, [self.tab], **PRIVATE)
+        inputs = [self.builtin, self.prompt, self.math, self.known, self.runs, self.concurrency, self.max_tokens]
+        outputs = [self.progress, self.table, self.ttft_plot, self.latency_plot, self.tps_plot, self.download]
+        running = self.run.click(
+            self.on_run, [*inputs, self.page.lang], outputs, concurrency_limit=None, show_progress="hidden", **PRIVATE
+        )
+        self.stop.click(None, cancels=[running], **PRIVATE)
+
+    def on_load(self, request: gr.Request) -> Any:
+        return gr.update(visible=self.page.identity_of(request).is_admin)
 
     async def on_run(
-        builtin: bool, prompt: str, math: bool, known: str, runs: float | None, concurrency: float | None,
+        self, builtin: bool, prompt: str, math: bool, known: str, runs: float | None, concurrency: float | None,
         max_tokens: float | None, language: Lang, request: gr.Request,
     ) -> AsyncIterator[tuple[Any, ...]]:  # fmt: skip
-        admin_of(request)
-        prompt, known = (prompt or "").strip(), (known or "").strip()
-        if not builtin and not prompt:
-            raise gr.Error(t("eval_no_prompt", language))
-        n, k = int(runs or 0), int(concurrency or 0)
-        if not (1 <= n <= MAX_RUNS and 1 <= k <= MAX_CONCURRENCY):
-            raise gr.Error(t("eval_bad_numbers", language).format(runs=MAX_RUNS, concurrency=MAX_CONCURRENCY))
-        questions = BUILTIN_MATH if builtin else (Question("prompt", prompt, known or None, bool(math)),)
+        with shown():
+            require_admin(self.page.identity_of(request))
+        questions, n, k = questions_of(builtin, prompt, math, known, runs, concurrency, language)
         total = len(questions) * n
         ended: list[RunResult] = []  # in the order the runs end
+        client: Backend = self.page.service.client
         job = asyncio.create_task(
             run_evaluation(
                 client, questions, runs=n, concurrency=k, max_tokens=int(max_tokens or 0) or None, on_run=ended.append
@@ -129,65 +216,3 @@ def build_eval_tab(page: Page) -> Labels:
             job.cancel()  # Stop pressed, or the page gone: the runs still going end with it
         progress, *rest = view(ended, questions, total, language)
         yield (f"{t('done', language)} {progress}", *rest, csv_file(results, questions))
-
-    with gr.Tab(t("eval_tab", DEFAULT_LANG), elem_id="eval-tab", visible=False) as tab:
-        intro = gr.Markdown(t("eval_intro", DEFAULT_LANG))
-        builtin = gr.Checkbox(value=True, label=t("eval_builtin", DEFAULT_LANG), elem_id="eval-builtin")
-        with gr.Row():
-            prompt = gr.Textbox(
-                label=t("eval_prompt", DEFAULT_LANG), lines=2, max_lines=6, elem_id="eval-prompt", scale=3
-            )
-            with gr.Column(scale=1):
-                math = gr.Checkbox(value=True, label=t("eval_math", DEFAULT_LANG), elem_id="eval-math")
-                known = gr.Textbox(label=t("eval_known_answer", DEFAULT_LANG), max_lines=1, elem_id="eval-answer")
-        with gr.Row():
-            runs = gr.Number(
-                value=5,
-                minimum=1,
-                maximum=MAX_RUNS,
-                precision=0,
-                label=t("eval_runs", DEFAULT_LANG),
-                elem_id="eval-runs",
-            )
-            concurrency = gr.Number(
-                value=2, minimum=1, maximum=MAX_CONCURRENCY, precision=0,
-                label=t("eval_concurrency", DEFAULT_LANG), elem_id="eval-concurrency",
-            )  # fmt: skip
-            max_tokens = gr.Number(
-                value=0, minimum=0, precision=0, label=t("max_tokens", DEFAULT_LANG), elem_id="eval-max-tokens"
-            )
-        with gr.Row():
-            run = gr.Button(t("eval_run", DEFAULT_LANG), variant="primary", elem_id="eval-run")
-            stop = gr.Button(t("stop", DEFAULT_LANG), elem_id="eval-stop")
-        progress = gr.Markdown(elem_id="eval-progress")
-        table = page.labels.add_update(
-            gr.Dataframe(headers=summary_headers(DEFAULT_LANG), interactive=False, wrap=True, elem_id="eval-summary"),
-            # Gradio 6.31 takes new headers only with a value: a switch empties a finished summary
-            # (a running evaluation's next update fills it again, in the new language).
-            lambda language: gr.update(value=pd.DataFrame(columns=summary_headers(language))),
-        )
-        with gr.Row():
-            ttft_plot = gr.ScatterPlot(
-                x="seq", y="ttft_ms", color="question", x_title="#", y_title="ms",
-                label=t("eval_ttft_plot", DEFAULT_LANG), elem_id="eval-ttft-plot",
-            )  # fmt: skip
-            latency_plot = gr.ScatterPlot(
-                x="seq", y="latency_s", color="question", x_title="#", y_title="s",
-                label=t("eval_latency_plot", DEFAULT_LANG), elem_id="eval-latency-plot",
-            )  # fmt: skip
-        tps_plot = gr.BarPlot(
-            x="run", y="tokens_per_s", color="question", x_title="", y_title="tokens/s", sort="x", x_label_angle=-45,
-            label=t("eval_tps_plot", DEFAULT_LANG), elem_id="eval-tps-plot",
-        )  # fmt: skip
-        download = gr.File(label=t("eval_csv", DEFAULT_LANG), interactive=False, elem_id="eval-csv")
-    blocks.load(on_load, None, [tab], **PRIVATE)
-    outputs = [progress, table, ttft_plot, latency_plot, tps_plot, download]
-    inputs = [builtin, prompt, math, known, runs, concurrency, max_tokens, lang]
-    running = run.click(on_run, inputs, outputs, concurrency_limit=None, show_progress="hidden", **PRIVATE)
-    stop.click(None, cancels=[running], **PRIVATE)
-    return [(tab, "eval_tab", "label"), (intro, "eval_intro", "value"), (builtin, "eval_builtin", "label"),
-                 (prompt, "eval_prompt", "label"), (math, "eval_math", "label"), (known, "eval_known_answer", "label"),
-                 (runs, "eval_runs", "label"), (concurrency, "eval_concurrency", "label"),
-                 (max_tokens, "max_tokens", "label"), (run, "eval_run", "value"), (stop, "stop", "value"),
-                 (ttft_plot, "eval_ttft_plot", "label"), (latency_plot, "eval_latency_plot", "label"),
-                 (tps_plot, "eval_tps_plot", "label"), (download, "eval_csv", "label")]  # fmt: skip

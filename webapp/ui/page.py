@@ -13,7 +13,7 @@ from webapp.ops.status import StatusMonitor
 from webapp.ui.account import build_account_controls, build_admin_tab, build_share_controls
 from webapp.ui.context import PRIVATE, Page
 from webapp.ui.conversation import Conversation
-from webapp.ui.evaluation import build_eval_tab
+from webapp.ui.evaluation import EvalTab
 from webapp.ui.i18n import DEFAULT_LANG, Lang, t
 from webapp.ui.settings_panel import SettingsPanel
 from webapp.ui.sidebar import Sidebar
@@ -39,7 +39,7 @@ def build_ui(service: ChatService, auth: Authenticator, monitor: StatusMonitor) 
             )
             if auth.required:
                 labels.extend(build_admin_tab(page))
-            labels.extend(build_eval_tab(page))
+            EvalTab(page).wire()
         with chat_tab:
             conversation = Conversation(page)
             settings = SettingsPanel(page)
