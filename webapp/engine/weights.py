@@ -40,6 +40,9 @@ from webapp.errors import AppError, EngineNotReady, LaunchRefused
 PACKAGE_ROOT = Path(__file__).resolve().parents[2]
 
 
+# -- fetching (in the app) -------------------------------------------------------------
+
+
 async def fetch(repo: str, progress: Progress, *, log_path: Path) -> Path:
     """Download `repo` in a child process, keeping `progress` informed; the local copy once complete."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
