@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
 from webapp.chat.export import to_json, to_markdown
-from webapp.chat.service import ChatService, Notice, TurnEnded
+from webapp.chat.service import ChatEvent, ChatService, Notice, TurnEnded
 from webapp.db.store import ConversationInfo
 from webapp.errors import AppError
 from webapp.llm.reasoning import Piece
@@ -31,6 +31,25 @@ def _out(info: ConversationInfo) -> ConversationOut:
 
 def _sse(data: dict[str, Any]) -> bytes:
     return b"data: " + orjson.dumps(data) + b"\n\n"  # UTF-8 as it is, like ensure_ascii=False
+
+
+async def events(turn: AsyncIterator[ChatEvent]) -> AsyncIterator[bytes]:
+    """A turn as Server-Sent Events, one per piece: the client already gathers a stream's tokens into
+    a piece per rest, so each write (a trip through every ASGI layer) carries several tokens."""
+    try:
+        async for event in turn:
+            if isinstance(event, Piece):
+                yield _sse({"type": event.kind, "text": event.text})
+            elif isinstance(event, Notice):
+                yield _sse({"type": "notice", "text": event.text})
+            elif isinstance(event, TurnEnded):
+                if event.error is not None:
+                    saved = {"saved": event.message.as_dict()}
+                    yield _sse({"type": "error", "kind": event.error.kind, "message": str(event.error)} | saved)
+                else:
+                    yield _sse({"type": "done", "message": event.message.as_dict()})
+    except AppError as exc:  # refused after the stream began: still said in the stream
+        yield _sse({"type": "error", "kind": exc.kind, "message": str(exc)})
 
 
 def conversations_router(service: ChatService) -> APIRouter:
@@ -98,26 +117,7 @@ def conversations_router(service: ChatService) -> APIRouter:
         service.admit(owner, request.client.host if request.client else None)
         history = await service.begin(owner, conversation_id, body.content)  # stored, or 404
 
-        async def events() -> AsyncIterator[bytes]:
-            # One event per piece: the client already gathers a stream's tokens into a piece per
-            # rest, so each write (a trip through every ASGI layer) carries several tokens.
-            try:
-                async for event in service.answer(owner, conversation_id, history, sampling):
-                    if isinstance(event, Piece):
-                        yield _sse({"type": event.kind, "text": event.text})
-                    elif isinstance(event, Notice):
-                        yield _sse({"type": "notice", "text": event.text})
-                    elif isinstance(event, TurnEnded):
-                        if event.error is not None:
-                            yield _sse(
-                                {"type": "error", "kind": event.error.kind, "message": str(event.error)}
-                                | {"saved": event.message.as_dict()}
-                            )
-                        else:
-                            yield _sse({"type": "done", "message": event.message.as_dict()})
-            except AppError as exc:  # refused after the stream began: still said in the stream
-                yield _sse({"type": "error", "kind": exc.kind, "message": str(exc)})
-
-        return StreamingResponse(events(), media_type="text/event-stream", headers=SSE_HEADERS)
+        turn = service.answer(owner, conversation_id, history, sampling)
+        return StreamingResponse(events(turn), media_type="text/event-stream", headers=SSE_HEADERS)
 
     return router
