@@ -23,8 +23,9 @@ import aiohttp
 import uvloop
 
 from bench.servers import ROOT, Upstream
-from webapp.llm.client import STREAM_PACE, ServerSentData
-from webapp.llm.transport import CHUNK, Reading, rest
+from webapp.llm.pacer import STREAM_PACE, Pacer
+from webapp.llm.stream import ServerSentData
+from webapp.llm.transport import CHUNK, Reading
 
 
 def _cpu_seconds() -> float:
@@ -34,7 +35,7 @@ def _cpu_seconds() -> float:
 
 async def _read(session: aiohttp.ClientSession, url: str, body: dict[str, object]) -> int:
     """One stream, read as it comes; the tokens it carried (the upstream's usage count)."""
-    tokens, events = 0, ServerSentData()
+    tokens, events, pacer = 0, ServerSentData(), Pacer()
     async with session.post(f"{url}/chat/completions", json=body) as response:
         response.raise_for_status()
         transport = response.connection.transport if response.connection else None
@@ -43,7 +44,7 @@ async def _read(session: aiohttp.ClientSession, url: str, body: dict[str, object
             for chunk in events.feed(data):
                 tokens = chunk["usage"]["completion_tokens"] if chunk.get("usage") else tokens
             if len(data) < CHUNK and not tokens:  # the usage comes last: no rest after it
-                await rest(connection, STREAM_PACE)
+                await pacer.rest(connection, STREAM_PACE)
     return tokens
 
 
