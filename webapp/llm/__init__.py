@@ -1,4 +1,4 @@
-"""Talking to the model: OpenAI client and transport, streaming, reasoning split, R1's prompt rules, endpoints.
+"""Talking to the model: client, transport, stream parser, pacer, failures, reasoning, R1's prompt, endpoints.
 
 May import: engine; settings, limits, errors (checked by `make lint`, import-linter).
 """
