@@ -78,7 +78,7 @@ def fill(
     now = time.time() - conversations * 60
     ids = [f"{index:032x}" for index in range(conversations)]
     pending: list[dict[str, object]] = []
-    with store.engine.begin() as connection:
+    with store.database.sql.begin() as connection:
         connection.execute(
             insert(Conversation),
             [
@@ -106,7 +106,7 @@ def fill(
                 pending.clear()
         if pending:
             connection.execute(insert(Message), pending)
-    with store.engine.connect() as connection:
+    with store.database.sql.connect() as connection:
         connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
     store.close()
     return ids, words

@@ -35,7 +35,8 @@ from sqlalchemy.pool import NullPool
 from tests.fakes import FakeEngine
 from webapp.application import create_app
 from webapp.chat.service import ChatService
-from webapp.db.store import MIGRATIONS, Store
+from webapp.db.database import MIGRATIONS
+from webapp.db.store import Store
 from webapp.engine import preflight
 from webapp.engine.supervisor import Engine
 from webapp.settings import Settings
@@ -123,8 +124,8 @@ def drop_database(url: str) -> None:
 
 def assert_index_in_step(store: Store) -> None:
     """SQLite: the FTS5 index holds exactly the text of the messages there are (rank 1: compare with them)."""
-    if store.engine.dialect.name == "sqlite":
-        with store.engine.begin() as connection:
+    if store.database.backend == "sqlite":
+        with store.database.sql.begin() as connection:
             connection.exec_driver_sql("INSERT INTO messages_fts(messages_fts, rank) VALUES ('integrity-check', 1)")
 
 

@@ -13,7 +13,8 @@ from sqlalchemy import Engine, func, select, text, update
 from tests.helpers import assert_index_in_step, migrate_to
 from webapp.auth.accounts import Accounts, Identity, digest, owner_id
 from webapp.auth.passwords import UserSpec, hash_password
-from webapp.db.store import Store, create_db_engine, migrate
+from webapp.db.database import Database, create_sql_engine, migrate
+from webapp.db.store import Store
 from webapp.db.tables import Conversation, LoginSession, Message, MessageState, OwnerSettings, Share, User
 from webapp.errors import Conflict, InvalidInput, NotFound
 
@@ -22,7 +23,7 @@ SETTINGS = {"temperature": 0.7, "top_p": 0.9, "max_tokens": None, "math": True, 
 
 @pytest.fixture
 def accounts(store: Store) -> Accounts:
-    return Accounts(store.engine, session_ttl=3600)
+    return Accounts(store.database, session_ttl=3600)
 
 
 def test_a_user_signs_in_with_the_right_password_only(accounts: Accounts) -> None:
@@ -35,7 +36,7 @@ def test_a_user_signs_in_with_the_right_password_only(accounts: Accounts) -> Non
 
 def test_the_password_is_stored_as_a_scrypt_hash(accounts: Accounts, store: Store) -> None:
     accounts.create_user("alice", "wonderland")
-    with store.engine.connect() as connection:
+    with store.database.sql.connect() as connection:
         stored = connection.scalar(select(User.password_hash))
     assert stored is not None and stored.startswith("scrypt$") and "wonderland" not in stored
 
@@ -59,7 +60,7 @@ def test_a_session_lasts_until_it_expires_or_ends(accounts: Accounts, store: Sto
     assert who is not None
     token = accounts.start_session(who)
     assert accounts.session_identity(token) == who
-    with store.engine.begin() as connection:  # an hour later
+    with store.database.sql.begin() as connection:  # an hour later
         connection.execute(update(LoginSession).values(expires_at=time.time() - 1))
     assert accounts.session_identity(token) is None
     second = accounts.start_session(who)
@@ -73,7 +74,7 @@ def test_only_a_hash_of_a_session_token_is_stored(accounts: Accounts, store: Sto
     who = accounts.authenticate("alice", "wonderland")
     assert who is not None
     token = accounts.start_session(who)
-    with store.engine.connect() as connection:
+    with store.database.sql.connect() as connection:
         assert connection.scalar(select(LoginSession.token_hash)) == digest(token)
 
 
@@ -138,7 +139,7 @@ def test_deleting_a_user_ends_their_sessions_and_tokens(accounts: Accounts) -> N
 
 def owned_rows(store: Store, owner: str) -> list[int]:
     """How many conversations, messages, settings and share links `owner` has, in the database."""
-    with store.engine.connect() as connection:
+    with store.database.sql.connect() as connection:
         mine = select(Conversation.id).where(Conversation.owner == owner)
         return [
             connection.scalar(select(func.count()).select_from(table).where(where)) or 0
@@ -233,7 +234,7 @@ def test_the_old_admin_cannot_sign_in_once_admin_user_is_renamed(accounts: Accou
 def test_a_disabled_user_is_refused_everywhere(accounts: Accounts, store: Store) -> None:
     accounts.sync([UserSpec("carol", "carols-pass")])
     _, session, token = signed_in(accounts, "carol", "carols-pass")
-    with store.engine.begin() as connection:  # disabled, with a session and token left (another replica's sync)
+    with store.database.sql.begin() as connection:  # disabled, with a session and token left (another replica's sync)
         connection.execute(update(User).values(disabled=True))
     assert accounts.authenticate("carol", "carols-pass") is None
     assert accounts.session_identity(session) is None and accounts.token_identity(token) is None
@@ -289,9 +290,9 @@ def insert_user(engine: Engine, name: str) -> int:
 
 
 def test_the_upgrade_keeps_sessions_and_tokens_and_deletes_what_deleted_users_left(database_url: str) -> None:
-    engine = create_db_engine(database_url)
+    engine = create_sql_engine(database_url)
     migrate_to(engine, "0004")
-    before = Store(engine)
+    before = Store(Database(engine))
     alice, bob, carol = (insert_user(engine, name) for name in ("alice", "bob", "carol"))
     session, token = "s" * 43, "r1c_" + "t" * 43
     with engine.begin() as connection:
@@ -307,7 +308,8 @@ def test_the_upgrade_keeps_sessions_and_tokens_and_deletes_what_deleted_users_le
     with engine.begin() as connection:  # carol deleted before this fix: her history stayed
         connection.execute(text("DELETE FROM users WHERE id = :id"), {"id": carol})
     migrate(engine)
-    store, accounts = Store(engine), Accounts(engine, session_ttl=3600)
+    database = Database(engine)
+    store, accounts = Store(database), Accounts(database, session_ttl=3600)
     assert owned_rows(store, owner_id(carol)) == [0, 0, 0, 0]
     assert owned_rows(store, owner_id(alice)) == [1, 2, 1, 1] and owned_rows(store, "0" * 32) == [1, 2, 1, 1]
     assert accounts.session_identity(session) == Identity(owner_id(alice), "alice", False, alice)
@@ -363,7 +365,7 @@ def test_an_expired_or_deleted_share_is_gone(store: Store) -> None:
     expiring = store.share("alice", first.id, expires_at=time.time() + 60)
     deleted = store.share("alice", second.id, expires_at=None)
     store.shared(expiring.token)
-    with store.engine.begin() as connection:
+    with store.database.sql.begin() as connection:
         connection.execute(update(Share).where(Share.token == expiring.token).values(expires_at=time.time() - 1))
     with pytest.raises(NotFound):
         store.shared(expiring.token)

@@ -272,7 +272,7 @@ def test_ids_search_terms_and_share_tokens_with_a_nul_are_not_found(fake_http: h
 def test_sharing_again_after_the_link_expired_gives_a_new_link(fake_http: httpx.Client, fake_app: FakeApp) -> None:
     conversation_id = new_conversation(fake_http)
     first = fake_http.post(f"/api/conversations/{conversation_id}/share", json={"expires_in_days": 1}).json()
-    with fake_app.service.store.engine.begin() as connection:
+    with fake_app.service.store.database.sql.begin() as connection:
         token = first["url"].removeprefix("/s/")
         connection.execute(update(Share).where(Share.token == token).values(expires_at=time.time() - 1))
     assert fake_http.get(first["url"]).status_code == 404

@@ -6,8 +6,10 @@ import asyncio
 import os
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -34,19 +36,19 @@ ROOT = Path(__file__).resolve().parent.parent
 
 @pytest.fixture
 def accounts(tmp_path: Path) -> Accounts:
-    accounts = Accounts(Store.open(f"sqlite:///{tmp_path / 'chat.db'}").engine, session_ttl=0.5)
+    accounts = Accounts(Store.open(f"sqlite:///{tmp_path / 'chat.db'}").database, session_ttl=0.5)
     accounts.create_user("alice", "alice-pass-1")
     return accounts
 
 
-def test_without_accounts_only_this_machine_is_admin(accounts: Accounts) -> None:
+async def test_without_accounts_only_this_machine_is_admin(accounts: Accounts) -> None:
     auth = Authenticator(accounts, SECRET, required=False, login_limiter=None)
     cookies = {OWNER_COOKIE: sign("0" * 32, SECRET)}
     for local in (True, False):  # which requests are from this machine: tests/test_gate.py
-        who = auth.identify(cookies, None, local=local)
+        who = await auth.identify(cookies, None, local=local)
         assert who is not None and who.owner == "0" * 32 and who.name is None
         assert who.is_admin is local
-    assert auth.identify({OWNER_COOKIE: sign("0" * 32, b"other secret")}, None, local=True) is None
+    assert await auth.identify({OWNER_COOKIE: sign("0" * 32, b"other secret")}, None, local=True) is None
 
 
 def test_cookies_are_read_like_a_browser_sends_them() -> None:
@@ -63,33 +65,33 @@ def test_cookies_are_read_like_a_browser_sends_them() -> None:
     assert request_cookies([(b"cookie", b"")]) == {}
 
 
-def test_with_accounts_an_owner_cookie_is_not_enough(accounts: Accounts) -> None:
+async def test_with_accounts_an_owner_cookie_is_not_enough(accounts: Accounts) -> None:
     auth = Authenticator(accounts, SECRET, required=True, login_limiter=None)
-    assert auth.identify({OWNER_COOKIE: sign("0" * 32, SECRET)}, None, local=True) is None
+    assert await auth.identify({OWNER_COOKIE: sign("0" * 32, SECRET)}, None, local=True) is None
     who = accounts.authenticate("alice", "alice-pass-1")
     assert who is not None
-    assert auth.identify({SESSION_COOKIE: accounts.start_session(who)}, None, local=False) == who
+    assert await auth.identify({SESSION_COOKIE: accounts.start_session(who)}, None, local=False) == who
 
 
-def test_a_cached_session_never_outlives_its_expiry(accounts: Accounts) -> None:
+async def test_a_cached_session_never_outlives_its_expiry(accounts: Accounts) -> None:
     auth = Authenticator(accounts, SECRET, required=True, login_limiter=None)
     who = accounts.authenticate("alice", "alice-pass-1")
     assert who is not None
     cookies = {SESSION_COOKIE: accounts.start_session(who)}
-    assert auth.identify(cookies, None, local=False) == who
-    time.sleep(0.6)  # the point: the session (TTL 0.5 s) expires while it is cached
-    assert auth.identify(cookies, None, local=False) is None
+    assert await auth.identify(cookies, None, local=False) == who
+    await asyncio.sleep(0.6)  # the point: the session (TTL 0.5 s) expires while it is cached
+    assert await auth.identify(cookies, None, local=False) is None
 
 
-def test_a_bad_token_is_refused_even_without_accounts(accounts: Accounts) -> None:
+async def test_a_bad_token_is_refused_even_without_accounts(accounts: Accounts) -> None:
     auth = Authenticator(accounts, SECRET, required=False, login_limiter=None)
     owner = {OWNER_COOKIE: sign("0" * 32, SECRET)}
     for header in ("Bearer nope", "Bearer ", "Basic YTpi", "token"):
-        assert auth.identify(owner, header, local=True) is None
+        assert await auth.identify(owner, header, local=True) is None
     who = accounts.authenticate("alice", "alice-pass-1")
     assert who is not None
     token = accounts.create_token(who, "t")["token"]
-    assert auth.identify({}, f"Bearer {token}", local=False) == who
+    assert await auth.identify({}, f"Bearer {token}", local=False) == who
 
 
 async def test_wrong_passwords_from_many_addresses_do_not_lock_the_owner_out(accounts: Accounts) -> None:
@@ -175,3 +177,27 @@ def test_share_through_an_unreachable_own_share_server_stops_at_once(tmp_path: P
     env = os.environ | {"GRADIO_SHARE_SERVER_ADDRESS": f"127.0.0.1:{free_port()}", "ADMIN_PASSWORD": "pw-123456"}
     code, output, _ = run_app("--share", "--data-dir", str(tmp_path), env=env)
     assert code == 1 and "the share server 127.0.0.1:" in output and "cannot be reached" in output
+
+
+async def test_sessions_and_tokens_are_looked_up_off_the_event_loop(
+    accounts: Accounts, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A request's identity may need the database: that work runs in a worker thread, never on the loop."""
+    auth = Authenticator(accounts, SECRET, required=True, login_limiter=None)
+    who = accounts.authenticate("alice", "alice-pass-1")
+    assert who is not None
+    session, token = accounts.start_session(who), accounts.create_token(who, "t")["token"]
+    loop_thread, threads = threading.get_ident(), []
+    for name in ("session", "token_identity"):
+        looked_up = getattr(accounts, name)
+
+        def probe(*args: object, _looked_up: Any = looked_up) -> Any:
+            threads.append(threading.get_ident())
+            return _looked_up(*args)
+
+        monkeypatch.setattr(accounts, name, probe)
+    assert await auth.identify({SESSION_COOKIE: session}, None, local=False) == who
+    assert await auth.identify({}, f"Bearer {token}", local=False) == who
+    assert len(threads) == 2 and loop_thread not in threads
+    assert await auth.identify({SESSION_COOKIE: session}, None, local=False) == who  # cached: no lookup
+    assert len(threads) == 2

@@ -13,7 +13,8 @@ from sqlalchemy import event
 from tests.fakes import FakeEngine, Reply, serve_fake
 from tests.helpers import SERVED_NAME, LiveApp, make_settings
 from webapp.chat.service import ChatEvent, ChatService, Notice, Sampling, TurnEnded, model_messages
-from webapp.db.store import FinalAnswer, MessageRecord, Store
+from webapp.db.records import MessageRecord
+from webapp.db.store import FinalAnswer, Store
 from webapp.db.tables import MessageState
 from webapp.engine.supervisor import Engine
 from webapp.engine.tiny_model import REASONING_PIECES, SCRIPT_ANSWER, SCRIPT_REASONING
@@ -158,7 +159,7 @@ async def test_turns_that_start_together_store_their_messages_in_few_commits(sto
     service = ChatService(Engine(make_settings(vllm_base_url="http://127.0.0.1:9/v1")), ModelClient("x"), store)
     conversations = [await service.new_conversation(f"owner-{i}") for i in range(20)]
     commits: list[object] = []
-    event.listen(store.engine, "commit", commits.append)
+    event.listen(store.database.sql, "commit", commits.append)
     begun = service.begin("owner-0", conversations[1].id, "not yours")  # another owner's: refused alone
     histories = await asyncio.gather(
         begun, *(service.begin(f"owner-{i}", c.id, f"question {i}") for i, c in enumerate(conversations)),

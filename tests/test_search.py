@@ -12,7 +12,8 @@ from sqlalchemy import Connection, inspect, text
 
 from tests.helpers import assert_index_in_step, migrate_to, on_postgres
 from webapp.db import search
-from webapp.db.store import Store, create_db_engine, migrate
+from webapp.db.database import Database, create_sql_engine, migrate
+from webapp.db.store import Store
 from webapp.db.tables import MessageState
 
 FTS_TABLES = {"messages_fts", "messages_fts_config", "messages_fts_data", "messages_fts_docsize", "messages_fts_idx"}
@@ -162,13 +163,13 @@ def test_search_gives_what_a_plain_reading_gives(store: Store, monkeypatch: pyte
 
 
 def test_a_history_from_before_the_index_is_indexed_by_the_upgrade(database_url: str) -> None:
-    engine = create_db_engine(database_url)
+    engine = create_sql_engine(database_url)
     migrate_to(engine, "0003")
-    before = Store(engine)
+    before = Store(Database(engine))
     conversation = before.create_conversation("alice")
     before.add_message("alice", conversation.id, role="user", content="written before the index existed")
     migrate(engine)
-    store = Store(engine)
+    store = Store(Database(engine))
     assert found(store, "before the index") == [conversation.id]
     with engine.connect() as connection:
         if engine.dialect.name == "sqlite":
@@ -182,13 +183,13 @@ def test_a_history_from_before_the_index_is_indexed_by_the_upgrade(database_url:
 
 
 def test_downgrading_removes_the_index_and_writes_still_work(database_url: str) -> None:
-    engine = create_db_engine(database_url)
+    engine = create_sql_engine(database_url)
     migrate(engine)
     migrate_to(engine, "0003", down=True)
     with engine.connect() as connection:
         assert not set(inspect(connection).get_table_names()) & FTS_TABLES
         assert "ix_messages_content_trgm" not in message_indexes(connection)
-    store = Store(engine)
+    store = Store(Database(engine))
     conversation = store.create_conversation("alice")
     store.add_message("alice", conversation.id, role="user", content="no index, no triggers")
     assert found(store, "triggers") == [conversation.id]
@@ -200,7 +201,7 @@ def test_without_pg_trgm_the_migration_succeeds_and_search_scans(
     database_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     # A function of pg_trgm's name already there makes CREATE EXTENSION fail, as a missing privilege would.
-    engine = create_db_engine(database_url)
+    engine = create_sql_engine(database_url)
     with engine.begin() as connection:
         connection.exec_driver_sql("CREATE FUNCTION similarity(text, text) RETURNS real AS 'SELECT 0.0' LANGUAGE sql")
     with caplog.at_level(logging.WARNING):
@@ -208,7 +209,7 @@ def test_without_pg_trgm_the_migration_succeeds_and_search_scans(
     assert "could not create the pg_trgm extension" in caplog.text
     with engine.connect() as connection:
         assert "ix_messages_content_trgm" not in message_indexes(connection)
-    store = Store(engine)
+    store = Store(Database(engine))
     conversation = store.create_conversation("alice")
     store.add_message("alice", conversation.id, role="user", content="found by a scan")
     assert found(store, "by a scan") == [conversation.id]

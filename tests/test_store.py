@@ -19,9 +19,12 @@ from sqlalchemy import Connection, create_engine, event, inspect, text, update
 from sqlalchemy.pool import NullPool
 
 from tests.helpers import on_postgres
+from webapp.db.database import create_sql_engine, migrate
+from webapp.db.records import MessageRecord
 from webapp.db.search import in_models
-from webapp.db.store import MessageRecord, Store, create_db_engine, migrate, title_text
+from webapp.db.store import Store
 from webapp.db.tables import Base, MessageState, Share
+from webapp.db.text import title_text
 from webapp.errors import Conflict, InvalidInput, NotFound
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -39,7 +42,7 @@ FTS_TABLES = {"messages_fts", "messages_fts_config", "messages_fts_data", "messa
 
 
 def test_migrating_an_empty_database_gives_exactly_the_models(database_url: str) -> None:
-    engine = create_db_engine(database_url)
+    engine = create_sql_engine(database_url)
     migrate(engine)
     with engine.connect() as connection:
         assert differences_from_the_models(connection) == []
@@ -52,8 +55,8 @@ def test_migrating_an_empty_database_gives_exactly_the_models(database_url: str)
 # Each process waits for a shared start time, so that all of them migrate at the same moment.
 MIGRATE_AT = """
 import sys, time
-from webapp.db.store import create_db_engine, migrate
-engine = create_db_engine(sys.argv[1])
+from webapp.db.database import create_sql_engine, migrate
+engine = create_sql_engine(sys.argv[1])
 with engine.connect():  # connected and ready before the start
     pass
 time.sleep(max(0.0, float(sys.argv[2]) - time.time()))
@@ -72,7 +75,7 @@ def test_replicas_starting_at_once_on_an_empty_database_migrate_it_once(database
     ]
     failures = [error for replica in replicas if (error := replica.communicate(timeout=60)[1]) and replica.returncode]
     assert failures == []
-    engine = create_db_engine(database_url)
+    engine = create_sql_engine(database_url)
     with engine.connect() as connection:
         assert differences_from_the_models(connection) == []
         assert connection.execute(text("SELECT count(*) FROM alembic_version")).scalar() == 1
@@ -81,7 +84,7 @@ def test_replicas_starting_at_once_on_an_empty_database_migrate_it_once(database
 
 @pytest.mark.skipif(on_postgres(), reason="SQLite only")
 def test_sqlite_runs_in_wal_with_foreign_keys_and_a_busy_timeout(store: Store) -> None:
-    with store.engine.connect() as connection:
+    with store.database.sql.connect() as connection:
         assert connection.execute(text("PRAGMA journal_mode")).scalar() == "wal"
         assert connection.execute(text("PRAGMA foreign_keys")).scalar() == 1
         assert connection.execute(text("PRAGMA busy_timeout")).scalar() == 5000
@@ -96,7 +99,7 @@ def test_a_new_sqlite_file_opens_while_another_process_writes_its_first_tables(t
     first.execute("CREATE TABLE migrating (x)")
     committer = threading.Timer(0.5, first.execute, ["COMMIT"])
     committer.start()
-    engine = create_db_engine(f"sqlite:///{path}")
+    engine = create_sql_engine(f"sqlite:///{path}")
     try:
         with engine.connect() as connection:  # "database is locked" at once, before the retry
             assert connection.execute(text("PRAGMA journal_mode")).scalar() == "wal"
@@ -177,7 +180,7 @@ def test_turns_that_start_together_are_stored_in_one_transaction(store: Store) -
     mine, other = store.create_conversation("alice"), store.create_conversation("alice")
     theirs = store.create_conversation("bob")
     commits: list[object] = []
-    event.listen(store.engine, "commit", commits.append)
+    event.listen(store.database.sql, "commit", commits.append)
     turns = [("alice", mine.id, "one"), ("alice", theirs.id, "not mine"), ("alice", other.id, "two")]
     turns.append(("alice", mine.id, "three"))
     first, refused, second, third = store.begin_turns(turns)
@@ -204,7 +207,7 @@ def test_deleting_a_conversation_deletes_its_messages(store: Store) -> None:
     conversation = store.create_conversation("alice")
     store.add_message("alice", conversation.id, role="user", content="hi")
     store.delete_conversation("alice", conversation.id)
-    with store.engine.connect() as connection:
+    with store.database.sql.connect() as connection:
         assert connection.execute(text("SELECT count(*) FROM messages")).scalar() == 0
 
 
@@ -253,7 +256,7 @@ def test_answers_that_end_together_are_written_in_one_transaction(store: Store) 
     checkpointed = store.add_message("alice", conversation.id, role="assistant", content="so f", state="streaming")
     store.delete_conversation("alice", gone.id)
     commits: list[object] = []
-    event.listen(store.engine, "commit", commits.append)
+    event.listen(store.database.sql, "commit", commits.append)
     final = {"content": "so far, so good", "state": MessageState.COMPLETE, "answer_tokens": 5}
     rewritten, lost, new = store.save_answers(
         [("alice", conversation.id, checkpointed.id, final), ("alice", gone.id, None, final),
@@ -370,7 +373,7 @@ def test_sharing_again_after_the_link_expired_makes_a_new_link(store: Store) -> 
     store.add_message("alice", conversation.id, role="user", content="question")
     first = store.share("alice", conversation.id, expires_at=time.time() + 60)
     assert store.share("alice", conversation.id, expires_at=time.time() + 60).token == first.token  # still live
-    with store.engine.begin() as connection:
+    with store.database.sql.begin() as connection:
         connection.execute(update(Share).where(Share.token == first.token).values(expires_at=time.time() - 1))
     again = store.share("alice", conversation.id, expires_at=None)
     assert again.token != first.token

@@ -17,7 +17,7 @@ from playwright.async_api import Browser, Page, expect
 
 from tests.fakes import Reply
 from tests.helpers import FakeApp, LiveApp
-from webapp.db.store import ConversationInfo
+from webapp.db.records import ConversationInfo
 from webapp.engine.tiny_model import REASONING_PIECES
 from webapp.ui.sessions import PageSessions
 

@@ -19,7 +19,8 @@ from webapp.auth.gate import Gate, HostPolicy, is_loopback
 from webapp.auth.owner import load_secret
 from webapp.auth.passwords import UserSpec, parse_users
 from webapp.chat.service import ChatService
-from webapp.db.store import Store, create_db_engine
+from webapp.db.database import Database
+from webapp.db.store import Store
 from webapp.engine.supervisor import Engine
 from webapp.limits import Admission, RateLimiter, parse_rate
 from webapp.llm.client import ChatBackend, ModelClient
@@ -67,8 +68,9 @@ def create_app(settings: Settings) -> FastAPI:
 
     secret = load_secret(settings.secret_key, settings.data_dir / "secret.key")
     configured_users = users_from(settings)  # a broken users file stops the app here, saying which line
-    store = Store(create_db_engine(settings.resolved_database_url))
-    accounts = Accounts(store.engine, session_ttl=settings.session_ttl)
+    database = Database.at(settings.resolved_database_url)
+    store = Store(database)
+    accounts = Accounts(database, session_ttl=settings.session_ttl)
     login_rate = parse_rate(settings.login_rate)
     auth = Authenticator(
         accounts, secret, required=settings.accounts, login_limiter=RateLimiter(login_rate) if login_rate else None

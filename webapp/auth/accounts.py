@@ -20,12 +20,13 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine, delete, func, select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
 
 from webapp.auth.passwords import MAX_PASSWORD_CHARS, UserSpec, hash_password, verify_password
-from webapp.db.store import hold_startup_lock, storable, title_text
+from webapp.db.database import Database, hold_startup_lock
 from webapp.db.tables import ApiToken, Conversation, LoginSession, Manager, OwnerSettings, Share, User
+from webapp.db.text import storable, title_text
 from webapp.errors import Conflict, InvalidInput, NotFound
 
 NAME = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")
@@ -147,9 +148,9 @@ def _configure(session: Session, spec: UserSpec, password_hash: str) -> None:
 class Accounts:
     """Every read and write of users, sessions and tokens."""
 
-    def __init__(self, engine: Engine, *, session_ttl: float) -> None:
+    def __init__(self, database: Database, *, session_ttl: float) -> None:
         self.session_ttl = session_ttl
-        self._session = sessionmaker(engine, expire_on_commit=False)
+        self.database = database
 
     # -- users ----------------------------------------------------------------
 
@@ -163,7 +164,7 @@ class Accounts:
         for spec in specs:
             check_name(spec.name)
         hashes = {spec.name: spec.password_hash for spec in specs}  # slow on purpose: before taking the lock
-        with self._session.begin() as session:
+        with self.database.writing() as session:
             hold_startup_lock(session.connection())  # replicas starting at once: one creates, the others find
             for spec in specs:
                 _configure(session, spec, hashes[spec.name])
@@ -176,13 +177,13 @@ class Accounts:
                 _sign_out(session, user.id)
 
     def users(self) -> list[UserInfo]:
-        with self._session() as session:
+        with self.database.reading() as session:
             return [_info(u) for u in session.scalars(select(User).order_by(User.name))]
 
     def create_user(self, name: str, password: str, *, is_admin: bool = False) -> UserInfo:
         check_name(name)
         check_new_password(password)
-        with self._session.begin() as session:
+        with self.database.writing() as session:
             if session.scalar(select(User.id).where(User.name == name)) is not None:
                 raise Conflict(f"There is already a user named {name}.")
             user = User(
@@ -199,7 +200,7 @@ class Accounts:
     def delete_user(self, name: str) -> None:
         """Delete a user and, in the same transaction, all that is theirs: conversations (with their
         messages), settings, share links, sessions and API tokens."""
-        with self._session.begin() as session:
+        with self.database.writing() as session:
             user = _managed_here(_user(session, name))
             admins = select(func.count()).where(User.is_admin, User.disabled.is_(False))
             if user.is_admin and session.scalar(admins) == 1:
@@ -214,14 +215,14 @@ class Accounts:
         """A new password ends the user's sessions and API tokens."""
         check_new_password(password)
         password_hash = hash_password(password)
-        with self._session.begin() as session:
+        with self.database.writing() as session:
             user = _managed_here(_user(session, name))
             user.password_hash = password_hash
             _sign_out(session, user.id)
 
     def sign_out_everywhere(self, name: str) -> None:
         """End every session and API token of a user (configured users too: nothing of theirs changes)."""
-        with self._session.begin() as session:
+        with self.database.writing() as session:
             _sign_out(session, _user(session, name).id)
 
     def authenticate(self, name: str, password: str) -> Identity | None:
@@ -230,7 +231,7 @@ class Accounts:
             # wrong one all the same, in the same time.
             verify_password("-", _DUMMY_HASH)
             return None
-        with self._session() as session:
+        with self.database.reading() as session:
             user = session.scalar(select(User).where(User.name == name))
         if user is None:
             verify_password(password, _DUMMY_HASH)
@@ -244,7 +245,7 @@ class Accounts:
     def start_session(self, identity: Identity) -> str:
         token = secrets.token_urlsafe(32)
         now = time.time()
-        with self._session.begin() as session:
+        with self.database.writing() as session:
             session.execute(delete(LoginSession).where(LoginSession.expires_at < now))
             row = LoginSession(token_hash=digest(token), user_id=identity.user_id, created_at=now)
             row.expires_at = now + self.session_ttl
@@ -252,12 +253,12 @@ class Accounts:
         return token
 
     def end_session(self, token: str) -> None:
-        with self._session.begin() as session:
+        with self.database.writing() as session:
             session.execute(delete(LoginSession).where(LoginSession.token_hash == digest(token)))
 
     def session(self, token: str) -> tuple[Identity, float] | None:
         """The user signed in with this session token and when it expires, unless it has ended."""
-        with self._session() as session:
+        with self.database.reading() as session:
             row = session.get(LoginSession, digest(token))
             if row is None or row.expires_at <= time.time():
                 return None
@@ -273,7 +274,7 @@ class Accounts:
     def create_token(self, identity: Identity, name: str) -> dict[str, Any]:
         """A new API token; its text is returned this once and never again."""
         token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-        with self._session.begin() as session:
+        with self.database.writing() as session:
             name = title_text(name, 100)  # one line of text, like a conversation's title
             row = ApiToken(token_hash=digest(token), user_id=identity.user_id, name=name, created_at=time.time())
             session.add(row)
@@ -281,21 +282,21 @@ class Accounts:
             return {"id": row.id, "name": name, "token": token, "created_at": row.created_at}
 
     def tokens(self, identity: Identity) -> list[dict[str, Any]]:
-        with self._session() as session:
+        with self.database.reading() as session:
             rows = session.scalars(select(ApiToken).where(ApiToken.user_id == identity.user_id).order_by(ApiToken.id))
             return [
                 {"id": r.id, "name": r.name, "created_at": r.created_at, "last_used_at": r.last_used_at} for r in rows
             ]
 
     def revoke_token(self, identity: Identity, token_id: int) -> None:
-        with self._session.begin() as session:
+        with self.database.writing() as session:
             row = session.get(ApiToken, token_id)
             if row is None or row.user_id != identity.user_id:
                 raise NotFound("No such API token.")
             session.delete(row)
 
     def token_identity(self, token: str) -> Identity | None:
-        with self._session.begin() as session:
+        with self.database.writing() as session:
             row = session.scalar(select(ApiToken).where(ApiToken.token_hash == digest(token)))
             if row is None:
                 return None

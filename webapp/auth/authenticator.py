@@ -85,20 +85,20 @@ class Authenticator:
         self._failures = _Failures(login_limiter.rate) if login_limiter is not None else None
         self._sessions: dict[str, tuple[Identity | None, float]] = {}
 
-    def identify(self, cookies: Mapping[str, str], authorization: str | None, *, local: bool) -> Identity | None:
+    async def identify(self, cookies: Mapping[str, str], authorization: str | None, *, local: bool) -> Identity | None:
         """The asker, or None when they must sign in (or sent a token that is not valid).
 
         `local`: the request comes from a person on this machine (`gate.from_this_machine`),
-        whom open mode trusts as admin.
+        whom open mode trusts as admin. Database lookups run in a worker thread, never on the loop.
         """
         if authorization:
             scheme, _, token = authorization.partition(" ")
             if scheme.lower() != "bearer" or not token.strip():
                 return None
-            return self.accounts.token_identity(token.strip())
+            return await asyncio.to_thread(self.accounts.token_identity, token.strip())
         session = cookies.get(SESSION_COOKIE)
         if session:
-            identity = self._session_identity(session)
+            identity = await self._session_identity(session)
             if identity is not None:
                 return identity
         if self.required:
@@ -108,12 +108,13 @@ class Authenticator:
             return None
         return Identity(owner, None, is_admin=local)
 
-    def _session_identity(self, token: str) -> Identity | None:
+    async def _session_identity(self, token: str) -> Identity | None:
         now = time.monotonic()
         cached = self._sessions.get(token)
         if cached is not None and cached[1] > now:
             return cached[0]
-        found = self.accounts.session(token)
+        found = await asyncio.to_thread(self.accounts.session, token)
+        now = time.monotonic()
         if len(self._sessions) > 10_000:
             self._sessions.clear()
         # Kept a few seconds, never past the session's end. Sign-out in this process forgets it at once.
@@ -194,7 +195,7 @@ class AuthMiddleware:
         client = scope["client"][0] if scope.get("client") else None
         authorization = _header(headers, b"authorization")
         local = from_this_machine(client, Headers(raw=headers))
-        identity = self.auth.identify(cookies, authorization, local=local)
+        identity = await self.auth.identify(cookies, authorization, local=local)
         issue_owner = False
         if identity is None and not self.auth.required and not authorization:
             identity = Identity(new_owner(), None, is_admin=local)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 
-from webapp.db.store import ConversationInfo, MessageRecord
+from webapp.db.records import ConversationInfo, MessageRecord
 
 
 def to_json(info: ConversationInfo, messages: Sequence[MessageRecord]) -> str:

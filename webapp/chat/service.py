@@ -19,7 +19,8 @@ from webapp.chat.batches import Batches
 from webapp.chat.claims import TurnClaims
 from webapp.chat.context import answer_budget, cut_points, history_target, prompt_token_bound
 from webapp.chat.metrics import ChatMetrics
-from webapp.db.store import ConversationInfo, FinalAnswer, MessageRecord, SharedSnapshot, ShareInfo, Store
+from webapp.db.records import ConversationInfo, MessageRecord, SharedSnapshot, ShareInfo
+from webapp.db.store import FinalAnswer, Store
 from webapp.db.tables import MessageState
 from webapp.engine.supervisor import Engine
 from webapp.errors import AppError, InvalidInput, TooLarge

@@ -69,11 +69,11 @@ def engine_report(engine: Engine, lines: list[str]) -> dict[str, Any]:
 
 def database_report(store: Store) -> dict[str, Any]:
     try:
-        with store.engine.connect() as connection:
+        with store.database.connection() as connection:
             connection.execute(text("SELECT 1"))
     except Exception as exc:  # any failure to reach it is the report
-        return {"ok": False, "backend": store.engine.dialect.name, "error": str(exc)}
-    return {"ok": True, "backend": store.engine.dialect.name}
+        return {"ok": False, "backend": store.database.backend, "error": str(exc)}
+    return {"ok": True, "backend": store.database.backend}
 
 
 async def live_figures(engine: Engine) -> dict[str, float]:

@@ -16,7 +16,7 @@ import gradio as gr
 
 from webapp.auth.accounts import Identity
 from webapp.auth.admin import delete_user, require_admin
-from webapp.db.store import ShareInfo
+from webapp.db.records import ShareInfo
 from webapp.errors import AppError
 from webapp.ui.context import PRIVATE, Page, shown
 from webapp.ui.i18n import DEFAULT_LANG, Lang, t
@@ -52,7 +52,7 @@ def build_share_controls(page: Page) -> Labels:
     async def on_share(conversation: str | None, days: int, language: Lang, request: gr.Request) -> tuple[Any, ...]:
         if not conversation:
             raise gr.Error(t("no_conversation", language))
-        owner = identity_of(request).owner
+        owner = (await identity_of(request)).owner
         try:
             info = await service.share(owner, conversation, int(days) or None)
         except AppError as exc:
@@ -60,7 +60,7 @@ def build_share_controls(page: Page) -> Labels:
         return absolute(info.url, request), rows(await service.shares(owner), request, language)
 
     async def on_unshare(conversation: str | None, language: Lang, request: gr.Request) -> tuple[Any, ...]:
-        owner = identity_of(request).owner
+        owner = (await identity_of(request)).owner
         if conversation:
             try:
                 await service.unshare(owner, conversation)
@@ -70,7 +70,7 @@ def build_share_controls(page: Page) -> Labels:
 
     async def on_current(conversation: str | None, language: Lang, request: gr.Request) -> tuple[Any, ...]:
         """The link of the conversation now shown, if it has one; and the list."""
-        shares = await service.shares(identity_of(request).owner)
+        shares = await service.shares((await identity_of(request)).owner)
         mine = next((s for s in shares if s.conversation_id == conversation), None)
         return (absolute(mine.url, request) if mine else ""), rows(shares, request, language)
 
@@ -106,25 +106,24 @@ def build_account_controls(page: Page) -> Labels:
     """In the sidebar, with accounts on: who is signed in, sign out, and API tokens."""
     blocks, identity_of, lang, accounts = page.blocks, page.identity_of, page.lang, page.auth.accounts
 
-    def token_rows(who: Identity) -> list[list[Any]]:
-        return [[row["id"], row["name"], _stamp(row["created_at"], "en")] for row in accounts.tokens(who)]
+    async def token_rows(who: Identity) -> list[list[Any]]:
+        rows = await asyncio.to_thread(accounts.tokens, who)
+        return [[row["id"], row["name"], _stamp(row["created_at"], "en")] for row in rows]
 
-    def on_load(language: Lang, request: gr.Request) -> tuple[Any, ...]:
-        who = identity_of(request)
-        return t("signed_in_as", language).format(name=who.name), token_rows(who)
+    async def on_load(language: Lang, request: gr.Request) -> tuple[Any, ...]:
+        who = await identity_of(request)
+        return t("signed_in_as", language).format(name=who.name), await token_rows(who)
 
-    def on_create(name: str, request: gr.Request) -> tuple[Any, ...]:
-        who = identity_of(request)
-        made = accounts.create_token(who, (name or "").strip()[:100])
-        return made["token"], token_rows(who)
+    async def on_create(name: str, request: gr.Request) -> tuple[Any, ...]:
+        who = await identity_of(request)
+        made = await asyncio.to_thread(accounts.create_token, who, (name or "").strip()[:100])
+        return made["token"], await token_rows(who)
 
-    def on_revoke(token_id: float | None, request: gr.Request) -> Any:
-        who = identity_of(request)
-        try:
-            accounts.revoke_token(who, int(token_id or 0))
-        except AppError as exc:
-            raise gr.Error(str(exc)) from exc
-        return token_rows(who)
+    async def on_revoke(token_id: float | None, request: gr.Request) -> Any:
+        who = await identity_of(request)
+        with shown():
+            await asyncio.to_thread(accounts.revoke_token, who, int(token_id or 0))
+        return await token_rows(who)
 
     who_md = gr.Markdown(elem_id="signed-in-as")
     sign_out = gr.Button(t("sign_out", DEFAULT_LANG), elem_id="sign-out", size="sm")
@@ -154,28 +153,27 @@ def build_admin_tab(page: Page) -> Labels:
     """
     blocks, auth, identity_of, accounts = page.blocks, page.auth, page.identity_of, page.auth.accounts
 
-    def admin_of(request: gr.Request) -> Identity:
+    async def admin_of(request: gr.Request) -> Identity:
+        who = await identity_of(request)
         with shown():
-            return require_admin(identity_of(request))
+            return require_admin(who)
 
-    def user_rows() -> list[list[Any]]:
+    async def user_rows() -> list[list[Any]]:
         return [
             [u.name, "✓" if u.is_admin else "", u.managed_by, "✓" if u.disabled else "", _stamp(u.created_at, "en")]
-            for u in accounts.users()
+            for u in await asyncio.to_thread(accounts.users)
         ]
 
-    def on_load(request: gr.Request) -> tuple[Any, ...]:
-        who = identity_of(request)
-        return gr.update(visible=who.is_admin), (user_rows() if who.is_admin else [])
+    async def on_load(request: gr.Request) -> tuple[Any, ...]:
+        who = await identity_of(request)
+        return gr.update(visible=who.is_admin), (await user_rows() if who.is_admin else [])
 
     async def run(request: gr.Request, action: Callable[[], object], name: str) -> tuple[Any, ...]:
-        admin_of(request)
-        try:
+        await admin_of(request)
+        with shown():
             await asyncio.to_thread(action)
-        except AppError as exc:
-            raise gr.Error(str(exc)) from exc
         auth.forget_user(name)
-        return user_rows(), ""
+        return await user_rows(), ""
 
     async def on_create(name: str, password: str, is_admin: bool, request: gr.Request) -> tuple[Any, ...]:
         name = (name or "").strip()
@@ -183,7 +181,7 @@ def build_admin_tab(page: Page) -> Labels:
 
     async def on_delete(name: str, request: gr.Request) -> tuple[Any, ...]:
         name = (name or "").strip()
-        who = admin_of(request)
+        who = await admin_of(request)
         return await run(request, lambda: delete_user(accounts, who, name), name)
 
     async def on_password(name: str, password: str, request: gr.Request) -> tuple[Any, ...]:

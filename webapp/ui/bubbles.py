@@ -8,7 +8,7 @@ from typing import Any
 
 from webapp.chat.render import display
 from webapp.chat.service import ChatEvent, Notice
-from webapp.db.store import MessageRecord
+from webapp.db.records import MessageRecord
 from webapp.db.tables import MessageState
 from webapp.llm.reasoning import Piece
 from webapp.ui.i18n import Lang, t

@@ -14,7 +14,7 @@ from webapp.auth.accounts import Identity
 from webapp.auth.authenticator import Authenticator
 from webapp.auth.gate import from_this_machine
 from webapp.chat.service import ChatService, Sampling
-from webapp.db.store import ConversationInfo, MessageRecord
+from webapp.db.records import ConversationInfo, MessageRecord
 from webapp.errors import AppError
 from webapp.ops.status import StatusMonitor
 from webapp.ui.bubbles import Chat, render
@@ -65,16 +65,16 @@ class Page:
     acted: PageSessions = field(default_factory=PageSessions)
     background: set[asyncio.Task[None]] = field(default_factory=set)  # tasks kept until they end
 
-    def identity_of(self, request: gr.Request) -> Identity:
+    async def identity_of(self, request: gr.Request) -> Identity:
         client = request.client.host if request.client else None
         local = from_this_machine(client, request.headers)
-        who = self.auth.identify(dict(request.cookies), request.headers.get("authorization"), local=local)
+        who = await self.auth.identify(dict(request.cookies), request.headers.get("authorization"), local=local)
         if who is None:  # the session expired, or the page was loaded without the app's cookie
             raise gr.Error("Your session has ended: reload the page (and sign in again).")
         return who
 
-    def owner_of(self, request: gr.Request) -> str:
-        return self.identity_of(request).owner
+    async def owner_of(self, request: gr.Request) -> str:
+        return (await self.identity_of(request)).owner
 
     def admit(self, owner: str, request: gr.Request) -> None:
         """Count a turn against the owner's and the address's limits; a refusal is shown."""

@@ -9,7 +9,7 @@ from typing import Any
 import gradio as gr
 
 from webapp.chat.service import ChatEvent, TurnEnded
-from webapp.db.store import MessageRecord
+from webapp.db.records import MessageRecord
 from webapp.llm.reasoning import Piece
 from webapp.ui.bubbles import LATEX_DELIMITERS, Chat, LiveAnswer
 from webapp.ui.context import PRIVATE, Page, sampling_from, shown
@@ -145,7 +145,7 @@ class Conversation:
     ) -> AsyncIterator[tuple[Any, ...]]:  # fmt: skip
         page, service = self.page, self.page.service
         page.acted.mark(request, current)
-        owner = page.owner_of(request)
+        owner = await page.owner_of(request)
         with shown():
             sampling = sampling_from(temperature, top_p, max_tokens, math, persona)
             service.validate(text)
@@ -174,7 +174,7 @@ class Conversation:
     ) -> AsyncIterator[tuple[Any, ...]]:  # fmt: skip
         page = self.page
         page.acted.mark(request, current)
-        owner = page.owner_of(request)
+        owner = await page.owner_of(request)
         if not current:
             return
         sampling = sampling_from(temperature, top_p, max_tokens, math, persona)
@@ -195,7 +195,7 @@ class Conversation:
     ) -> AsyncIterator[tuple[Any, ...]]:  # fmt: skip
         page = self.page
         page.acted.mark(request, current)
-        owner = page.owner_of(request)
+        owner = await page.owner_of(request)
         if not current:
             return
         sampling = sampling_from(temperature, top_p, max_tokens, math, persona)
@@ -217,11 +217,11 @@ class Conversation:
         """After a stop, show the answer as it was saved (with its partial text and state)."""
         if not current:
             return gr.skip()
-        owner = self.page.owner_of(request)
+        owner = await self.page.owner_of(request)
         return await self.page.view(owner, await self.page.service.settled_messages(owner, current), lang)
 
     async def on_edit(self, current: str | None, request: gr.Request) -> tuple[Any, ...]:
-        owner = self.page.owner_of(request)
+        owner = await self.page.owner_of(request)
         if not current:
             return gr.skip(), False
         history = await self.page.service.messages(owner, current)

@@ -179,15 +179,16 @@ class EvalTab:
         )
         self.stop.click(None, cancels=[running], **PRIVATE)
 
-    def on_load(self, request: gr.Request) -> Any:
-        return gr.update(visible=self.page.identity_of(request).is_admin)
+    async def on_load(self, request: gr.Request) -> Any:
+        return gr.update(visible=(await self.page.identity_of(request)).is_admin)
 
     async def on_run(
         self, builtin: bool, prompt: str, math: bool, known: str, runs: float | None, concurrency: float | None,
         max_tokens: float | None, language: Lang, request: gr.Request,
     ) -> AsyncIterator[tuple[Any, ...]]:  # fmt: skip
+        who = await self.page.identity_of(request)
         with shown():
-            require_admin(self.page.identity_of(request))
+            require_admin(who)
         questions, n, k = questions_of(builtin, prompt, math, known, runs, concurrency, language)
         total = len(questions) * n
         ended: list[RunResult] = []  # in the order the runs end

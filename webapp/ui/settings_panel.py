@@ -72,7 +72,7 @@ class SettingsPanel:
         unless they had saved something else.
         """
         limit = await self._max_model_len()
-        saved = controls(await self.page.service.preferences(self.page.owner_of(request)), limit)
+        saved = controls(await self.page.service.preferences(await self.page.owner_of(request)), limit)
         built = controls(Preferences(), limit)
         return tuple(
             (gr.update(maximum=limit) if index == 2 else gr.skip()) if mine == page else mine
@@ -87,9 +87,9 @@ class SettingsPanel:
             float(temperature), float(top_p), int(max_tokens or 0) or None, bool(math), bool(show), persona or ""
         )
         with shown():
-            await self.page.service.save_preferences(self.page.owner_of(request), preferences)
+            await self.page.service.save_preferences((await self.page.owner_of(request)), preferences)
 
     async def on_reset(self, request: gr.Request) -> tuple[Any, ...]:
-        owner = self.page.owner_of(request)
+        owner = await self.page.owner_of(request)
         saved = await self.page.service.save_preferences(owner, Preferences())
         return controls(saved, await self._max_model_len())

@@ -59,7 +59,7 @@ class Sidebar:
     async def on_load(self, lang: Lang, request: gr.Request) -> tuple[Any, ...]:
         """Open the latest conversation, unless the user acted first (their chat stays as it is)."""
         page = self.page
-        owner = page.owner_of(request)
+        owner = await page.owner_of(request)
         conversations = await page.service.conversations(owner)
         if not conversations:  # nothing to restore: the page opens empty, and no update can race a send
             return gr.skip(), gr.skip(), gr.skip(), gr.skip()
@@ -75,21 +75,21 @@ class Sidebar:
         page.acted.mark(request, conversation_id or None)
         if not conversation_id:
             return None, [], ""
-        owner = page.owner_of(request)
+        owner = await page.owner_of(request)
         with shown():
             info = await page.service.conversation(owner, conversation_id)
         return conversation_id, await page.open(owner, conversation_id, lang), info.title
 
     async def on_new(self, request: gr.Request) -> tuple[Any, ...]:
         self.page.acted.mark(request, None)
-        self.page.owner_of(request)
+        await self.page.owner_of(request)
         return None, [], "", gr.update(value=None), False
 
     async def on_search(self, text: str, current: str | None, lang: Lang, request: gr.Request) -> Any:
-        return await self.page.sidebar(self.page.owner_of(request), lang, current, text)
+        return await self.page.sidebar(await self.page.owner_of(request), lang, current, text)
 
     async def on_rename(self, title: str, current: str | None, lang: Lang, request: gr.Request) -> Any:
-        owner = self.page.owner_of(request)
+        owner = await self.page.owner_of(request)
         if not current:
             raise gr.Error(t("untitled", lang))
         with shown():
@@ -99,7 +99,7 @@ class Sidebar:
     async def on_delete(self, current: str | None, lang: Lang, request: gr.Request) -> tuple[Any, ...]:
         page = self.page
         page.acted.mark(request, None)
-        owner = page.owner_of(request)
+        owner = await page.owner_of(request)
         if current:
             with shown():
                 await page.service.delete(owner, current)

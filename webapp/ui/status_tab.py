@@ -69,20 +69,23 @@ class StatusTab:
         """Show the report again once `event` (the language switch) is over, rather than at the next tick."""
         event.then(self.on_tick, *self._io(), **PRIVATE)
 
-    def on_load_access(self, request: gr.Request) -> Any:
-        return gr.update(visible=self.page.identity_of(request).is_admin)
+    async def on_load_access(self, request: gr.Request) -> Any:
+        return gr.update(visible=(await self.page.identity_of(request)).is_admin)
 
     async def on_tick(self, lang: Lang, level: str, search: str, request: gr.Request) -> tuple[Any, ...]:
         report = await self.page.monitor.report()
         engine = report["engine"]
         banner = gr.update(value=(text := banner_markdown(engine, lang)), visible=bool(text))
-        if not self.page.identity_of(request).is_admin:  # everyone sees the loading banner; only admins the rest
+        if not (
+            await self.page.identity_of(request)
+        ).is_admin:  # everyone sees the loading banner; only admins the rest
             return banner, gr.skip(), gr.skip(), gr.skip()
         tail = await self.page.monitor.log_lines()
         log_text = "\n".join(logfile.view(tail, level=level or "", search=search or "", limit=LOG_LINES))
         return banner, status_markdown(engine, lang), phases_markdown(engine, lang), log_text
 
-    def on_restart(self, lang: Lang, request: gr.Request) -> str:
+    async def on_restart(self, lang: Lang, request: gr.Request) -> str:
+        who = await self.page.identity_of(request)
         with shown():
-            restart_engine(self.page.identity_of(request), self.page.service.engine)
+            restart_engine(who, self.page.service.engine)
         return t("restarting", lang)

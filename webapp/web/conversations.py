@@ -11,7 +11,7 @@ from fastapi.responses import StreamingResponse
 
 from webapp.chat.export import to_json, to_markdown
 from webapp.chat.service import ChatEvent, ChatService, Notice, TurnEnded
-from webapp.db.store import ConversationInfo
+from webapp.db.records import ConversationInfo
 from webapp.errors import AppError
 from webapp.llm.reasoning import Piece
 from webapp.web.deps import Owner

@@ -8,7 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr
 
 from webapp.chat.service import Sampling
-from webapp.db.store import MessageRecord
+from webapp.db.records import MessageRecord
 
 # -- requests ---------------------------------------------------------------------------------
 

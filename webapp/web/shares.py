@@ -6,7 +6,7 @@ from fastapi import APIRouter, Response
 from fastapi.responses import HTMLResponse
 
 from webapp.chat.service import ChatService
-from webapp.db.store import ShareInfo
+from webapp.db.records import ShareInfo
 from webapp.errors import NotFound
 from webapp.web.deps import Owner
 from webapp.web.pages import SECURITY_HEADERS, page
