@@ -208,11 +208,13 @@ async def test_a_hub_model_is_downloaded_then_served_from_its_local_copy(held_hu
     launched = engine.pid
     assert launched is None  # vLLM waits for its weights
     await asyncio.to_thread(held_hub.holding.wait, 30)
-    report = await until(lambda: engine_report(engine, []), lambda r: r["download"]["files_done"] == 4)
+    report = await until(
+        lambda: engine_report(engine, []), lambda r: r.download is not None and r.download.files_done == 4
+    )
     # The other files are in; the weights are held halfway: the progress is between the two.
-    assert report["state"] == "downloading" and report["phase"] == "downloading weights"
-    assert 0 < report["download"]["percent"] < 100
-    assert report["download"]["current_file"] == "model.safetensors"
+    assert report.state == "downloading" and report.phase == "downloading weights"
+    assert report.download is not None and 0 < (report.download.percent or 0) < 100
+    assert report.download.current_file == "model.safetensors"
     assert banner_markdown(report, "en").startswith("⏳ Downloading weights: 1% (11 kB of 835 kB")
     assert "正在下载模型权重：1%" in status_markdown(report, "zh")
     with pytest.raises(EngineNotReady, match=r"weights are downloading \(1% done\)"):
@@ -226,7 +228,7 @@ async def test_a_hub_model_is_downloaded_then_served_from_its_local_copy(held_hu
     assert local is not None and local.is_relative_to(tmp_path / "hf")
     assert flag_of(engine.pid, "--model") == str(local)
     assert environment_of(engine.pid)["HF_HUB_OFFLINE"] == "1"  # vLLM must not ask the hub again
-    assert engine_report(engine, [])["model"] == HUB_MODEL
+    assert engine_report(engine, []).model == HUB_MODEL
     await engine.stop()
 
     # The next start finds the weights here: it launches at once, without asking the hub.

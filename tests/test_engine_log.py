@@ -162,7 +162,7 @@ def test_status_while_loading_and_when_ready(live_app: LiveApp) -> None:
     assert engine["model"] == live_app.settings.model
     assert engine["quantization"] in (None, "awq")
     assert [p["name"] for p in engine["phases"]][-1] == "ready"
-    assert report["db"] == {"ok": True, "backend": "sqlite"}
+    assert report["db"] == {"ok": True, "backend": "sqlite", "error": None}
 
 
 async def test_status_of_a_refused_launch_names_the_reason(models_dir: Path, tmp_path: Path) -> None:
@@ -176,10 +176,10 @@ async def test_status_of_a_refused_launch_names_the_reason(models_dir: Path, tmp
     engine = Engine(settings)
     await engine.start()
     report = engine_report(engine, [])
-    assert report["state"] == "error"
-    assert report["error"]["kind"] == "launch_refused"
-    assert "QUANTIZATION=awq" in report["error"]["message"]
-    assert report["error"]["hint"]
+    assert report.state == "error" and report.error is not None
+    assert report.error.kind == "launch_refused"
+    assert "QUANTIZATION=awq" in report.error.message
+    assert report.error.hint
 
 
 def test_the_viewer_filters_by_level_and_search() -> None:
@@ -232,10 +232,10 @@ async def test_the_status_is_made_once_per_second_for_all_pages(tmp_path: Path) 
     monitor = StatusMonitor(engine, store, ttl=0.5)
     first = await monitor.report()
     assert await monitor.report() is first  # shared within the TTL
-    assert first["engine"]["phase"] == "starting server"
+    assert first.engine.phase == "starting server"
     with log.open("a") as handle:
         handle.write("INFO:     Application startup complete.\n")
     await asyncio.sleep(0.6)  # the point: the 0.5 s TTL passes, and the next report is made anew
-    assert (await monitor.report())["engine"]["phase"] == "ready"
+    assert (await monitor.report()).engine.phase == "ready"
     assert (await monitor.log_lines())[-1] == "INFO:     Application startup complete."
     store.close()

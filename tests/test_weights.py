@@ -16,6 +16,7 @@ from webapp.engine import preflight, weights
 from webapp.engine.download_progress import Progress
 from webapp.engine.hub import Plan, RemoteFile, hub_cache, local_copy, wanted
 from webapp.errors import EngineNotReady, LaunchRefused
+from webapp.ops.report import Download
 from webapp.ui.status_view import download_markdown, human_bytes, time_left
 
 REPO = "tiny/scripted"
@@ -77,7 +78,7 @@ async def test_a_download_lands_in_the_cache_with_progress_to_100(
     assert report["finished"] and report["percent"] == 100
     assert report["files_done"] == report["files_total"] == len(model_files)
     assert report["bytes_done"] == report["bytes_total"] == sum(map(len, model_files.values()))
-    assert download_markdown(report, "en") == f"Downloaded ({human_bytes(report['bytes_total'])}, 5 files)"
+    assert download_markdown(Download(**report), "en") == f"Downloaded ({human_bytes(report['bytes_total'])}, 5 files)"
     # The next start finds it whole without the hub, even offline.
     hub.requests.clear()
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
@@ -125,8 +126,11 @@ def test_speed_and_time_left_come_from_the_bytes_written_over_time(tmp_path: Pat
     assert report["eta"] == pytest.approx(8)
     assert report["percent"] == pytest.approx(20)
     assert report["current_file"] == "model.safetensors"
-    assert download_markdown(report, "en") == "Downloading weights: 20% (20 MB of 100 MB, 10 MB/s, about 8 s left)"
-    assert download_markdown(report, "zh") == "正在下载模型权重：20%（20 MB / 100 MB，10 MB/s，约剩 8 秒）"
+    assert (
+        download_markdown(Download(**report), "en")
+        == "Downloading weights: 20% (20 MB of 100 MB, 10 MB/s, about 8 s left)"
+    )
+    assert download_markdown(Download(**report), "zh") == "正在下载模型权重：20%（20 MB / 100 MB，10 MB/s，约剩 8 秒）"
     partial.rename(tmp_path / "blobs" / "b1")
     assert progress.report()["files_done"] == 1
 
@@ -160,7 +164,7 @@ async def test_an_outage_fails_clearly_and_the_next_attempt_fetches_only_what_is
         await fetch(progress=progress)
     assert err.value.hint and "files already downloaded are kept" in err.value.hint
     assert progress.report()["error"] == err.value.message
-    assert download_markdown(progress.report(), "en").startswith("The download stopped at ")
+    assert download_markdown(Download(**progress.report()), "en").startswith("The download stopped at ")
     assert local_copy(REPO) is None
     assert not list(hub_cache().rglob("*.incomplete"))
     hub.cdn_down = False

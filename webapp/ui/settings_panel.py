@@ -61,9 +61,7 @@ class SettingsPanel:
         self.reset.click(self.on_reset, None, self.controls, **PRIVATE).then(*reopen, **PRIVATE)
 
     async def _max_model_len(self) -> int | None:
-        report = await self.page.monitor.report()
-        found: int | None = report["engine"]["max_model_len"]
-        return found
+        return (await self.page.monitor.report()).engine.max_model_len
 
     async def on_load(self, request: gr.Request) -> tuple[Any, ...]:
         """The owner's saved settings; controls whose saved value is the page's default are left alone.

@@ -74,7 +74,7 @@ class StatusTab:
 
     async def on_tick(self, lang: Lang, level: str, search: str, request: gr.Request) -> tuple[Any, ...]:
         report = await self.page.monitor.report()
-        engine = report["engine"]
+        engine = report.engine
         banner = gr.update(value=(text := banner_markdown(engine, lang)), visible=bool(text))
         if not (
             await self.page.identity_of(request)

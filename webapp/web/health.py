@@ -13,6 +13,7 @@ from webapp.chat.metrics import ChatMetrics
 from webapp.engine import logfile
 from webapp.engine.supervisor import Engine
 from webapp.errors import NotFound, error_body
+from webapp.ops.report import StatusReport
 from webapp.ops.status import StatusMonitor
 from webapp.web.deps import Admin
 from webapp.web.schemas import ERRORS, Health, LogTail, Readiness
@@ -27,7 +28,7 @@ def health_router(engine: Engine, monitor: StatusMonitor, metrics: ChatMetrics) 
         return Response(metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
 
     @router.get("/api/status")
-    async def status(_: Admin) -> dict[str, Any]:
+    async def status(_: Admin) -> StatusReport:
         """The status report the status tab shows: engine state, phases, live figures, GPUs, database."""
         return await monitor.report()
 
