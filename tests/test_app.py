@@ -15,7 +15,7 @@ import pytest
 
 from tests.helpers import SERVED_NAME, LiveApp, free_port, make_settings, serve
 from webapp.application import client_model_name, create_app
-from webapp.chat.service import TurnEnded
+from webapp.chat.events import TurnEnded
 from webapp.engine.tiny_model import SCRIPT_ANSWER
 from webapp.errors import EngineNotReady
 

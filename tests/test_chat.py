@@ -12,7 +12,9 @@ from sqlalchemy import event
 
 from tests.fakes import FakeEngine, Reply, serve_fake
 from tests.helpers import SERVED_NAME, LiveApp, make_settings
-from webapp.chat.service import ChatEvent, ChatService, Notice, Sampling, TurnEnded, model_messages
+from webapp.chat.events import ChatEvent, Notice, TurnEnded
+from webapp.chat.sampling import Sampling
+from webapp.chat.service import ChatService, model_messages
 from webapp.db.records import MessageRecord
 from webapp.db.store import FinalAnswer, Store
 from webapp.db.tables import MessageState

@@ -9,13 +9,6 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 MODULE_LIMIT = 400
 FUNCTION_LIMIT = 80
-SPLITTING = "being split by the architecture issue"
-
-# What is still over its limit, with the reason: `path` for a module, `path::name` for a function
-# (`Class.method`, `outer.inner`). Entries leave as they are split; none join.
-OVER_THE_LIMIT: dict[str, str] = {
-    "webapp/chat/service.py": SPLITTING,
-}
 
 
 def function_sizes(source: str) -> dict[str, int]:
@@ -54,15 +47,8 @@ def limit(name: str) -> int:
 
 
 def test_no_module_or_function_is_over_its_limit() -> None:
-    over = {name: size for name, size in sizes().items() if size > limit(name) and name not in OVER_THE_LIMIT}
+    over = {name: size for name, size in sizes().items() if size > limit(name)}
     assert not over, f"over {MODULE_LIMIT} lines (a module) or {FUNCTION_LIMIT} (a function): split them: {over}"
-
-
-def test_the_allowlist_names_only_what_is_still_over() -> None:
-    found = sizes()
-    done = {name: found.get(name) for name in OVER_THE_LIMIT if found.get(name, 0) <= limit(name)}
-    assert not done, f"within the limit now (or gone): take them out of OVER_THE_LIMIT: {done}"
-    assert set(OVER_THE_LIMIT.values()) == {SPLITTING}
 
 
 def test_methods_nested_functions_and_async_ones_are_measured_without_decorators() -> None:

@@ -12,82 +12,28 @@ import asyncio
 import time
 from collections.abc import AsyncGenerator, Callable, Sequence
 from contextlib import aclosing
-from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from webapp.chat.batches import Batches
 from webapp.chat.claims import TurnClaims
 from webapp.chat.context import answer_budget, cut_points, history_target, prompt_token_bound
+from webapp.chat.draft import Draft, final_fields
+from webapp.chat.events import ChatEvent, Notice, TurnEnded
 from webapp.chat.metrics import ChatMetrics
+from webapp.chat.sampling import Preferences, Sampling
 from webapp.db.records import ConversationInfo, MessageRecord, SharedSnapshot, ShareInfo
 from webapp.db.store import FinalAnswer, Store
 from webapp.db.tables import MessageState
 from webapp.engine.supervisor import Engine
 from webapp.errors import AppError, InvalidInput, TooLarge
 from webapp.limits import Admission
-from webapp.llm.client import DEFAULT_MAX_TOKENS, RECOMMENDED_TEMPERATURE, RECOMMENDED_TOP_P, ChatBackend, StreamEnd
+from webapp.llm.client import ChatBackend, StreamEnd
 from webapp.llm.prompt import r1_messages
-from webapp.llm.reasoning import Piece
 
 MAX_MESSAGE_CHARS = 32_000
-MAX_PERSONA_CHARS = 4_000
 CHECKPOINT_SECONDS = 5.0
 
 T = TypeVar("T")
-
-
-@dataclass(frozen=True, slots=True)
-class Sampling:
-    """How one answer is sampled; the defaults are the model card's."""
-
-    temperature: float = RECOMMENDED_TEMPERATURE
-    top_p: float = RECOMMENDED_TOP_P
-    max_tokens: int | None = DEFAULT_MAX_TOKENS
-    math: bool = False
-    persona: str = ""
-
-    def __post_init__(self) -> None:
-        if not 0 <= self.temperature <= 2:
-            raise InvalidInput(f"Temperature must be between 0 and 2, not {self.temperature}.")
-        if not 0 < self.top_p <= 1:
-            raise InvalidInput(f"top_p must be above 0 and at most 1, not {self.top_p}.")
-        if self.max_tokens is not None and self.max_tokens < 1:
-            raise InvalidInput(f"max_tokens must be at least 1, not {self.max_tokens}.")
-        if len(self.persona) > MAX_PERSONA_CHARS:
-            raise InvalidInput(f"The persona text is longer than {MAX_PERSONA_CHARS:,} characters.")
-
-
-@dataclass(frozen=True, slots=True)
-class Preferences:
-    """An owner's settings: how their next answers are sampled and shown."""
-
-    temperature: float = RECOMMENDED_TEMPERATURE
-    top_p: float = RECOMMENDED_TOP_P
-    max_tokens: int | None = DEFAULT_MAX_TOKENS
-    math: bool = False
-    show_reasoning: bool = True
-    persona: str = ""
-
-    def sampling(self) -> Sampling:
-        return Sampling(self.temperature, self.top_p, self.max_tokens, self.math, self.persona)
-
-
-@dataclass(frozen=True, slots=True)
-class Notice:
-    """Something the user should know about this turn (earlier messages left out, say)."""
-
-    text: str
-
-
-@dataclass(frozen=True, slots=True)
-class TurnEnded:
-    """The stored assistant message, in whatever state the turn ended; `error` if it failed."""
-
-    message: MessageRecord
-    error: AppError | None = None
-
-
-ChatEvent = Piece | Notice | TurnEnded
 
 
 def validate_message(text: object, limit: int = MAX_MESSAGE_CHARS) -> str:
@@ -112,66 +58,6 @@ def model_messages(history: Sequence[MessageRecord]) -> list[dict[str, str]]:
             continue
         out.append({"role": message.role, "content": message.content})
     return out
-
-
-@dataclass
-class _Draft:
-    """An answer being written."""
-
-    started: float = field(default_factory=time.monotonic)
-    reasoning: list[str] = field(default_factory=list)
-    content: list[str] = field(default_factory=list)
-    reasoning_deltas: int = 0  # stream deltas (about a token each), as the pieces say
-    answer_deltas: int = 0
-    first_token: float | None = None
-    answer_began: float | None = None
-    end: StreamEnd | None = None
-    message_id: int | None = None
-    earlier_reasoning_tokens: int = 0  # a continued answer keeps its first part's counts
-    earlier_answer_tokens: int = 0
-
-    @classmethod
-    def continuing(cls, message: MessageRecord) -> _Draft:
-        return cls(
-            reasoning=[message.reasoning] if message.reasoning else [],
-            content=[message.content] if message.content else [],
-            answer_began=time.monotonic() if message.content else None,
-            message_id=message.id,
-            earlier_reasoning_tokens=message.reasoning_tokens or 0,
-            earlier_answer_tokens=message.answer_tokens or 0,
-        )
-
-    def add(self, piece: Piece) -> None:
-        now = time.monotonic()
-        if self.first_token is None:
-            self.first_token = now
-        if piece.kind == "reasoning":
-            self.reasoning.append(piece.text)
-            self.reasoning_deltas += piece.tokens
-        else:
-            if self.answer_began is None:
-                self.answer_began = now
-            self.content.append(piece.text)
-            self.answer_deltas += piece.tokens
-
-    def fields(self) -> dict[str, Any]:
-        now = time.monotonic()
-        completion = self.end.completion_tokens if self.end else None
-        answer_deltas = self.answer_deltas
-        answer_tokens = completion - self.reasoning_deltas if completion is not None else answer_deltas
-        generated = completion if completion is not None else self.reasoning_deltas + answer_deltas
-        elapsed = now - self.first_token if self.first_token is not None else 0.0
-        return {
-            "content": "".join(self.content),
-            "reasoning": "".join(self.reasoning),
-            "finish_reason": self.end.finish_reason if self.end else None,
-            "prompt_tokens": self.end.prompt_tokens if self.end else None,
-            "reasoning_tokens": self.earlier_reasoning_tokens + self.reasoning_deltas,
-            "answer_tokens": self.earlier_answer_tokens + max(answer_tokens, 0),
-            "ttft_ms": (self.first_token - self.started) * 1000 if self.first_token is not None else None,
-            "tokens_per_s": generated / elapsed if elapsed > 0 and generated > 1 else None,
-            "thinking_s": ((self.answer_began or now) - self.started) if self.reasoning else None,
-        }
 
 
 class ChatService:
@@ -424,7 +310,7 @@ class ChatService:
             messages = model_messages(history)
             if sampling.persona.strip():
                 messages.insert(len(messages) - 1, {"role": "system", "content": sampling.persona})
-            draft = _Draft.continuing(continuing) if continuing is not None else _Draft()
+            draft = Draft.continuing(continuing) if continuing is not None else Draft()
             state = MessageState.ERROR
             error: AppError | None = None
             model = None
@@ -472,7 +358,7 @@ class ChatService:
                 # Written by a thread that a cancellation cannot stop, so a stopped turn still keeps
                 # what it had; a second cancellation while it writes ends the wait, not the write.
                 # Answers that end together are written together, as turns that start together are.
-                final = (owner, conversation_id, draft.message_id, _final_fields(draft, state, error, model, sampling))
+                final = (owner, conversation_id, draft.message_id, final_fields(draft, state, error, model, sampling))
                 record = await asyncio.shield(self._answer_saves.call(final))
         finally:
             # Once the answer is written (the next turn reads it), and before TurnEnded: a reader
@@ -480,25 +366,10 @@ class ChatService:
             self._claims.release(key)
         yield TurnEnded(record, error)
 
-    async def _checkpoint(self, owner: str, conversation_id: str, draft: _Draft) -> None:
+    async def _checkpoint(self, owner: str, conversation_id: str, draft: Draft) -> None:
         fields = draft.fields() | {"state": MessageState.STREAMING}
         if draft.message_id is None:
             record = await self._db(self.store.add_message, owner, conversation_id, role="assistant", **fields)
             draft.message_id = record.id
         else:
             await self._db(self.store.update_message, draft.message_id, **fields)
-
-
-def _final_fields(
-    draft: _Draft, state: MessageState, error: AppError | None, model: str | None, sampling: Sampling
-) -> dict[str, Any]:
-    """The stored answer's columns as its turn ends."""
-    return draft.fields() | {
-        "state": state,
-        "error": str(error) if error else None,
-        "model": model,
-        "temperature": sampling.temperature,
-        "top_p": sampling.top_p,
-        "max_tokens": sampling.max_tokens,
-        "math": sampling.math,
-    }

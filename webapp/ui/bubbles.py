@@ -6,8 +6,8 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+from webapp.chat.events import ChatEvent, Notice
 from webapp.chat.render import display
-from webapp.chat.service import ChatEvent, Notice
 from webapp.db.records import MessageRecord
 from webapp.db.tables import MessageState
 from webapp.llm.reasoning import Piece

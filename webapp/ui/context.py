@@ -13,7 +13,8 @@ import gradio as gr
 from webapp.auth.accounts import Identity
 from webapp.auth.authenticator import Authenticator
 from webapp.auth.gate import from_this_machine
-from webapp.chat.service import ChatService, Sampling
+from webapp.chat.sampling import Sampling
+from webapp.chat.service import ChatService
 from webapp.db.records import ConversationInfo, MessageRecord
 from webapp.errors import AppError
 from webapp.ops.status import StatusMonitor

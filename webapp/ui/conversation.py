@@ -8,7 +8,7 @@ from typing import Any
 
 import gradio as gr
 
-from webapp.chat.service import ChatEvent, TurnEnded
+from webapp.chat.events import ChatEvent, TurnEnded
 from webapp.db.records import MessageRecord
 from webapp.llm.reasoning import Piece
 from webapp.ui.bubbles import LATEX_DELIMITERS, Chat, LiveAnswer

@@ -6,7 +6,7 @@ from typing import Any
 
 import gradio as gr
 
-from webapp.chat.service import Preferences
+from webapp.chat.sampling import Preferences
 from webapp.ui.context import PRIVATE, Page, shown
 from webapp.ui.i18n import DEFAULT_LANG, t
 from webapp.ui.sidebar import Sidebar

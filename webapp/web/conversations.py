@@ -9,8 +9,9 @@ import orjson
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
+from webapp.chat.events import ChatEvent, Notice, TurnEnded
 from webapp.chat.export import to_json, to_markdown
-from webapp.chat.service import ChatEvent, ChatService, Notice, TurnEnded
+from webapp.chat.service import ChatService
 from webapp.db.records import ConversationInfo
 from webapp.errors import AppError
 from webapp.llm.reasoning import Piece

@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr
 
-from webapp.chat.service import Sampling
+from webapp.chat.sampling import Sampling
 from webapp.db.records import MessageRecord
 
 # -- requests ---------------------------------------------------------------------------------

@@ -1,0 +1,89 @@
+"""An answer as it is being written: its pieces, timings and token counts, and the columns it is stored with."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from webapp.chat.sampling import Sampling
+from webapp.db.records import MessageRecord
+from webapp.db.tables import MessageState
+from webapp.errors import AppError
+from webapp.llm.client import StreamEnd
+from webapp.llm.reasoning import Piece
+
+
+@dataclass
+class Draft:
+    """An answer being written."""
+
+    started: float = field(default_factory=time.monotonic)
+    reasoning: list[str] = field(default_factory=list)
+    content: list[str] = field(default_factory=list)
+    reasoning_deltas: int = 0  # stream deltas (about a token each), as the pieces say
+    answer_deltas: int = 0
+    first_token: float | None = None
+    answer_began: float | None = None
+    end: StreamEnd | None = None
+    message_id: int | None = None
+    earlier_reasoning_tokens: int = 0  # a continued answer keeps its first part's counts
+    earlier_answer_tokens: int = 0
+
+    @classmethod
+    def continuing(cls, message: MessageRecord) -> Draft:
+        return cls(
+            reasoning=[message.reasoning] if message.reasoning else [],
+            content=[message.content] if message.content else [],
+            answer_began=time.monotonic() if message.content else None,
+            message_id=message.id,
+            earlier_reasoning_tokens=message.reasoning_tokens or 0,
+            earlier_answer_tokens=message.answer_tokens or 0,
+        )
+
+    def add(self, piece: Piece) -> None:
+        now = time.monotonic()
+        if self.first_token is None:
+            self.first_token = now
+        if piece.kind == "reasoning":
+            self.reasoning.append(piece.text)
+            self.reasoning_deltas += piece.tokens
+        else:
+            if self.answer_began is None:
+                self.answer_began = now
+            self.content.append(piece.text)
+            self.answer_deltas += piece.tokens
+
+    def fields(self) -> dict[str, Any]:
+        now = time.monotonic()
+        completion = self.end.completion_tokens if self.end else None
+        answer_deltas = self.answer_deltas
+        answer_tokens = completion - self.reasoning_deltas if completion is not None else answer_deltas
+        generated = completion if completion is not None else self.reasoning_deltas + answer_deltas
+        elapsed = now - self.first_token if self.first_token is not None else 0.0
+        return {
+            "content": "".join(self.content),
+            "reasoning": "".join(self.reasoning),
+            "finish_reason": self.end.finish_reason if self.end else None,
+            "prompt_tokens": self.end.prompt_tokens if self.end else None,
+            "reasoning_tokens": self.earlier_reasoning_tokens + self.reasoning_deltas,
+            "answer_tokens": self.earlier_answer_tokens + max(answer_tokens, 0),
+            "ttft_ms": (self.first_token - self.started) * 1000 if self.first_token is not None else None,
+            "tokens_per_s": generated / elapsed if elapsed > 0 and generated > 1 else None,
+            "thinking_s": ((self.answer_began or now) - self.started) if self.reasoning else None,
+        }
+
+
+def final_fields(
+    draft: Draft, state: MessageState, error: AppError | None, model: str | None, sampling: Sampling
+) -> dict[str, Any]:
+    """The stored answer's columns as its turn ends."""
+    return draft.fields() | {
+        "state": state,
+        "error": str(error) if error else None,
+        "model": model,
+        "temperature": sampling.temperature,
+        "top_p": sampling.top_p,
+        "max_tokens": sampling.max_tokens,
+        "math": sampling.math,
+    }
