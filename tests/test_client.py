@@ -8,8 +8,8 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any
 
-import aiohttp
-import httpx
+import httpx2
+import openai
 import pytest
 
 from tests.fakes import FakeEngine, Reply, serve_fake
@@ -25,8 +25,9 @@ from webapp.errors import (
     EngineUnreachable,
     ModelNotFound,
 )
+from webapp.llm import client as client_module
 from webapp.llm.client import ModelClient, StreamEnd
-from webapp.llm.failures import EngineRefused, engine_error
+from webapp.llm.failures import engine_error
 from webapp.llm.pacer import FULL_READ, MOST_STREAM_PACE, STREAM_PACE, Pacer, until_tick
 from webapp.llm.prompt import r1_messages
 from webapp.llm.reasoning import Piece
@@ -224,11 +225,11 @@ async def test_an_idle_connection_is_given_up_before_the_engine_would_close_it()
     assert KEEPALIVE < 5  # vLLM's server closes a connection idle for 5 s
     fake = FakeEngine()
     with serve_fake(fake) as url:
-        transport = EngineTransport(keepalive=0.3)
+        http = httpx2.AsyncClient(transport=EngineTransport(keepalive=0.3))
         for pause in (0, 0.05, 0.6):
             await asyncio.sleep(pause)  # the point: the connection idles this long
-            assert (await transport.exchange("GET", f"{url}/models"))[0] == 200
-        await transport.aclose()
+            assert (await http.get(f"{url}/models")).status_code == 200
+        await http.aclose()
     assert fake.peers[0] == fake.peers[1] != fake.peers[2]  # kept while in use, not after 0.3 s idle
 
 
@@ -339,7 +340,38 @@ async def test_a_refused_connection_is_unreachable_not_a_timeout_in_async_calls(
     await client.aclose()
     # The log says what the library said, beside the user's plain message.
     [said] = [r.getMessage() for r in caplog.records if r.name == "webapp.llm.failures"]
-    assert "Nothing answers" in said and "ClientConnectorError: Cannot connect" in said
+    assert "Nothing answers" in said
+    assert "APIConnectionError: Connection error. <- ConnectError" in said  # the openai client's, and why
+    assert "ClientConnectorError: Cannot connect" in said
+
+
+async def test_the_engine_is_asked_through_the_openai_client(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The architecture's rule: the app talks to the engine with the `openai` SDK's clients (the
+    # async one and the sync one), so what the one translation receives is the SDK's typed errors.
+    received: list[BaseException] = []
+
+    def spy(exc: BaseException, *, base_url: str, model: str | None = None) -> AppError:
+        received.append(exc)
+        return engine_error(exc, base_url=base_url, model=model)
+
+    monkeypatch.setattr(client_module, "engine_error", spy)
+    fake = FakeEngine()
+    with serve_fake(fake) as url:
+        client = ModelClient(url.removesuffix("/v1") + "/v2")  # every route there answers 404
+        with pytest.raises(ModelNotFound):
+            await client.amodel_name()  # GET /v2/models
+        with pytest.raises(ModelNotFound):
+            await asyncio.to_thread(client.model_name)
+        client._model, client._template_opens_thinking = "m", True  # straight to the streamed chat
+        with pytest.raises(ModelNotFound, match="'m': not found"):
+            async for _ in client.astream(HELLO):
+                pass
+        with pytest.raises(ModelNotFound, match="'m': not found"):
+            await asyncio.to_thread(lambda: list(client.stream_chat(HELLO)))
+        await client.aclose()
+    assert fake.posted == ["/v2/chat/completions"] * 2
+    assert [type(exc) for exc in received] == [openai.NotFoundError] * 4
+    assert all(isinstance(exc, openai.APIStatusError) and exc.body == {"message": "not found"} for exc in received)
 
 
 async def test_a_silent_server_times_out() -> None:
@@ -407,21 +439,30 @@ def test_the_parser_gives_only_answer_when_told_and_fails_on_a_cut_or_failed_str
         StreamParser().feed(sse(delta(content="a"), {"error": "out of memory"}))
 
 
+CHAT = httpx2.Request("POST", "http://e/v1/chat/completions")
+
+
+def refused(status: int, body: bytes) -> openai.APIStatusError:
+    """The openai client's error for an engine's answer of `status` with `body`, made by the SDK itself."""
+    sdk = openai.OpenAI(base_url="http://e/v1", api_key="k")
+    return sdk._make_status_error_from_response(httpx2.Response(status, content=body, request=CHAT))
+
+
 @pytest.mark.parametrize(
     ("failure", "error", "said"),
     [
-        (EngineRefused(400, b'{"error": {"message": "maximum context length is 512 tokens"}}'), ContextTooLong, "512"),
-        (EngineRefused(404, b'{"message": "The model `x` does not exist."}'), ModelNotFound, "does not exist"),
-        (EngineRefused(401, b'{"error": "Unauthorized"}'), EngineError, "refused the API key"),
-        (EngineRefused(503, b"loading"), EngineNotReady, "not ready: loading"),
-        (EngineRefused(500, b""), EngineError, "answered 500: HTTP 500"),
+        (refused(400, b'{"error": {"message": "maximum context length is 512 tokens"}}'), ContextTooLong, "512"),
+        (refused(404, b'{"message": "The model `x` does not exist."}'), ModelNotFound, "does not exist"),
+        (refused(401, b'{"error": "Unauthorized"}'), EngineError, "refused the API key"),
+        (refused(503, b"loading"), EngineNotReady, "not ready: loading"),
+        (refused(500, b""), EngineError, "answered 500: HTTP 500"),
         (StreamFailed("The engine closed the stream early."), EngineError, "closed the stream"),
-        (ConnectionRefusedError(111, "refused"), EngineUnreachable, "Nothing answers at http://e/v1"),
-        (aiohttp.ServerDisconnectedError(), EngineUnreachable, "Nothing answers"),
-        (httpx.ConnectError("refused"), EngineUnreachable, "Nothing answers"),
+        (openai.APIConnectionError(request=CHAT), EngineUnreachable, "Nothing answers at http://e/v1"),
+        (openai.APITimeoutError(request=CHAT), EngineTimeout, "did not answer in time"),
+        (httpx2.RemoteProtocolError("Server disconnected"), EngineUnreachable, "Nothing answers"),  # mid-stream
+        (httpx2.ReadTimeout("slow"), EngineTimeout, "did not answer in time"),
+        (ConnectionRefusedError(111, "refused"), EngineUnreachable, "Nothing answers"),
         (TimeoutError(), EngineTimeout, "did not answer in time"),
-        (aiohttp.SocketTimeoutError(), EngineTimeout, "did not answer in time"),
-        (httpx.ReadTimeout("slow"), EngineTimeout, "did not answer in time"),
         (ValueError("odd"), EngineError, "ValueError: odd"),
     ],
 )

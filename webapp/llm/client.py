@@ -2,27 +2,29 @@
 
 It follows R1's rules (see `prompt`), discovers the served model name when none is
 given, yields thinking and answer apart (`stream`), and raises the app's own errors
-(`failures`) instead of printing them and returning "请求失败". The app uses the
-asynchronous half; scripts may use the synchronous one (`simple_chat`, `stream_chat`).
+(`failures`) instead of printing them and returning "请求失败". It talks to the engine
+with the `openai` client: the app uses the asynchronous half (`openai.AsyncOpenAI`, on
+the aiohttp `transport`); scripts may use the synchronous one (`openai.OpenAI`:
+`simple_chat`, `stream_chat`, `complete`).
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-import httpx
+import httpx2
+import openai
 
 from webapp.errors import AppError, ContextTooLong, ModelNotFound
-from webapp.llm.failures import EngineRefused, engine_error
+from webapp.llm.failures import engine_error
 from webapp.llm.pacer import Pacer
 from webapp.llm.prompt import r1_messages
 from webapp.llm.reasoning import OPEN_TAG as THINK_OPEN
 from webapp.llm.reasoning import Piece
 from webapp.llm.stream import StreamEnd, StreamEvent, StreamParser
-from webapp.llm.transport import CHUNK, USER_AGENT, EngineTransport, reading_of
+from webapp.llm.transport import PER_REQUEST, EngineTransport, async_openai, reading_of, sync_openai, vllm_http
 
 __all__ = [
     "DEFAULT_MAX_TOKENS",
@@ -122,11 +124,11 @@ def chat_body(
     return body
 
 
-def _answer(status: int, body: bytes) -> Any:
-    """The JSON of an engine's answer; `EngineRefused` for an error status."""
-    if status != 200:
-        raise EngineRefused(status, body)
-    return json.loads(body)
+# The streamed chat is the SDK's generic POST with `cast_to=httpx2.Response, stream=True`: the SDK
+# hands back the response with its body unread, for the one parser (what `with_streaming_response`
+# does, without a raw-response header on the wire). Its typed `create` would check the request and
+# build a typed chunk per token, costing more than the app spends on everything else.
+_STREAMED: openai.RequestOptions = {"headers": PER_REQUEST}
 
 
 class ModelClient:
@@ -148,8 +150,10 @@ class ModelClient:
         self._model = model
         self._timeout = timeout
         self.pacer = pacer if pacer is not None else Pacer()
-        self._transport = EngineTransport(api_key=self._api_key, timeout=timeout)
-        self._sync: httpx.Client | None = None
+        self._transport = EngineTransport()  # the async clients' connections, to pause a resting stream's
+        self._async: openai.AsyncOpenAI | None = None
+        self._sync: openai.OpenAI | None = None
+        self._http: httpx2.AsyncClient | None = None
         self._template_opens_thinking: bool | None = None
         self._missing_routes: set[str] = set()  # vLLM's own routes this server answered 404 to
         # The engine's max_model_len, as its last token count said; None until then, and again
@@ -162,11 +166,22 @@ class ModelClient:
             self.context_length = None  # count the next prompts again
         return error
 
-    def _sync_http(self) -> httpx.Client:
+    def _async_client(self) -> openai.AsyncOpenAI:
+        if self._async is None:
+            self._async = async_openai(
+                self.base_url, api_key=self._api_key, timeout=self._timeout, transport=self._transport
+            )
+        return self._async
+
+    def _sync_client(self) -> openai.OpenAI:
         if self._sync is None:
-            headers = {"Authorization": f"Bearer {self._api_key}", "User-Agent": USER_AGENT}
-            self._sync = httpx.Client(timeout=self._timeout, headers=headers)
+            self._sync = sync_openai(self.base_url, api_key=self._api_key, timeout=self._timeout)
         return self._sync
+
+    def _http_client(self) -> httpx2.AsyncClient:
+        if self._http is None:
+            self._http = vllm_http(api_key=self._api_key, timeout=self._timeout, transport=self._transport)
+        return self._http
 
     # -- model discovery ------------------------------------------------------
 
@@ -174,26 +189,23 @@ class ModelClient:
         """The served model name: the configured one, or the first the server lists."""
         if self._model is None:
             try:
-                response = self._sync_http().get(f"{self.base_url}/models")
-                listing = _answer(response.status_code, response.content)
+                models = self._sync_client().models.list(extra_headers=PER_REQUEST).data
             except Exception as exc:
                 raise self._failure(exc) from exc
-            self._model = self._first_model(listing)
+            self._model = self._first_model([model.id for model in models])
         return self._model
 
     async def amodel_name(self) -> str:
         """`model_name`, without blocking the event loop."""
         if self._model is None:
             try:
-                listing = _answer(*await self._transport.exchange("GET", f"{self.base_url}/models"))
+                page = await self._async_client().models.list(extra_headers=PER_REQUEST)
             except Exception as exc:
                 raise self._failure(exc) from exc
-            self._model = self._first_model(listing)
+            self._model = self._first_model([model.id for model in page.data])
         return self._model
 
-    def _first_model(self, listing: Any) -> str:
-        models = listing.get("data") if isinstance(listing, dict) else None
-        ids = [str(model["id"]) for model in models or [] if isinstance(model, dict) and "id" in model]
+    def _first_model(self, ids: list[str]) -> str:
         if not ids:
             raise ModelNotFound(f"The engine at {self.base_url} serves no model.")
         return ids[0]
@@ -215,11 +227,14 @@ class ModelClient:
         )
         parser = StreamParser()
         try:
-            with self._sync_http().stream("POST", f"{self.base_url}/chat/completions", json=body) as response:
-                if response.status_code != 200:
-                    raise EngineRefused(response.status_code, response.read())
+            response = self._sync_client().post(
+                "/chat/completions", cast_to=httpx2.Response, body=body, options=_STREAMED, stream=True
+            )
+            try:
                 for data in response.iter_bytes():
                     yield from parser.feed(data)
+            finally:
+                response.close()
             yield from parser.close()
         except Exception as exc:
             raise self._failure(exc) from exc
@@ -273,17 +288,20 @@ class ModelClient:
                 messages, model=await self.amodel_name(), temperature=temperature, top_p=top_p,
                 max_tokens=max_tokens, math=math, prefix=prefix,
             )  # fmt: skip
-            async with self._transport.open("POST", f"{self.base_url}/chat/completions", body) as response:
-                if response.status != 200:
-                    raise EngineRefused(response.status, await response.read())
+            response = await self._async_client().post(
+                "/chat/completions", cast_to=httpx2.Response, body=body, options=_STREAMED, stream=True
+            )
+            try:
                 connection = reading_of(response)
                 with self.pacer.reading():
-                    async for data in response.content.iter_chunked(CHUNK):
+                    async for data in response.aiter_bytes():
                         pieces = parser.feed(data)
                         for piece in pieces:
                             yield piece
                         if pieces:
                             await self.pacer.after_read(connection, size=len(data), finished=parser.finished, pace=pace)
+            finally:
+                await response.aclose()
             for piece in parser.close():
                 yield piece
         except AppError:
@@ -294,19 +312,25 @@ class ModelClient:
 
     # -- vLLM's own routes ----------------------------------------------------
 
+    async def aprobe(self, route: str, *, seconds: float) -> httpx2.Response:
+        """GET one of vLLM's own routes beside `/v1` (`/health`, `/metrics`), waiting at most `seconds`
+        for each step. What fails is raised as httpx2 said it, untranslated and unlogged: a poll's to
+        judge (`endpoints`)."""
+        return await self._http_client().get(f"{self.base_url.removesuffix('/v1')}{route}", timeout=seconds)
+
     async def _vllm_post(self, route: str, body: dict[str, Any]) -> dict[str, Any] | None:
         """POST to one of vLLM's own routes beside `/v1`; None where the server has no such route."""
         if route in self._missing_routes:
             return None
         root = self.base_url.removesuffix("/v1")
         try:
-            status, answer = await self._transport.exchange("POST", f"{root}{route}", body)
+            response = await self._http_client().post(f"{root}{route}", json=body)
         except Exception as exc:
             raise self._failure(exc) from exc
-        if status == 404:
+        if response.status_code == 404:
             self._missing_routes.add(route)  # not a vLLM server: no need to ask at every turn
         try:
-            data = json.loads(answer) if status == 200 else None
+            data = response.json() if response.status_code == 200 else None
         except ValueError:
             return None
         return data if isinstance(data, dict) else None
@@ -354,6 +378,11 @@ class ModelClient:
 
     async def aclose(self) -> None:
         """Release the HTTP connections."""
+        if self._async is not None:
+            await self._async.close()
+        if self._http is not None:
+            await self._http.aclose()
         await self._transport.aclose()
         if self._sync is not None:
             self._sync.close()
+        self._async = self._sync = self._http = None  # made again if used again

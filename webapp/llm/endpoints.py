@@ -18,7 +18,7 @@ from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import httpx
+import httpx2
 
 from webapp.engine import logfile as engine_log
 from webapp.errors import EngineUnreachable
@@ -33,6 +33,7 @@ from webapp.llm.client import (
 
 log = logging.getLogger(__name__)
 POLL_SECONDS = 1.0
+POLL_TIMEOUT = 2.0  # seconds for each of a poll's requests
 
 
 @dataclass
@@ -103,17 +104,15 @@ class EndpointPool:
             self._poller = asyncio.create_task(self._poll_forever(), name="endpoint-poll")
 
     async def _poll_forever(self) -> None:
-        async with httpx.AsyncClient(timeout=2.0) as http:
-            while True:
-                await asyncio.gather(*(self._poll(http, e) for e in self.endpoints))
-                await asyncio.sleep(POLL_SECONDS)
+        while True:
+            await asyncio.gather(*(self._poll(e) for e in self.endpoints))
+            await asyncio.sleep(POLL_SECONDS)
 
-    async def _poll(self, http: httpx.AsyncClient, endpoint: Endpoint) -> None:
-        root = endpoint.url.removesuffix("/v1")
+    async def _poll(self, endpoint: Endpoint) -> None:
         try:
-            health = await http.get(f"{root}/health")
-            metrics = await http.get(f"{root}/metrics")
-        except httpx.HTTPError as exc:
+            health = await endpoint.client.aprobe("/health", seconds=POLL_TIMEOUT)
+            metrics = await endpoint.client.aprobe("/metrics", seconds=POLL_TIMEOUT)
+        except httpx2.HTTPError as exc:
             self._mark(endpoint, healthy=False, error=f"{type(exc).__name__}: {exc}")
             return
         if health.status_code != 200:
