@@ -287,9 +287,17 @@ async def test_the_launched_engine_gets_none_of_the_apps_secrets(
     try:
         assert engine.pid is not None
         # Read at once: the environment is the process's from its exec on (Popen returns after it).
-        environ = (await asyncio.to_thread(Path(f"/proc/{engine.pid}/environ").read_bytes)).split(b"\0")
+        environ: list[bytes] = []
+        for _ in range(40):  # read empty only while it is gone (a zombie): then the log says why
+            environ = (await asyncio.to_thread(Path(f"/proc/{engine.pid}/environ").read_bytes)).split(b"\0")
+            if any(environ):
+                break
+            await asyncio.sleep(0.05)
     finally:
         await engine.stop()
+    log = tmp_path / "engine.log"
+    tail = log.read_text(errors="replace")[-3000:] if log.exists() else ""
+    assert any(environ), f"the engine exited before its environment was read; its log:\n{tail}"
     names = {entry.partition(b"=")[0].decode() for entry in environ if entry}
     assert not names & secrets.keys()
     assert not any(value.encode() in entry for entry in environ for value in secrets.values())
