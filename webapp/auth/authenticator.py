@@ -21,7 +21,6 @@ from starlette.requests import Request, cookie_parser
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from webapp.auth.accounts import Accounts, Identity
-from webapp.auth.admin import require_admin
 from webapp.auth.gate import from_this_machine
 from webapp.auth.owner import ANONYMOUS_MAX_AGE, new_owner, sign, verify
 from webapp.errors import RateLimited, Unauthorized
@@ -49,10 +48,6 @@ def identity(request: Request) -> Identity:
     if found is None:
         raise Unauthorized("Sign in first.")
     return found
-
-
-def admin(request: Request) -> Identity:
-    return require_admin(identity(request))
 
 
 def slow_down(failures: int, *, free: int) -> float:

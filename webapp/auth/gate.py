@@ -159,7 +159,7 @@ class Gate:
         if origin:
             if origin != "null" and self._own_origin(origin_of(origin), host):
                 return None
-        elif fetch_site is None or fetch_site in ("same-origin", "none"):
+        elif fetch_site in (None, "none"):
             return None  # not a browser (curl, scripts), or the person's own navigation
         return Forbidden(
             f"This request came from another site's page ({origin or fetch_site}), so it was refused.",
