@@ -336,8 +336,9 @@ def cli(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
 
 def test_the_command_line_prints_a_table_and_writes_the_csv(live_app: LiveApp, tmp_path: Path) -> None:
     out = tmp_path / "runs.csv"
+    # `--api-key=KEY`, not `--api-key KEY`: a random key can begin with "-", which argparse takes for an option.
     done = cli(
-        "--base-url", live_app.engine.base_url, "--api-key", live_app.engine.api_key, "--model", SERVED_NAME,
+        "--base-url", live_app.engine.base_url, f"--api-key={live_app.engine.api_key}", "--model", SERVED_NAME,
         "--prompt", "2+2?", "--math", "--answer", "4", "--runs", "4", "--concurrency", "2", "--max-tokens", "64",
         "--csv", str(out),
     )  # fmt: skip
