@@ -26,6 +26,7 @@ import uvicorn
 from alembic import command
 from alembic.config import Config
 from fastapi import FastAPI
+from playwright.async_api import BrowserContext, Page, expect
 from sqlalchemy import Engine as DatabaseEngine
 from sqlalchemy import create_engine
 from sqlalchemy.engine import URL, make_url
@@ -325,6 +326,29 @@ def sse_events(response: httpx.Response) -> list[dict[str, Any]]:
 
 def chat(http: httpx.Client, conversation_id: str, **body: Any) -> httpx.Response:
     return http.post(f"/api/conversations/{conversation_id}/messages", json=body)
+
+
+# -- the page in Chromium -----------------------------------------------------------------------
+
+
+async def send(page: Page, text: str) -> None:
+    """Type and press Enter as a person would: once Send says the last turn is over."""
+    await expect(page.locator("#send")).to_be_enabled(timeout=30_000)
+    box = page.locator("#prompt textarea")
+    await box.fill(text)
+    await box.press("Enter")
+
+
+async def signed_in(context: BrowserContext, url: str, name: str, password: str) -> Page:
+    """A new page of `context`, signed in as `name` on the sign-in form."""
+    page = await context.new_page()
+    await page.goto(url)
+    await expect(page).to_have_url(f"{url}/login?next=/")
+    await page.get_by_label("User name").fill(name)
+    await page.get_by_label("Password").fill(password)
+    await page.get_by_role("button", name="Sign in").click()
+    await expect(page.locator("#signed-in-as")).to_contain_text(name, timeout=20_000)
+    return page
 
 
 # -- waiting on a condition -----------------------------------------------------------------------

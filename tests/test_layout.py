@@ -1,4 +1,5 @@
-"""webapp/ reads in one sitting: no module over 400 lines, no function or method over 80."""
+"""webapp/ reads in one sitting: no module over 400 lines, no function or method over 80; test modules share
+through tests/helpers.py, not each other."""
 
 from __future__ import annotations
 
@@ -49,6 +50,25 @@ def limit(name: str) -> int:
 def test_no_module_or_function_is_over_its_limit() -> None:
     over = {name: size for name, size in sizes().items() if size > limit(name)}
     assert not over, f"over {MODULE_LIMIT} lines (a module) or {FUNCTION_LIMIT} (a function): split them: {over}"
+
+
+def imported_modules(source: str) -> set[str]:
+    """The modules `source` imports, by their dotted names."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            found |= {node.module} | {f"{node.module}.{alias.name}" for alias in node.names}
+    return found
+
+
+def test_no_test_module_imports_another() -> None:
+    importing = {
+        path.name: sorted(name for name in imported_modules(path.read_text(encoding="utf-8")) if ".test_" in name)
+        for path in sorted((ROOT / "tests").glob("test_*.py"))
+    }
+    assert not {name: found for name, found in importing.items() if found}, "move what they share to tests/helpers.py"
 
 
 def test_methods_nested_functions_and_async_ones_are_measured_without_decorators() -> None:

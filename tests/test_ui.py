@@ -16,7 +16,7 @@ import pytest
 from playwright.async_api import Browser, Page, expect
 
 from tests.fakes import Reply
-from tests.helpers import FakeApp, LiveApp
+from tests.helpers import FakeApp, LiveApp, send
 from webapp.db.records import ConversationInfo
 from webapp.engine.tiny_model import REASONING_PIECES
 from webapp.ui.sessions import PageSessions
@@ -48,14 +48,6 @@ async def fake_page(browser: Browser, fake_app: FakeApp) -> AsyncIterator[Page]:
     await page.goto(fake_app.url)
     yield page
     await context.close()
-
-
-async def send(page: Page, text: str) -> None:
-    """Type and press Enter as a person would: once Send says the last turn is over."""
-    await expect(page.locator("#send")).to_be_enabled(timeout=30_000)
-    box = page.locator("#prompt textarea")
-    await box.fill(text)
-    await box.press("Enter")
 
 
 async def test_a_question_streams_its_thinking_and_answer(page: Page) -> None:

@@ -5,10 +5,9 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
-from playwright.async_api import Browser, BrowserContext, Page, expect
+from playwright.async_api import Browser, BrowserContext, expect
 
-from tests.helpers import ADMIN_PASSWORD, USERS, LiveApp, app_beside, sign_in
-from tests.test_ui import send
+from tests.helpers import ADMIN_PASSWORD, USERS, LiveApp, app_beside, send, sign_in, signed_in
 
 pytestmark = pytest.mark.browser
 
@@ -26,17 +25,6 @@ async def context(browser: Browser) -> AsyncIterator[BrowserContext]:
     context = await browser.new_context(viewport={"width": 1200, "height": 900})
     yield context
     await context.close()
-
-
-async def signed_in(context: BrowserContext, url: str, name: str, password: str) -> Page:
-    page = await context.new_page()
-    await page.goto(url)
-    await expect(page).to_have_url(f"{url}/login?next=/")
-    await page.get_by_label("User name").fill(name)
-    await page.get_by_label("Password").fill(password)
-    await page.get_by_role("button", name="Sign in").click()
-    await expect(page.locator("#signed-in-as")).to_contain_text(name, timeout=20_000)
-    return page
 
 
 async def test_a_wrong_password_is_told_and_the_right_one_opens_the_chat(context: BrowserContext, url: str) -> None:

@@ -11,8 +11,7 @@ from urllib.parse import urlsplit
 import pytest
 from playwright.async_api import Browser, Page, expect
 
-from tests.helpers import ADMIN_PASSWORD, USERS, LiveApp, app_beside
-from tests.test_ui_access import signed_in
+from tests.helpers import ADMIN_PASSWORD, USERS, LiveApp, app_beside, signed_in
 from webapp.ops.evaluation.report import CSV_FIELDS
 
 pytestmark = pytest.mark.browser
