@@ -13,7 +13,7 @@ from sqlalchemy import event
 from tests.fakes import FakeEngine, Reply, serve_fake
 from tests.helpers import SERVED_NAME, LiveApp, make_settings
 from webapp.chat.events import ChatEvent, Notice, TurnEnded
-from webapp.chat.sampling import Sampling
+from webapp.chat.preferences import Preferences
 from webapp.chat.service import ChatService, model_messages
 from webapp.db.records import MessageRecord
 from webapp.db.store import FinalAnswer, Store
@@ -23,6 +23,7 @@ from webapp.engine.tiny_model import REASONING_PIECES, SCRIPT_ANSWER, SCRIPT_REA
 from webapp.errors import Conflict, ContextTooLong, EngineError, EngineNotReady, InvalidInput, NotFound
 from webapp.llm.client import ModelClient, TokenCount
 from webapp.llm.reasoning import Piece
+from webapp.llm.sampling import Sampling
 
 OWNER = "owner-1"
 
@@ -374,3 +375,14 @@ def test_history_sent_to_the_model_has_answers_only() -> None:
 def test_out_of_range_sampling_is_refused(values: dict[str, object], message: str) -> None:
     with pytest.raises(InvalidInput, match=message):
         Sampling(**values)  # type: ignore[arg-type]
+
+
+async def test_preferences_are_kept_per_owner_as_one_sampling_and_how_the_thinking_shows(store: Store) -> None:
+    service = ChatService(Engine(make_settings()), ModelClient("http://127.0.0.1:9/v1"), store)
+    assert await service.preferences(OWNER) == Preferences()
+    mine = Preferences(Sampling(temperature=0.7, top_p=0.9, max_tokens=100, math=True, persona="p"), False)
+    assert await service.save_preferences(OWNER, mine) == mine
+    assert await service.preferences(OWNER) == mine
+    assert await service.preferences("someone else") == Preferences()
+    await service.save_preferences(OWNER, Preferences())
+    assert await service.preferences(OWNER) == Preferences()

@@ -31,6 +31,7 @@ from webapp.llm.failures import engine_error
 from webapp.llm.pacer import FULL_READ, MOST_STREAM_PACE, STREAM_PACE, Pacer, until_tick
 from webapp.llm.prompt import r1_messages
 from webapp.llm.reasoning import Piece
+from webapp.llm.sampling import Sampling
 from webapp.llm.stream import ServerSentData, StreamFailed, StreamParser
 from webapp.llm.transport import KEEPALIVE, EngineTransport, Reading
 
@@ -66,7 +67,7 @@ def test_stream_chat_returns_the_script_split_exactly(client: ModelClient) -> No
 
 
 async def test_async_stream_is_the_same_even_at_high_temperature(client: ModelClient) -> None:
-    events = [e async for e in client.astream(HELLO, temperature=2.0, top_p=1.0)]
+    events = [e async for e in client.astream(HELLO, Sampling(temperature=2.0, top_p=1.0))]
     reasoning, answer, end = collect(events)
     assert (reasoning, answer, end.finish_reason) == (SCRIPT_REASONING, SCRIPT_ANSWER, "stop")
 

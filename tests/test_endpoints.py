@@ -18,6 +18,7 @@ from webapp.errors import EngineUnreachable
 from webapp.llm.client import ModelClient, StreamEnd
 from webapp.llm.endpoints import Endpoint, EndpointPool, pick, queue_depth
 from webapp.llm.reasoning import Piece
+from webapp.llm.sampling import Sampling
 
 QUESTION = [{"role": "user", "content": "hi"}]
 
@@ -88,7 +89,7 @@ def busy() -> Iterator[tuple[str, FastAPI]]:
 
 async def answer(pool: EndpointPool) -> str:
     text = ""
-    async for event in pool.astream(QUESTION, max_tokens=64):
+    async for event in pool.astream(QUESTION, Sampling(max_tokens=64)):
         if isinstance(event, Piece) and event.kind == "content":
             text += event.text
         assert not isinstance(event, StreamEnd) or event.finish_reason is not None

@@ -19,6 +19,7 @@ from webapp.engine.tiny_model import ANSWER_PIECES, SCRIPT_ANSWER
 from webapp.errors import EngineUnreachable, InvalidInput
 from webapp.llm.client import ModelClient, StreamEvent, TokenCount
 from webapp.llm.prompt import MATH_INSTRUCTION
+from webapp.llm.sampling import RECOMMENDED, Sampling
 from webapp.ops.evaluation.answers import answer_key, answer_of, extract_boxed, normalise_answer, same_answer
 from webapp.ops.evaluation.cli import main
 from webapp.ops.evaluation.questions import BUILTIN_MATH, Question
@@ -216,10 +217,13 @@ def boxed(value: str) -> Reply:
     return Reply(["Compute."], [f"So the answer is \\boxed{{{value}}}."])
 
 
-async def evaluate(url: str, questions: list[Question], **options: int) -> list[RunResult]:
+async def evaluate(
+    url: str, questions: list[Question], *, runs: int, concurrency: int, max_tokens: int | None = None
+) -> list[RunResult]:
+    sampling = Sampling(max_tokens=max_tokens)
     client = ModelClient(url)
     try:
-        return await run_evaluation(client, questions, **options)  # type: ignore[arg-type]
+        return await run_evaluation(client, questions, runs=runs, concurrency=concurrency, sampling=sampling)
     finally:
         await client.aclose()
 
@@ -259,11 +263,13 @@ class Counting:
     ) -> TokenCount | None:
         return await self.client.acount_tokens(messages, math=math, prefix=prefix)
 
-    async def astream(self, messages: Iterable[Mapping[str, object]], **options: object) -> AsyncIterator[StreamEvent]:
+    async def astream(
+        self, messages: Iterable[Mapping[str, object]], sampling: Sampling = RECOMMENDED, *, pace: float | None = None
+    ) -> AsyncIterator[StreamEvent]:
         self.open += 1
         self.most = max(self.most, self.open)
         try:
-            async for event in self.client.astream(messages, **options):  # type: ignore[arg-type]
+            async for event in self.client.astream(messages, sampling, pace=pace):
                 yield event
         finally:
             self.open -= 1

@@ -6,12 +6,12 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from webapp.chat.sampling import Sampling
 from webapp.db.records import MessageRecord
 from webapp.db.tables import MessageState
 from webapp.errors import AppError
 from webapp.llm.client import StreamEnd
 from webapp.llm.reasoning import Piece
+from webapp.llm.sampling import Sampling
 
 
 @dataclass

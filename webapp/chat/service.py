@@ -12,6 +12,7 @@ import asyncio
 import time
 from collections.abc import AsyncGenerator, Callable, Sequence
 from contextlib import aclosing
+from dataclasses import replace
 from typing import Any, TypeVar
 
 from webapp.chat.batches import Batches
@@ -20,7 +21,7 @@ from webapp.chat.context import answer_budget, cut_points, history_target, promp
 from webapp.chat.draft import Draft, final_fields
 from webapp.chat.events import ChatEvent, Notice, TurnEnded
 from webapp.chat.metrics import ChatMetrics
-from webapp.chat.sampling import Preferences, Sampling
+from webapp.chat.preferences import Preferences
 from webapp.db.records import ConversationInfo, MessageRecord, SharedSnapshot, ShareInfo
 from webapp.db.store import FinalAnswer, Store
 from webapp.db.tables import MessageState
@@ -29,6 +30,7 @@ from webapp.errors import AppError, InvalidInput, TooLarge
 from webapp.limits import Admission
 from webapp.llm.client import ChatBackend, StreamEnd
 from webapp.llm.prompt import r1_messages
+from webapp.llm.sampling import RECOMMENDED, Sampling
 
 MAX_MESSAGE_CHARS = 32_000
 CHECKPOINT_SECONDS = 5.0
@@ -121,12 +123,10 @@ class ChatService:
     async def preferences(self, owner: str) -> Preferences:
         """The owner's saved settings, or the model card's recommendations."""
         saved = await self._db(self.store.settings, owner)
-        return Preferences(**saved) if saved else Preferences()
+        return Preferences.from_columns(saved) if saved else Preferences()
 
     async def save_preferences(self, owner: str, preferences: Preferences) -> Preferences:
-        preferences.sampling()  # refuses out-of-range values before they are kept
-        fields = {name: getattr(preferences, name) for name in Preferences.__slots__}
-        await self._db(self.store.save_settings, owner, **fields)
+        await self._db(self.store.save_settings, owner, **preferences.columns())
         return preferences
 
     async def settled_messages(self, owner: str, conversation_id: str, within: float = 3.0) -> list[MessageRecord]:
@@ -208,19 +208,19 @@ class ChatService:
         owner: str,
         conversation_id: str,
         history: list[MessageRecord],
-        sampling: Sampling | None = None,
+        sampling: Sampling = RECOMMENDED,
         continuing: MessageRecord | None = None,
     ) -> AsyncGenerator[ChatEvent, None]:
         """Answer the conversation as a `begin…` call returned it (and go on with `continuing`)."""
         # The turn's own generator, not one wrapped around it: every piece would cross one more.
-        return self._answer(owner, conversation_id, sampling or Sampling(), history, continuing)
+        return self._answer(owner, conversation_id, sampling, history, continuing)
 
     # The turns in one call each, for callers with no use for the refusals before the stream.
     # A wrapper closes the turn it reads (`aclosing`): a reader that closes a turn rather than
     # cancel it still has its answer saved and its conversation given back at once.
 
     async def send(
-        self, owner: str, conversation_id: str, content: object, sampling: Sampling | None = None
+        self, owner: str, conversation_id: str, content: object, sampling: Sampling = RECOMMENDED
     ) -> AsyncGenerator[ChatEvent, None]:
         """Store the user's message, then answer it."""
         history = await self.begin(owner, conversation_id, content)
@@ -229,7 +229,7 @@ class ChatService:
                 yield event
 
     async def edit_last(
-        self, owner: str, conversation_id: str, content: object, sampling: Sampling | None = None
+        self, owner: str, conversation_id: str, content: object, sampling: Sampling = RECOMMENDED
     ) -> AsyncGenerator[ChatEvent, None]:
         """Replace the last user message (and its answer) and send the new text."""
         history = await self.begin(owner, conversation_id, content, replace_last=True)
@@ -238,7 +238,7 @@ class ChatService:
                 yield event
 
     async def regenerate(
-        self, owner: str, conversation_id: str, sampling: Sampling | None = None
+        self, owner: str, conversation_id: str, sampling: Sampling = RECOMMENDED
     ) -> AsyncGenerator[ChatEvent, None]:
         """Answer the last user message again, replacing the answer after it."""
         history = await self.begin_again(owner, conversation_id)
@@ -247,7 +247,7 @@ class ChatService:
                 yield event
 
     async def continue_answer(
-        self, owner: str, conversation_id: str, sampling: Sampling | None = None
+        self, owner: str, conversation_id: str, sampling: Sampling = RECOMMENDED
     ) -> AsyncGenerator[ChatEvent, None]:
         """Go on with the last answer where the length limit cut it."""
         history, cut = await self.begin_continuing(owner, conversation_id)
@@ -326,10 +326,7 @@ class ChatService:
                 last_checkpoint = draft.started
                 async for event in self.client.astream(
                     fitted,
-                    temperature=sampling.temperature,
-                    top_p=sampling.top_p,
-                    max_tokens=max_tokens or None,
-                    math=sampling.math,
+                    replace(sampling, max_tokens=max_tokens or None),
                     prefix=prefix,
                     answer_only=continuing is not None and bool(continuing.content),
                 ):

@@ -36,7 +36,8 @@ from webapp.errors import Conflict, InvalidInput, NotFound
 # the two-key form, a key space apart from STARTUP_LOCK's.
 CREATION_LOCK_SPACE = 0x72316363  # "r1cc"
 OWNER_LOCK = text("SELECT pg_advisory_xact_lock(:space, :key)")
-SETTING_FIELDS = ("temperature", "top_p", "max_tokens", "math", "show_reasoning", "persona")
+# An owner's settings: the settings table's columns but its key and when they were saved.
+SETTING_FIELDS = tuple(c.name for c in OwnerSettings.__table__.columns if c.name not in ("owner", "updated_at"))
 AUTO_TITLE_CHARS = 60  # a conversation's title until it is renamed: the start of its first message
 _MESSAGE_TEXTS = ("content", "reasoning", "error")
 

@@ -1,4 +1,4 @@
-"""Talking to the model: client, transport, stream parser, pacer, failures, reasoning, R1's prompt, endpoints.
+"""Talking to the model: client, sampling, transport, stream parser, pacer, failures, reasoning, R1 prompt, endpoints.
 
 May import: engine; settings, limits, errors (checked by `make lint`, import-linter).
 """

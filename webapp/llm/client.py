@@ -23,6 +23,7 @@ from webapp.llm.pacer import Pacer
 from webapp.llm.prompt import r1_messages
 from webapp.llm.reasoning import OPEN_TAG as THINK_OPEN
 from webapp.llm.reasoning import Piece
+from webapp.llm.sampling import DEFAULT_MAX_TOKENS, RECOMMENDED, RECOMMENDED_TEMPERATURE, RECOMMENDED_TOP_P, Sampling
 from webapp.llm.stream import StreamEnd, StreamEvent, StreamParser
 from webapp.llm.transport import PER_REQUEST, EngineTransport, async_openai, reading_of, sync_openai, vllm_http
 
@@ -33,15 +34,11 @@ __all__ = [
     "ChatBackend",
     "ModelClient",
     "Reply",
+    "Sampling",
     "StreamEnd",
     "StreamEvent",
     "TokenCount",
 ]
-
-RECOMMENDED_TEMPERATURE = 0.6
-RECOMMENDED_TOP_P = 0.95
-# None: as many as fit in the context, so R1's long thinking is not cut at an arbitrary 2048.
-DEFAULT_MAX_TOKENS: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,11 +78,8 @@ class ChatBackend(Protocol):
     def astream(
         self,
         messages: Iterable[Mapping[str, object]],
+        sampling: Sampling = ...,
         *,
-        temperature: float = ...,
-        top_p: float = ...,
-        max_tokens: int | None = ...,
-        math: bool = False,
         prefix: str | None = None,
         answer_only: bool = False,
         pace: float | None = ...,
@@ -96,26 +90,23 @@ class ChatBackend(Protocol):
 
 def chat_body(
     messages: Iterable[Mapping[str, object]],
+    sampling: Sampling,
     *,
     model: str,
-    temperature: float,
-    top_p: float,
-    max_tokens: int | None,
-    math: bool,
     prefix: str | None = None,
 ) -> dict[str, Any]:
-    """The request for a streamed chat completion, by R1's rules."""
-    chat = r1_messages(messages, math=math)
+    """The request for a streamed chat completion, by R1's rules (the messages as given: `persona` is the caller's)."""
+    chat = r1_messages(messages, math=sampling.math)
     body: dict[str, Any] = {
         "model": model,
         "messages": chat,
-        "temperature": temperature,
-        "top_p": top_p,
+        "temperature": sampling.temperature,
+        "top_p": sampling.top_p,
         "stream": True,
         "stream_options": {"include_usage": True},
     }
-    if max_tokens is not None:
-        body["max_tokens"] = max_tokens
+    if sampling.max_tokens is not None:
+        body["max_tokens"] = sampling.max_tokens
     if prefix is not None:
         # The answer goes on from `prefix` (vLLM's continue_final_message), which the
         # template keeps verbatim while it is still thinking, hence no stripping here.
@@ -221,10 +212,9 @@ class ModelClient:
         max_tokens: int | None = DEFAULT_MAX_TOKENS,
         math: bool = False,
     ) -> Iterator[StreamEvent]:
-        """Stream thinking and answer pieces, then a `StreamEnd`."""
-        body = chat_body(
-            messages, model=self.model_name(), temperature=temperature, top_p=top_p, max_tokens=max_tokens, math=math
-        )
+        """Stream thinking and answer pieces, then a `StreamEnd` (out-of-range values: InvalidInput)."""
+        sampling = Sampling(temperature=temperature, top_p=top_p, max_tokens=max_tokens, math=math)
+        body = chat_body(messages, sampling, model=self.model_name())
         parser = StreamParser()
         try:
             response = self._sync_client().post(
@@ -264,11 +254,8 @@ class ModelClient:
     async def astream(
         self,
         messages: Iterable[Mapping[str, object]],
+        sampling: Sampling = RECOMMENDED,
         *,
-        temperature: float = RECOMMENDED_TEMPERATURE,
-        top_p: float = RECOMMENDED_TOP_P,
-        max_tokens: int | None = DEFAULT_MAX_TOKENS,
-        math: bool = False,
         prefix: str | None = None,
         answer_only: bool = False,
         pace: float | None = None,
@@ -284,10 +271,7 @@ class ModelClient:
         parser = StreamParser(answer_only=answer_only)
         try:
             prefix = prefix if prefix is not None else await self.athink_prefix()
-            body = chat_body(
-                messages, model=await self.amodel_name(), temperature=temperature, top_p=top_p,
-                max_tokens=max_tokens, math=math, prefix=prefix,
-            )  # fmt: skip
+            body = chat_body(messages, sampling, model=await self.amodel_name(), prefix=prefix)
             response = await self._async_client().post(
                 "/chat/completions", cast_to=httpx2.Response, body=body, options=_STREAMED, stream=True
             )

@@ -22,14 +22,8 @@ import httpx2
 
 from webapp.engine import logfile as engine_log
 from webapp.errors import EngineUnreachable
-from webapp.llm.client import (
-    DEFAULT_MAX_TOKENS,
-    RECOMMENDED_TEMPERATURE,
-    RECOMMENDED_TOP_P,
-    ModelClient,
-    StreamEvent,
-    TokenCount,
-)
+from webapp.llm.client import ModelClient, StreamEvent, TokenCount
+from webapp.llm.sampling import RECOMMENDED, Sampling
 
 log = logging.getLogger(__name__)
 POLL_SECONDS = 1.0
@@ -174,26 +168,22 @@ class EndpointPool:
     async def astream(
         self,
         messages: Iterable[Mapping[str, object]],
+        sampling: Sampling = RECOMMENDED,
         *,
-        temperature: float = RECOMMENDED_TEMPERATURE,
-        top_p: float = RECOMMENDED_TOP_P,
-        max_tokens: int | None = DEFAULT_MAX_TOKENS,
-        math: bool = False,
         prefix: str | None = None,
         answer_only: bool = False,
         pace: float | None = None,
     ) -> AsyncIterator[StreamEvent]:
         """Stream from the least-loaded endpoint; one that refuses before the first piece is skipped."""
         messages = list(messages)
-        sampling: dict[str, Any] = {"temperature": temperature, "top_p": top_p, "max_tokens": max_tokens}
-        sampling |= {"math": math, "prefix": prefix, "answer_only": answer_only, "pace": pace}
+        options: dict[str, Any] = {"prefix": prefix, "answer_only": answer_only, "pace": pace}
         tried: list[Endpoint] = []
         while (endpoint := pick(self.endpoints, tried)) is not None:
             tried.append(endpoint)
             started = False
             async with self._using(endpoint):
                 try:
-                    async for event in endpoint.client.astream(messages, **sampling):
+                    async for event in endpoint.client.astream(messages, sampling, **options):
                         started = True
                         yield event
                     return

@@ -13,10 +13,10 @@ import gradio as gr
 from webapp.auth.accounts import Identity
 from webapp.auth.authenticator import Authenticator
 from webapp.auth.gate import from_this_machine
-from webapp.chat.sampling import Sampling
 from webapp.chat.service import ChatService
 from webapp.db.records import ConversationInfo, MessageRecord
 from webapp.errors import AppError
+from webapp.llm.sampling import Sampling
 from webapp.ops.status import StatusMonitor
 from webapp.ui.bubbles import Chat, render
 from webapp.ui.i18n import Lang, t
@@ -31,12 +31,12 @@ def conversation_choices(conversations: Sequence[ConversationInfo], lang: Lang) 
     return [(c.title or t("untitled", lang), c.id) for c in conversations]
 
 
-def sampling_from(temperature: float, top_p: float, max_tokens: float, math: bool, persona: str) -> Sampling:
-    """The settings panel's values (as Gradio sends them) as the service's sampling settings."""
+def sampling_from(temperature: float, top_p: float, max_tokens: float | None, math: bool, persona: str) -> Sampling:
+    """The settings panel's values, as Gradio sends them, as a `Sampling`: the UI's one conversion."""
     return Sampling(
         temperature=float(temperature),
         top_p=float(top_p),
-        max_tokens=int(max_tokens) or None,
+        max_tokens=int(max_tokens or 0) or None,
         math=bool(math),
         persona=persona or "",
     )

@@ -14,6 +14,7 @@ import pandas as pd  # type: ignore[import-untyped]  # comes with gradio, withou
 
 from webapp.auth.admin import require_admin
 from webapp.errors import AppError
+from webapp.llm.sampling import Sampling
 from webapp.ops.evaluation.questions import BUILTIN_MATH, Question
 from webapp.ops.evaluation.report import summary_rows, write_csv
 from webapp.ops.evaluation.runner import Backend, run_evaluation
@@ -189,14 +190,13 @@ class EvalTab:
         who = await self.page.identity_of(request)
         with shown():
             require_admin(who)
+            sampling = Sampling(max_tokens=int(max_tokens or 0) or None)
         questions, n, k = questions_of(builtin, prompt, math, known, runs, concurrency, language)
         total = len(questions) * n
         ended: list[RunResult] = []  # in the order the runs end
         client: Backend = self.page.service.client
         job = asyncio.create_task(
-            run_evaluation(
-                client, questions, runs=n, concurrency=k, max_tokens=int(max_tokens or 0) or None, on_run=ended.append
-            )
+            run_evaluation(client, questions, runs=n, concurrency=k, sampling=sampling, on_run=ended.append)
         )
         try:
             yield (*view(ended, questions, total, language), None)

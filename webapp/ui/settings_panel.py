@@ -6,21 +6,22 @@ from typing import Any
 
 import gradio as gr
 
-from webapp.chat.sampling import Preferences
-from webapp.ui.context import PRIVATE, Page, shown
+from webapp.chat.preferences import Preferences
+from webapp.ui.context import PRIVATE, Page, sampling_from, shown
 from webapp.ui.i18n import DEFAULT_LANG, t
 from webapp.ui.sidebar import Sidebar
 
 
 def controls(preferences: Preferences, max_model_len: int | None) -> tuple[Any, ...]:
     """The panel's values for these preferences, in `SettingsPanel.controls`' order."""
+    sampling = preferences.sampling
     return (
-        preferences.temperature,
-        preferences.top_p,
-        gr.update(value=preferences.max_tokens or 0, maximum=max_model_len),
-        preferences.math,
+        sampling.temperature,
+        sampling.top_p,
+        gr.update(value=sampling.max_tokens or 0, maximum=max_model_len),
+        sampling.math,
         preferences.show_reasoning,
-        preferences.persona,
+        sampling.persona,
     )
 
 
@@ -81,10 +82,8 @@ class SettingsPanel:
         self, temperature: float, top_p: float, max_tokens: float | None, math: bool, show: bool, persona: str,
         request: gr.Request,
     ) -> None:  # fmt: skip
-        preferences = Preferences(
-            float(temperature), float(top_p), int(max_tokens or 0) or None, bool(math), bool(show), persona or ""
-        )
         with shown():
+            preferences = Preferences(sampling_from(temperature, top_p, max_tokens, math, persona), bool(show))
             await self.page.service.save_preferences((await self.page.owner_of(request)), preferences)
 
     async def on_reset(self, request: gr.Request) -> tuple[Any, ...]:

@@ -7,8 +7,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr
 
-from webapp.chat.sampling import Sampling
 from webapp.db.records import MessageRecord
+from webapp.llm.sampling import RECOMMENDED, Sampling
 
 # -- requests ---------------------------------------------------------------------------------
 
@@ -35,10 +35,10 @@ class NewMessage(StrictBody):
     math: StrictBool = False
 
     def sampling(self) -> Sampling:
-        defaults = Sampling()
+        """The message's sampling settings: those it leaves out are the model card's."""
         return Sampling(
-            temperature=float(self.temperature if self.temperature is not None else defaults.temperature),
-            top_p=float(self.top_p if self.top_p is not None else defaults.top_p),
+            temperature=float(RECOMMENDED.temperature if self.temperature is None else self.temperature),
+            top_p=float(RECOMMENDED.top_p if self.top_p is None else self.top_p),
             max_tokens=self.max_tokens,
             math=self.math,
         )

@@ -9,7 +9,8 @@ import sys
 from collections.abc import Sequence
 
 from webapp.errors import AppError
-from webapp.llm.client import RECOMMENDED_TEMPERATURE, RECOMMENDED_TOP_P, ModelClient
+from webapp.llm.client import ModelClient
+from webapp.llm.sampling import RECOMMENDED_TEMPERATURE, RECOMMENDED_TOP_P, Sampling
 from webapp.ops.evaluation.questions import BUILTIN_SETS, Question
 from webapp.ops.evaluation.report import SUMMARY_HEADERS, summary_rows, text_table, write_csv
 from webapp.ops.evaluation.runner import run_evaluation
@@ -62,10 +63,10 @@ async def _run_cli(args: argparse.Namespace, questions: Sequence[Question]) -> l
         print(f"[{done}/{total}] {result.question} run {result.run}: {outcome}", file=sys.stderr, flush=True)
 
     try:
+        sampling = Sampling(temperature=args.temperature, top_p=args.top_p, max_tokens=args.max_tokens)
         return await run_evaluation(
-            client, questions, runs=args.runs, concurrency=args.concurrency, max_tokens=args.max_tokens,
-            temperature=args.temperature, top_p=args.top_p, on_run=progress,
-        )  # fmt: skip
+            client, questions, runs=args.runs, concurrency=args.concurrency, sampling=sampling, on_run=progress
+        )
     finally:
         await client.aclose()
 

@@ -5,16 +5,12 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+from dataclasses import replace
 from typing import Protocol
 
 from webapp.errors import AppError, InvalidInput
-from webapp.llm.client import (
-    RECOMMENDED_TEMPERATURE,
-    RECOMMENDED_TOP_P,
-    StreamEnd,
-    StreamEvent,
-    TokenCount,
-)
+from webapp.llm.client import StreamEnd, StreamEvent, TokenCount
+from webapp.llm.sampling import RECOMMENDED, Sampling
 from webapp.ops.evaluation.answers import answer_of
 from webapp.ops.evaluation.questions import Question
 from webapp.ops.evaluation.summary import RunResult
@@ -30,18 +26,13 @@ class Backend(Protocol):
     def astream(
         self,
         messages: Iterable[Mapping[str, object]],
+        sampling: Sampling = ...,
         *,
-        temperature: float = ...,
-        top_p: float = ...,
-        max_tokens: int | None = ...,
-        math: bool = False,
         pace: float | None = ...,
     ) -> AsyncIterator[StreamEvent]: ...
 
 
-async def run_once(
-    client: Backend, question: Question, run: int, *, temperature: float, top_p: float, max_tokens: int | None
-) -> RunResult:
+async def run_once(client: Backend, question: Question, run: int, *, sampling: Sampling) -> RunResult:
     """One streamed answer, timed; an engine error ends this run only, and is recorded on it."""
     started = time.perf_counter()
     first: float | None = None
@@ -50,10 +41,8 @@ async def run_once(
     end = StreamEnd(None)
     messages = [{"role": "user", "content": question.text}]
     try:
-        stream = client.astream(
-            messages, temperature=temperature, top_p=top_p, max_tokens=max_tokens, math=question.math,
-            pace=0,  # timings to the delta, not gathered for display
-        )  # fmt: skip
+        # pace=0: timings to the delta, not gathered for display
+        stream = client.astream(messages, replace(sampling, math=question.math), pace=0)
         async for event in stream:
             if isinstance(event, StreamEnd):
                 end = event
@@ -86,19 +75,17 @@ async def run_evaluation(
     *,
     runs: int,
     concurrency: int,
-    max_tokens: int | None = None,
-    temperature: float = RECOMMENDED_TEMPERATURE,
-    top_p: float = RECOMMENDED_TOP_P,
+    sampling: Sampling = RECOMMENDED,
     on_run: Callable[[RunResult], None] | None = None,
 ) -> list[RunResult]:
     """Each question `runs` times, at most `concurrency` requests at once; `on_run` hears of each run as it ends.
+
+    `sampling`'s math is each question's own.
 
     Raises the engine's error when it cannot be reached at all (before any run starts).
     """
     if runs < 1 or concurrency < 1:
         raise InvalidInput(f"Runs and concurrency must be at least 1 (got {runs} and {concurrency}).")
-    if max_tokens is not None and max_tokens < 1:
-        raise InvalidInput(f"max_tokens must be at least 1, not {max_tokens}.")
     if not questions or not all(q.text.strip() for q in questions):
         raise InvalidInput("There is no question to run.", hint="Type a prompt or choose the built-in set.")
     # Ask the engine once before the runs: an unreachable engine fails here, at once, and the
@@ -109,7 +96,7 @@ async def run_evaluation(
 
     async def one(question: Question, run: int) -> RunResult:
         async with gate:
-            result = await run_once(client, question, run, temperature=temperature, top_p=top_p, max_tokens=max_tokens)
+            result = await run_once(client, question, run, sampling=sampling)
         if on_run is not None:
             on_run(result)
         return result

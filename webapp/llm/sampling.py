@@ -1,18 +1,25 @@
-"""How an answer is sampled, and an owner's saved settings (sampling, and whether the thinking shows)."""
+"""How one answer is sampled: the one type every layer passes through, with the model card's defaults."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from webapp.errors import InvalidInput
-from webapp.llm.client import DEFAULT_MAX_TOKENS, RECOMMENDED_TEMPERATURE, RECOMMENDED_TOP_P
 
+RECOMMENDED_TEMPERATURE = 0.6
+RECOMMENDED_TOP_P = 0.95
+# None: as many as fit in the context, so R1's long thinking is not cut at an arbitrary 2048.
+DEFAULT_MAX_TOKENS: int | None = None
 MAX_PERSONA_CHARS = 4_000
 
 
 @dataclass(frozen=True, slots=True)
 class Sampling:
-    """How one answer is sampled; the defaults are the model card's."""
+    """How one answer is sampled; the defaults are the model card's. Out-of-range values are refused here.
+
+    `math` adds R1's math instruction to the prompt; `persona` is a system text the chat service
+    puts before the newest message (the client sends the messages it is given).
+    """
 
     temperature: float = RECOMMENDED_TEMPERATURE
     top_p: float = RECOMMENDED_TOP_P
@@ -31,16 +38,4 @@ class Sampling:
             raise InvalidInput(f"The persona text is longer than {MAX_PERSONA_CHARS:,} characters.")
 
 
-@dataclass(frozen=True, slots=True)
-class Preferences:
-    """An owner's settings: how their next answers are sampled and shown."""
-
-    temperature: float = RECOMMENDED_TEMPERATURE
-    top_p: float = RECOMMENDED_TOP_P
-    max_tokens: int | None = DEFAULT_MAX_TOKENS
-    math: bool = False
-    show_reasoning: bool = True
-    persona: str = ""
-
-    def sampling(self) -> Sampling:
-        return Sampling(self.temperature, self.top_p, self.max_tokens, self.math, self.persona)
+RECOMMENDED = Sampling()
