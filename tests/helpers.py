@@ -339,6 +339,25 @@ async def send(page: Page, text: str) -> None:
     await box.press("Enter")
 
 
+async def rename_chat(page: Page, shown: str, title: str) -> None:
+    """Rename the listed chat whose title holds `shown` as a person would: its rename button, type, Enter."""
+    item = page.locator("#conversations .chat-item", has_text=shown)
+    await item.hover()
+    await item.locator(".chat-rename").click()
+    field = page.locator("#conversations .chat-rename-input")
+    await field.fill(title)
+    await field.press("Enter")
+    await expect(page.locator("#conversations .chat-item", has_text=title)).to_be_visible(timeout=10_000)
+
+
+async def delete_chat(page: Page, shown: str) -> None:
+    """Delete the listed chat whose title holds `shown`, accepting the confirmation it asks."""
+    item = page.locator("#conversations .chat-item", has_text=shown)
+    page.once("dialog", lambda dialog: asyncio.ensure_future(dialog.accept()))
+    await item.hover()
+    await item.locator(".chat-delete").click()
+
+
 async def signed_in(context: BrowserContext, url: str, name: str, password: str) -> Page:
     """A new page of `context`, signed in as `name` on the sign-in form."""
     page = await context.new_page()

@@ -16,7 +16,7 @@ import pytest
 from playwright.async_api import Browser, Page, expect
 
 from tests.fakes import Reply
-from tests.helpers import FakeApp, LiveApp, send
+from tests.helpers import FakeApp, LiveApp, delete_chat, rename_chat, send
 from webapp.db.records import ConversationInfo
 from webapp.engine.tiny_model import REASONING_PIECES
 from webapp.ui.sessions import PageSessions
@@ -227,10 +227,10 @@ async def test_conversations_switch_rename_and_delete(page: Page) -> None:
     await sidebar.get_by_text("first question").click()
     await expect(chat).to_contain_text("first question")
     await expect(chat).not_to_contain_text("second question")
-    await page.locator("#title textarea, #title input").first.fill("Renamed chat")
-    await page.locator("#rename").click()
+    await expect(sidebar.locator(".chat-item.current")).to_contain_text("first question")
+    await rename_chat(page, "first question", "Renamed chat")
     await expect(sidebar).to_contain_text("Renamed chat")
-    await page.locator("#delete").click()
+    await delete_chat(page, "Renamed chat")
     await expect(sidebar).not_to_contain_text("Renamed chat")
     await expect(sidebar).to_contain_text("second question")
     await page.reload()

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 from playwright.async_api import Browser, BrowserContext, expect
 
-from tests.helpers import ADMIN_PASSWORD, USERS, LiveApp, app_beside, send, sign_in, signed_in
+from tests.helpers import ADMIN_PASSWORD, USERS, LiveApp, app_beside, rename_chat, send, sign_in, signed_in
 
 pytestmark = pytest.mark.browser
 
@@ -75,11 +75,10 @@ async def test_markup_in_messages_titles_and_shared_pages_never_runs(
     chat = page.locator("#chat")
     await expect(chat).to_contain_text("Hello! I am a tiny scripted model.", timeout=30_000)
     await expect(chat).to_contain_text(ATTACK)  # shown as the text it is
-    title = page.locator("#title textarea, #title input").first
-    await expect(title).to_have_value(f"question {ATTACK} $x^2$"[:60])  # the turn's last update has come
-    await title.fill(f"title {ATTACK}")
-    await page.locator("#rename").click()
+    await expect(page.locator("#conversations")).to_contain_text(f"question {ATTACK} $x^2$"[:60], timeout=10_000)
+    await rename_chat(page, "question", f"title {ATTACK}")
     await expect(page.locator("#conversations")).to_contain_text(f"title {ATTACK}", timeout=10_000)
+    await page.locator("#share-panel").get_by_text("分享此对话").click()
     await page.locator("#share").click()
     link = page.locator("#share-link textarea, #share-link input").first
     await expect(link).not_to_have_value("", timeout=10_000)

@@ -11,7 +11,7 @@ from PIL import Image
 from playwright.async_api import Browser, Page, ViewportSize, expect
 
 from tests.fakes import Reply
-from tests.helpers import FakeApp
+from tests.helpers import FakeApp, send
 
 pytestmark = pytest.mark.browser
 
@@ -39,13 +39,6 @@ async def open_page(browser: Browser, fake_app: FakeApp) -> AsyncIterator[OpenPa
     yield opener
     for context in contexts:
         await context.close()
-
-
-async def send(page: Page, text: str) -> None:
-    await expect(page.locator("#send")).to_be_enabled(timeout=30_000)
-    box = page.locator("#prompt textarea")
-    await box.fill(text)
-    await box.press("Enter")
 
 
 def luminance(pixel: tuple[int, ...]) -> float:
@@ -90,3 +83,50 @@ async def test_a_boxed_answer_shows_its_digit_in_light_and_dark(
     assert len(ink) >= 10, f"the digit is not visible in the box ({scheme}): {len(ink)} inked pixels"
     chat_ground = await page.locator("#chat").evaluate("e => getComputedStyle(e).backgroundColor")
     assert scheme == "light" or luminance(ground) < 0.2, f"a light patch in dark mode: {ground}, chat {chat_ground}"
+
+
+async def uncovered(page: Page, selector: str) -> bool:
+    """True when `selector` is inside the viewport and is what a tap at its centre reaches."""
+    return bool(
+        await page.locator(selector).evaluate(
+            """(element) => {
+                const box = element.getBoundingClientRect();
+                const x = box.left + box.width / 2, y = box.top + box.height / 2;
+                if (box.width === 0 || x < 0 || y < 0 || x > innerWidth || y > innerHeight) return false;
+                const hit = document.elementFromPoint(x, y);
+                return hit === element || element.contains(hit);
+            }"""
+        )
+    )
+
+
+async def test_on_a_phone_the_message_box_is_free_at_first_and_after_picking_a_chat(
+    open_page: OpenPage, fake_app: FakeApp
+) -> None:
+    fake_app.fake.replies = [Reply(["ok"], ["Done."])]
+    page = await open_page("light", PHONE, phone=True)
+    await expect(page.locator("#prompt textarea")).to_be_visible()
+    assert await uncovered(page, "#prompt textarea"), "the sidebar covers the message box on first load"
+    await send(page, "a phone question")
+    await expect(page.locator("#chat")).to_contain_text("Done.", timeout=10_000)
+    await page.locator("#sidebar .toggle-button").click()
+    item = page.locator("#conversations .chat-item", has_text="a phone question")
+    await expect(item).to_be_visible()
+    await item.click()
+    await expect(page.locator("#chat")).to_contain_text("Done.")
+    await expect(item).not_to_be_in_viewport()
+    assert await uncovered(page, "#prompt textarea"), "picking a chat left the sidebar over the message box"
+
+
+@pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
+async def test_the_chat_and_its_box_own_the_screen_settings_and_sharing_are_in_the_sidebar(
+    open_page: OpenPage, viewport: ViewportSize
+) -> None:
+    page = await open_page("light", viewport, phone=viewport is PHONE)
+    for panel in ("#settings", "#share-panel"):
+        inside = await page.locator(panel).evaluate("e => !!e.closest('#sidebar')")
+        assert inside, f"{panel} is in the main column"
+    height = await page.evaluate("document.documentElement.scrollHeight")
+    assert height <= viewport["height"] * 1.15, f"the page is {height} px tall in a {viewport['height']} px window"
+    box = await page.locator("#prompt textarea").bounding_box()
+    assert box is not None and box["y"] + box["height"] <= viewport["height"]

@@ -14,21 +14,18 @@ from webapp.auth.accounts import Identity
 from webapp.auth.authenticator import Authenticator
 from webapp.auth.gate import from_this_machine
 from webapp.chat.service import ChatService
-from webapp.db.records import ConversationInfo, MessageRecord
+from webapp.db.records import MessageRecord
 from webapp.errors import AppError
 from webapp.llm.sampling import Sampling
 from webapp.ops.status import StatusMonitor
 from webapp.ui.bubbles import Chat, render
-from webapp.ui.i18n import Lang, t
+from webapp.ui.chat_list import chat_list
+from webapp.ui.i18n import Lang
 from webapp.ui.labels import Labels
 from webapp.ui.sessions import PageSessions
 
 # Events of the page are not part of the app's API (that is /api, documented at /docs).
 PRIVATE: dict[str, Any] = {"api_visibility": "private"}
-
-
-def conversation_choices(conversations: Sequence[ConversationInfo], lang: Lang) -> list[tuple[str, str]]:
-    return [(c.title or t("untitled", lang), c.id) for c in conversations]
 
 
 def sampling_from(temperature: float, top_p: float, max_tokens: float | None, math: bool, persona: str) -> Sampling:
@@ -100,5 +97,4 @@ class Page:
 
     async def sidebar(self, owner: str, lang: Lang, selected: str | None, search: str = "") -> Any:
         """The conversation list, `selected` highlighted."""
-        conversations = await self.service.conversations(owner, search)
-        return gr.update(choices=conversation_choices(conversations, lang), value=selected)
+        return chat_list(await self.service.conversations(owner, search), lang, selected)

@@ -47,9 +47,10 @@ class Conversation:
             "placeholder",
         )
         with gr.Row(equal_height=True):
-            self.box = add(
+            self.box = page.labels.add_update(
                 gr.Textbox(
                     elem_id="prompt",
+                    label=t("message_box", DEFAULT_LANG),  # hidden, but what a screen reader announces
                     show_label=False,
                     placeholder=t("prompt", DEFAULT_LANG),
                     scale=8,
@@ -57,8 +58,7 @@ class Conversation:
                     lines=1,
                     max_lines=8,
                 ),
-                "prompt",
-                "placeholder",
+                lambda lang: gr.update(label=t("message_box", lang), placeholder=t("prompt", lang)),
             )
             self.send = self._button("send", elem_id="send", variant="primary", scale=1, min_width=80)
             self.stop = self._button("stop", elem_id="stop", scale=1, min_width=80)

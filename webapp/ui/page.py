@@ -19,6 +19,13 @@ from webapp.ui.settings_panel import SettingsPanel
 from webapp.ui.sidebar import Sidebar
 from webapp.ui.status_tab import StatusTab
 
+# The sidebar overlays the page below this width (Gradio's own breakpoint): there it starts closed.
+OPEN_SIDEBAR_WHEN_WIDE = """() => {
+  if (!window.matchMedia('(min-width: 768px)').matches) return;
+  const toggle = document.querySelector('.sidebar:not(.open) .toggle-button');
+  if (toggle) toggle.click();
+}"""
+
 
 def build_ui(service: ChatService, auth: Authenticator, monitor: StatusMonitor) -> gr.Blocks:
     """The chat page, wired to `service`; `auth` says who each event comes from."""
@@ -26,11 +33,17 @@ def build_ui(service: ChatService, auth: Authenticator, monitor: StatusMonitor) 
     with blocks:
         page = Page(blocks, service, auth, monitor, gr.State(DEFAULT_LANG), gr.State(None), gr.State(False))
         labels = page.labels
-        with gr.Sidebar(elem_id="sidebar", open=True):
+        # Closed as built: a phone's first view is the chat and its message box; a wide screen opens it.
+        with gr.Sidebar(elem_id="sidebar", open=False):
             sidebar = Sidebar(page)
+            share_panel = gr.Accordion(t("share_panel", DEFAULT_LANG), open=False, elem_id="share-panel")
+            with labels.add(share_panel, "share_panel"):
+                labels.extend(build_share_controls(page))
+            settings = SettingsPanel(page)
+            sidebar.build_language()
             if auth.required:
                 labels.extend(build_account_controls(page))
-        with gr.Tabs():
+        with gr.Tabs(elem_id="tabs"):
             chat_tab = labels.add(gr.Tab(t("chat_tab", DEFAULT_LANG), elem_id="chat-tab"), "chat_tab")
             # Hidden until the page load shows it to an admin: Gradio 6.31 can show a hidden tab
             # from an event, but an update cannot hide the button of a shown one.
@@ -42,10 +55,9 @@ def build_ui(service: ChatService, auth: Authenticator, monitor: StatusMonitor) 
             EvalTab(page).wire()
         with chat_tab:
             conversation = Conversation(page)
-            settings = SettingsPanel(page)
-            labels.extend(build_share_controls(page))
         with status_tab:
             status = StatusTab(page, status_tab, conversation.banner)
+        blocks.load(None, None, None, js=OPEN_SIDEBAR_WHEN_WIDE, **PRIVATE)
         sidebar.wire(conversation.chatbot)
         conversation.wire(sidebar, settings.sampling)
         settings.wire(sidebar, conversation.chatbot)

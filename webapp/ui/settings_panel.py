@@ -26,7 +26,7 @@ def controls(preferences: Preferences, max_model_len: int | None) -> tuple[Any, 
 
 
 class SettingsPanel:
-    """Built inside the chat tab, below the conversation."""
+    """Built in the sidebar's foot, out of the chat's way."""
 
     def __init__(self, page: Page) -> None:
         self.page = page

@@ -1,4 +1,4 @@
-"""The sidebar: new chat, search, the conversation list, rename and delete, the language."""
+"""The sidebar: new chat, search, the conversation list (open, rename, export, delete), the language."""
 
 from __future__ import annotations
 
@@ -6,8 +6,14 @@ from typing import Any
 
 import gradio as gr
 
-from webapp.ui.context import PRIVATE, Page, conversation_choices, shown
+from webapp.ui.chat_list import SCRIPT, TEMPLATE, chat_list
+from webapp.ui.context import PRIVATE, Page, shown
 from webapp.ui.i18n import DEFAULT_LANG, Lang, t
+
+
+def _picked(event: gr.EventData, key: str) -> str:
+    """A field the list's script sent with its event (the conversation's id, a new title)."""
+    return str((event._data or {}).get(key) or "")
 
 
 class Sidebar:
@@ -17,44 +23,51 @@ class Sidebar:
         self.page = page
         add = page.labels.add
         self.new = add(gr.Button(t("new", DEFAULT_LANG), elem_id="new-chat", variant="primary"), "new", "value")
-        self.search = add(
-            gr.Textbox(elem_id="search", show_label=False, placeholder=t("search", DEFAULT_LANG)),
-            "search",
-            "placeholder",
+        self.search = page.labels.add_update(
+            gr.Textbox(
+                elem_id="search",
+                label=t("search", DEFAULT_LANG),
+                show_label=False,
+                placeholder=t("search", DEFAULT_LANG),
+                container=False,
+                max_lines=1,
+            ),
+            lambda lang: gr.update(label=t("search", lang), placeholder=t("search", lang)),
         )
-        self.conversations = gr.Radio(
-            choices=[], elem_id="conversations", show_label=False, container=False, type="value"
+        self.conversations = gr.HTML(
+            chat_list([], DEFAULT_LANG, None), elem_id="conversations", html_template=TEMPLATE, js_on_load=SCRIPT
         )
-        with gr.Group():
-            self.title = add(gr.Textbox(elem_id="title", label=t("title", DEFAULT_LANG), max_lines=1), "title")
-            with gr.Row():
-                self.rename = add(gr.Button(t("rename", DEFAULT_LANG), elem_id="rename", size="sm"), "rename", "value")
-                self.delete = add(
-                    gr.Button(t("delete", DEFAULT_LANG), elem_id="delete", size="sm", variant="stop"), "delete", "value"
-                )
-        # Each language in its own name: the switch reads the same in both.
-        self.language = gr.Radio(
-            [("中文", "zh"), ("English", "en")], value=DEFAULT_LANG, elem_id="language", show_label=False
+        self.title = gr.State("")  # the open conversation's title, as the list shows it
+
+    def build_language(self) -> None:
+        """The language switch, in the sidebar's foot; each language in its own name."""
+        self.language = self.page.labels.add(
+            gr.Radio(
+                [("中文", "zh"), ("English", "en")],
+                value=DEFAULT_LANG,
+                elem_id="language",
+                label=t("language", DEFAULT_LANG),
+                show_label=False,
+                container=False,
+            ),
+            "language",
         )
 
     def wire(self, chatbot: gr.Chatbot) -> None:
         page = self.page
         opened = [page.current, chatbot, self.title]
-        page.blocks.load(self.on_load, [page.lang], [page.current, self.conversations, chatbot, self.title], **PRIVATE)
-        self.conversations.input(self.on_select, [self.conversations, page.lang], opened, **PRIVATE)
-        self.new.click(self.on_new, None, [*opened, self.conversations, page.editing], **PRIVATE)
+        listed = [self.conversations]
+        page.blocks.load(self.on_load, [page.lang], [page.current, *listed, chatbot, self.title], **PRIVATE)
+        self.conversations.open(self.on_open, [self.search, page.lang], [*opened, *listed], **PRIVATE)
+        self.conversations.rename(self.on_rename, [self.search, page.current, page.lang], listed, **PRIVATE)
+        self.conversations.delete(self.on_delete, [self.search, page.current, page.lang], [*opened, *listed], **PRIVATE)
+        self.new.click(self.on_new, [self.search, page.lang], [*opened, *listed, page.editing], **PRIVATE)
         # `.change`, not `.input`: Gradio sends no input event for keys that delete text, and
         # the list stayed filtered after the search box was emptied. Keys typed while a search
         # runs must not be dropped (the default mode): the text as it stands then is searched next.
         self.search.change(
-            self.on_search,
-            [self.search, page.current, page.lang],
-            [self.conversations],
-            trigger_mode="always_last",
-            **PRIVATE,
+            self.on_search, [self.search, page.current, page.lang], listed, trigger_mode="always_last", **PRIVATE
         )
-        self.rename.click(self.on_rename, [self.title, page.current, page.lang], [self.conversations], **PRIVATE)
-        self.delete.click(self.on_delete, [page.current, page.lang], [*opened, self.conversations], **PRIVATE)
 
     async def on_load(self, lang: Lang, request: gr.Request) -> tuple[Any, ...]:
         """Open the latest conversation, unless the user acted first (their chat stays as it is)."""
@@ -62,13 +75,12 @@ class Sidebar:
         owner = await page.owner_of(request)
         conversations = await page.service.conversations(owner)
         if not conversations:  # nothing to restore: the page opens empty, and no update can race a send
-            return gr.skip(), gr.skip(), gr.skip(), gr.skip()
+            return gr.skip(), chat_list([], lang, None), gr.skip(), gr.skip()
         latest = conversations[0]
         chat = await page.open(owner, latest.id, lang)
         if request in page.acted:  # checked last: the user may have acted while this load read
             return gr.skip(), gr.skip(), gr.skip(), gr.skip()
-        choices = gr.update(choices=conversation_choices(conversations, lang), value=latest.id)
-        return latest.id, choices, chat, latest.title
+        return latest.id, chat_list(conversations, lang, latest.id), chat, latest.title
 
     async def on_select(self, conversation_id: str | None, lang: Lang, request: gr.Request) -> tuple[Any, ...]:
         page = self.page
@@ -80,27 +92,36 @@ class Sidebar:
             info = await page.service.conversation(owner, conversation_id)
         return conversation_id, await page.open(owner, conversation_id, lang), info.title
 
-    async def on_new(self, request: gr.Request) -> tuple[Any, ...]:
+    async def on_open(self, search: str, lang: Lang, event: gr.EventData, request: gr.Request) -> tuple[Any, ...]:
+        picked = _picked(event, "id") or None
+        opened = await self.on_select(picked, lang, request)
+        return *opened, await self.page.sidebar(await self.page.owner_of(request), lang, picked, search)
+
+    async def on_new(self, search: str, lang: Lang, request: gr.Request) -> tuple[Any, ...]:
         self.page.acted.mark(request, None)
-        await self.page.owner_of(request)
-        return None, [], "", gr.update(value=None), False
+        owner = await self.page.owner_of(request)
+        return None, [], "", await self.page.sidebar(owner, lang, None, search), False
 
     async def on_search(self, text: str, current: str | None, lang: Lang, request: gr.Request) -> Any:
         return await self.page.sidebar(await self.page.owner_of(request), lang, current, text)
 
-    async def on_rename(self, title: str, current: str | None, lang: Lang, request: gr.Request) -> Any:
+    async def on_rename(
+        self, search: str, current: str | None, lang: Lang, event: gr.EventData, request: gr.Request
+    ) -> Any:
         owner = await self.page.owner_of(request)
-        if not current:
-            raise gr.Error(t("untitled", lang))
         with shown():
-            await self.page.service.rename(owner, current, title)
-        return await self.page.sidebar(owner, lang, current)
+            await self.page.service.rename(owner, _picked(event, "id"), _picked(event, "title"))
+        return await self.page.sidebar(owner, lang, current, search)
 
-    async def on_delete(self, current: str | None, lang: Lang, request: gr.Request) -> tuple[Any, ...]:
+    async def on_delete(
+        self, search: str, current: str | None, lang: Lang, event: gr.EventData, request: gr.Request
+    ) -> tuple[Any, ...]:
         page = self.page
-        page.acted.mark(request, None)
+        picked = _picked(event, "id")
         owner = await page.owner_of(request)
-        if current:
-            with shown():
-                await page.service.delete(owner, current)
-        return None, [], "", await page.sidebar(owner, lang, None)
+        with shown():
+            await page.service.delete(owner, picked)
+        if picked != current:  # another chat went: the open one stays as it is
+            return gr.skip(), gr.skip(), gr.skip(), await page.sidebar(owner, lang, current, search)
+        page.acted.mark(request, None)
+        return None, [], "", await page.sidebar(owner, lang, None, search)
