@@ -67,12 +67,13 @@ def build_ui(service: ChatService, auth: Authenticator, monitor: StatusMonitor) 
 
 
 def switch_language(page: Page, sidebar: Sidebar, chatbot: gr.Chatbot) -> Any:
-    """The language choice relabels every registered component, and shows the chat again in it."""
+    """The language choice relabels every registered component, and shows the chat and its list again in it."""
 
     def relabel(choice: Lang) -> list[Any]:
         return [choice, *page.labels.updates(choice)]
 
     switched = sidebar.language.change(relabel, [sidebar.language], [page.lang, *page.labels.components], **PRIVATE)
+    switched.then(sidebar.on_search, [sidebar.search, page.current, page.lang], [sidebar.conversations], **PRIVATE)
     return switched.then(
         sidebar.on_select, [page.current, page.lang], [page.current, chatbot, sidebar.title], **PRIVATE
     )
