@@ -130,3 +130,108 @@ async def test_the_chat_and_its_box_own_the_screen_settings_and_sharing_are_in_t
     assert height <= viewport["height"] * 1.15, f"the page is {height} px tall in a {viewport['height']} px window"
     box = await page.locator("#prompt textarea").bounding_box()
     assert box is not None and box["y"] + box["height"] <= viewport["height"]
+
+
+# Every small text (under 18 px) on the page whose contrast with what is behind it is under 4.5:1
+# (WCAG AA), as "text ratio": the colours as the browser computed them, opacity and translucent grounds
+# composed over the page's white (light) or black (dark).
+LOW_CONTRAST = r"""
+(root) => {
+  const parse = (c) => {
+    const m = c.match(/rgba?\(([^)]+)\)/);
+    if (!m) return [0, 0, 0, 0];
+    const p = m[1].split(/[ ,\/]+/).filter(Boolean).map(Number);
+    return [p[0], p[1], p[2], p.length > 3 ? p[3] : 1];
+  };
+  const channel = (v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; };
+  const lum = ([r, g, b]) => 0.2126 * channel(r) + 0.7152 * channel(g) + 0.0722 * channel(b);
+  const over = (top, bottom) => [0, 1, 2].map((i) => top[i] * top[3] + bottom[i] * (1 - top[3])).concat([1]);
+  const dark = document.body.classList.contains('dark');
+  const ground = (el) => {
+    const layers = [];
+    for (let e = el; e; e = e.parentElement) {
+      const c = parse(getComputedStyle(e).backgroundColor);
+      if (c[3] > 0) layers.push(c);
+      if (c[3] >= 1) break;
+    }
+    return layers.reverse().reduce((bg, layer) => over(layer, bg), dark ? [0, 0, 0, 1] : [255, 255, 255, 1]);
+  };
+  const opacity = (el) => {
+    let o = 1;
+    for (let e = el; e; e = e.parentElement) o *= Number(getComputedStyle(e).opacity);
+    return o;
+  };
+  const bad = [];
+  for (const el of root.querySelectorAll('*')) {
+    if (el.closest('.katex-mathml, annotation, svg, style, script, textarea, input')) continue;
+    const text = [...el.childNodes].filter((n) => n.nodeType === 3).map((n) => n.textContent).join('').trim();
+    const box = el.getBoundingClientRect();
+    const style = getComputedStyle(el);
+    if (!text || box.width < 1 || box.height < 1 || style.visibility === 'hidden') continue;
+    if (parseFloat(style.fontSize) >= 18) continue;
+    const bg = ground(el);
+    const color = parse(style.color);
+    color[3] *= opacity(el);
+    const [a, b] = [lum(over(color, bg)), lum(bg)];
+    const ratio = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+    if (ratio < 4.5) bad.push(`${text.slice(0, 30)} ${ratio.toFixed(2)}`);
+  }
+  return bad;
+}
+"""
+
+
+async def test_every_control_is_named_in_the_pages_language(open_page: OpenPage, fake_app: FakeApp) -> None:
+    fake_app.fake.replies = [Reply(["ok"], ["Done."])]
+    page = await open_page()
+    await send(page, "name the controls")
+    await expect(page.locator("#chat")).to_contain_text("Done.", timeout=10_000)
+    for panel in ("#settings", "#share-panel"):
+        await page.locator(panel).locator("button").first.click()
+    for generic in ("Textbox", "Radio", "Checkbox", "Dropdown", "Number", "Slider"):
+        named = page.get_by_role("textbox", name=generic, exact=True).or_(
+            page.get_by_role("radio", name=generic, exact=True)
+        )
+        assert await named.count() == 0, f"a control is announced as {generic}"
+    await expect(page.get_by_role("textbox", name="消息", exact=True)).to_be_visible()
+    await expect(page.get_by_role("textbox", name="搜索对话", exact=True)).to_be_visible()
+    await expect(page.get_by_role("listbox", name="对话")).to_be_visible()
+    await page.locator("#language").get_by_text("English").click()
+    await expect(page.get_by_role("textbox", name="Message", exact=True)).to_be_visible()
+    await expect(page.get_by_role("textbox", name="Search chats", exact=True)).to_be_visible()
+    await expect(page.get_by_role("listbox", name="Chats")).to_be_visible()
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+async def test_small_text_is_readable_in_light_and_dark(open_page: OpenPage, fake_app: FakeApp, scheme: Scheme) -> None:
+    # Thinking that lasts long enough for the thought block to show its duration.
+    fake_app.fake.replies = [Reply(["a ", "b ", "c "], ["Done."], interval=0.1)]
+    page = await open_page(scheme)
+    await send(page, "small print")
+    await expect(page.locator("#chat")).to_contain_text("Done.", timeout=10_000)
+    await page.reload()
+    await expect(page.locator("#chat sub")).to_be_visible(timeout=10_000)  # the figures under the answer
+    await expect(page.locator("#chat .duration")).to_be_visible()
+    assert await page.locator("body").evaluate(LOW_CONTRAST) == []
+
+
+async def test_the_conversation_list_is_one_tab_stop_with_arrows_inside(open_page: OpenPage, fake_app: FakeApp) -> None:
+    fake_app.fake.replies = [Reply(["ok"], ["Done."])]
+    page = await open_page()
+    for question in ("first chat", "second chat", "third chat"):
+        await page.locator("#new-chat").click()
+        await send(page, question)
+        await expect(page.locator("#chat")).to_contain_text("Done.", timeout=10_000)
+    await expect(page.locator("#conversations .chat-item")).to_have_count(3)
+    await page.locator("#search textarea, #search input").first.focus()
+    await page.keyboard.press("Tab")
+    focused = page.locator("#conversations .chat-item:focus")
+    await expect(focused).to_contain_text("third chat")  # the open one holds the list's stop
+    await page.keyboard.press("ArrowDown")
+    await expect(focused).to_contain_text("second chat")
+    await page.keyboard.press("Enter")
+    await expect(page.locator("#chat")).to_contain_text("second chat")
+    await expect(page.locator("#chat")).not_to_contain_text("third chat")
+    await page.locator("#conversations .chat-item", has_text="second chat").focus()
+    await page.keyboard.press("Tab")
+    assert await page.evaluate("!!document.activeElement.closest('#conversations')") is False
