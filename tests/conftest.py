@@ -11,10 +11,11 @@ import os
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
-from playwright.async_api import Browser, async_playwright
+from playwright.async_api import Browser, BrowserContext, async_playwright
 
 from tests.fakes import FakeEngine, serve_fake
 from tests.helpers import (
@@ -158,5 +159,13 @@ CHROMIUM_ARGS = [
 async def browser() -> AsyncIterator[Browser]:
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        opened = browser.new_context
+
+        async def new_context(**options: Any) -> BrowserContext:
+            # The page speaks its reader's language (Accept-Language); the suite's browsers read
+            # Chinese, the page's first language, unless a test gives another locale.
+            return await opened(**{"locale": "zh-CN", **options})
+
+        setattr(browser, "new_context", new_context)  # noqa: B010  (mypy refuses assigning to a method)
         yield browser
         await browser.close()

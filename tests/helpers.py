@@ -363,9 +363,9 @@ async def signed_in(context: BrowserContext, url: str, name: str, password: str)
     page = await context.new_page()
     await page.goto(url)
     await expect(page).to_have_url(f"{url}/login?next=/")
-    await page.get_by_label("User name").fill(name)
-    await page.get_by_label("Password").fill(password)
-    await page.get_by_role("button", name="Sign in").click()
+    await page.locator("input[name=name]").fill(name)
+    await page.locator("input[name=password]").fill(password)
+    await page.locator("form.login button[type=submit]").click()
     await expect(page.locator("#signed-in-as")).to_contain_text(name, timeout=20_000)
     return page
 

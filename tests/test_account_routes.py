@@ -117,3 +117,28 @@ def test_a_user_removed_from_the_users_file_cannot_sign_in_after_a_restart(engin
     (tmp_path / "users.txt").write_text(f"carol:{CAROL}\n")  # and back
     with running(settings) as url, sign_in(url, "carol", CAROL) as carol:
         assert carol.get("/api/me").json()["name"] == "carol"
+
+
+def test_the_sign_in_page_speaks_the_browsers_language_and_keeps_a_choice(url: str) -> None:
+    with httpx.Client(base_url=url) as browser:
+        chinese = browser.get("/login", headers={"Accept-Language": "zh-CN,zh;q=0.9,en;q=0.8"})
+        assert "用户名" in chinese.text and "User name" not in chinese.text
+        english = browser.get("/login", headers={"Accept-Language": "en-US,en;q=0.9"})
+        assert "User name" in english.text and "用户名" not in english.text
+        picked = browser.get("/login?lang=zh&next=/", headers={"Accept-Language": "en-US"})
+        assert "用户名" in picked.text
+        assert picked.cookies.get("lang") == "zh"
+        again = browser.get("/login", headers={"Accept-Language": "en-US"})  # the cookie, kept by the client
+        assert "用户名" in again.text
+
+
+def test_a_refused_sign_in_says_why_in_the_readers_language(url: str) -> None:
+    with httpx.Client(base_url=url) as browser:
+        form = {"name": "admin", "password": "not the password", "next": "/"}
+        refused = browser.post("/login", data=form, headers={"Accept-Language": "zh-CN"})
+        assert refused.status_code == 401
+        assert "用户名或密码错误" in refused.text
+        english = browser.post("/login", data=form, headers={"Accept-Language": "en"})
+        assert "Wrong user name or password." in english.text
+        api = browser.post("/login", json={"name": "admin", "password": "nope"}, headers={"Accept-Language": "zh"})
+        assert api.json()["error"]["message"] == "Wrong user name or password."  # the API keeps English

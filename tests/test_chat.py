@@ -12,6 +12,7 @@ from sqlalchemy import event
 
 from tests.fakes import FakeEngine, Reply, serve_fake
 from tests.helpers import SERVED_NAME, LiveApp, make_settings
+from webapp.chat.draft import Draft
 from webapp.chat.events import ChatEvent, Notice, TurnEnded
 from webapp.chat.preferences import Preferences
 from webapp.chat.service import ChatService, model_messages
@@ -386,3 +387,14 @@ async def test_preferences_are_kept_per_owner_as_one_sampling_and_how_the_thinki
     assert await service.preferences("someone else") == Preferences()
     await service.save_preferences(OWNER, Preferences())
     assert await service.preferences(OWNER) == Preferences()
+
+
+def test_an_answer_stored_whole_at_once_has_no_rate(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The chat's figure follows the evaluation's rule (`decode_rate`): no rate over a near-zero interval."""
+    monkeypatch.setattr(time, "monotonic", lambda: 100.0)  # every piece read in the same instant
+    draft = Draft()
+    for text in ["Let", " me", " think"]:
+        draft.add(Piece("reasoning", text))
+    draft.add(Piece("content", "4"))
+    assert draft.fields()["tokens_per_s"] is None
+    assert draft.fields()["answer_tokens"] == 1

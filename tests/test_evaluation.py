@@ -15,6 +15,7 @@ import pytest
 
 from tests.fakes import FakeEngine, Reply, serve_fake
 from tests.helpers import SERVED_NAME, LiveApp, free_port, until
+from webapp.chat.draft import decode_rate
 from webapp.engine.tiny_model import ANSWER_PIECES, SCRIPT_ANSWER
 from webapp.errors import EngineUnreachable, InvalidInput
 from webapp.llm.client import ModelClient, StreamEvent, TokenCount
@@ -23,7 +24,7 @@ from webapp.llm.sampling import RECOMMENDED, Sampling
 from webapp.ops.evaluation.answers import answer_key, answer_of, extract_boxed, normalise_answer, same_answer
 from webapp.ops.evaluation.cli import main
 from webapp.ops.evaluation.questions import BUILTIN_MATH, Question
-from webapp.ops.evaluation.report import CSV_FIELDS, SUMMARY_HEADERS, csv_rows, write_csv
+from webapp.ops.evaluation.report import CSV_FIELDS, SUMMARY_HEADERS, csv_rows, summary_rows, write_csv
 from webapp.ops.evaluation.runner import run_evaluation
 from webapp.ops.evaluation.summary import Figures, RunResult, majority_answer, percentile, summarise
 
@@ -401,3 +402,39 @@ async def test_stopping_the_runner_ends_the_runs_in_flight(fake: FakeEngine, fak
     with pytest.raises(asyncio.CancelledError):
         await task
     assert len(fake.requests) == 2  # the other two never started
+
+
+# -- tokens per second -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("tokens", "first_tokens", "first", "last", "rate"),
+    [
+        (101, 1, 10.0, 12.0, 50.0),  # the tokens after the first arrival, over the time from it to the last
+        (500, 1, 10.0, 10.000002, None),  # read whole at once: no figure, not 250 million tok/s
+        (500, 500, 10.0, 10.0, None),
+        (40, 20, 10.0, 10.5, 40.0),  # a first read of 20 tokens counts none of them
+        (1, 1, 10.0, 11.0, None),  # one token: nothing after it
+        (10, 1, None, None, None),
+    ],
+)
+def test_a_rate_is_given_only_over_a_meaningful_interval(
+    tokens: int, first_tokens: int, first: float | None, last: float | None, rate: float | None
+) -> None:
+    assert decode_rate(tokens, first_tokens, first, last) == rate
+
+
+async def test_an_answer_read_at_once_has_no_rate_and_shows_a_dash(fake: FakeEngine, fake_url: str) -> None:
+    fake.replies = [Reply(["think "] * 200, ["\\boxed{4}"])]  # every piece in one write, no interval
+    [result] = await evaluate(fake_url, [Q], runs=1, concurrency=1)
+    assert result.completion_tokens == 201
+    assert result.tokens_per_s is None
+    [row] = summary_rows(summarise([result], [Q]))
+    tps = SUMMARY_HEADERS.index("tokens_per_s_mean")
+    assert row[tps : tps + 3] == ["—", "—", "—"]
+
+
+async def test_an_answer_written_over_time_has_its_rate(fake: FakeEngine, fake_url: str) -> None:
+    fake.replies = [Reply(["think "] * 5, ["\\boxed{4}"], interval=0.03)]
+    [result] = await evaluate(fake_url, [Q], runs=1, concurrency=1)
+    assert result.tokens_per_s is not None and 0 < result.tokens_per_s <= 1 / 0.03  # a piece per interval at most

@@ -91,7 +91,7 @@ async def test_send_is_off_while_an_answer_is_written_and_another_tab_is_told_to
         await second.goto(fake_app.url)
         await expect(second.locator("#chat")).to_contain_text("write a lot", timeout=10_000)
         await send(second, "and another thing")
-        await expect(second.get_by_text("An answer is still being written in this conversation")).to_be_visible()
+        await expect(second.get_by_text("此对话中仍有回答在生成")).to_be_visible()  # in the page's language
         await expect(second.locator("#prompt textarea")).to_have_value("and another thing")  # nothing lost
         await first.locator("#stop").click()
         await expect(chat).to_contain_text("已停止", timeout=10_000)
@@ -390,6 +390,6 @@ async def test_a_new_chat_past_the_cap_is_refused_with_the_reason_and_keeps_its_
     await expect(fake_page.locator("#chat")).to_contain_text("Done.", timeout=10_000)
     await fake_page.locator("#new-chat").click()
     await send(fake_page, "one too many")
-    await expect(fake_page.get_by_text("You have 1 conversation: the most one may keep.")).to_be_visible()
+    await expect(fake_page.get_by_text("你已有 1 个对话，已达上限。")).to_be_visible()
     await expect(fake_page.locator("#prompt textarea")).to_have_value("one too many")
     await expect(fake_page.locator("#conversations")).not_to_contain_text("one too many")

@@ -1,4 +1,5 @@
-"""The language switch relabels the whole page: every word of its own, in every tab."""
+"""The page's language: the reader's browser's at first, their choice once made (kept across reloads),
+every word of its own in it, on every tab, refusals too."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ pytestmark = pytest.mark.browser
 CJK = re.compile(r"[\u3000-\u303f\u3400-\u9fff\uff00-\uffef]")
 # Each language is named in its own script in the switch itself.
 OWN_NAMES = ("中文",)
+TABS = (("Chat", "#reset-settings"), ("Status & log", "#engine-log"), ("Evaluation", "#eval-run"))
 
 
 async def words_shown(page: Page) -> str:
@@ -23,25 +25,67 @@ async def words_shown(page: Page) -> str:
     return text
 
 
-async def test_english_leaves_no_chinese_in_any_tab(browser: Browser, fake_app: FakeApp) -> None:
-    context = await browser.new_context(viewport={"width": 1280, "height": 900})
+async def no_chinese_on_any_tab(page: Page) -> None:
+    # Each tab, with a part of it that shows once its panel is rendered (the settings opened).
+    for tab, part in TABS:
+        await page.get_by_role("tab", name=tab).click()
+        if tab == "Chat":
+            await page.locator("#settings").click()
+        await expect(page.locator(part)).to_be_visible()
+        left = CJK.findall(await words_shown(page))
+        assert not left, f"Chinese left in the {tab} tab: {''.join(left)}"
+
+
+async def test_an_english_browser_gets_english_everywhere_and_after_a_reload(
+    browser: Browser, fake_app: FakeApp
+) -> None:
+    context = await browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-US")
     page = await context.new_page()
     try:
         await page.goto(fake_app.url)
         await expect(page.locator("#status-tab-button")).to_be_visible(timeout=15_000)  # this machine: admin
-        assert CJK.search(await words_shown(page))  # Chinese by default
+        await expect(page.locator("#send")).to_have_text("Send")  # from Accept-Language, with nothing chosen
+        await no_chinese_on_any_tab(page)
+        await page.reload()
+        await expect(page.locator("#send")).to_have_text("Send")
+        await expect(page.locator("#status-tab-button")).to_be_visible(timeout=15_000)
+        await no_chinese_on_any_tab(page)
+    finally:
+        await context.close()
+
+
+async def test_the_language_chosen_survives_a_reload(browser: Browser, fake_app: FakeApp) -> None:
+    context = await browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN")
+    page = await context.new_page()
+    try:
+        await page.goto(fake_app.url)
+        await expect(page.locator("#send")).to_have_text("发送", timeout=15_000)  # a Chinese browser
         await page.get_by_text("English", exact=True).click()
         await expect(page.locator("#send")).to_have_text("Send")
-        # Each tab, with a part of it that shows once its panel is rendered (the settings opened).
-        for tab, part in (("Chat", "#reset-settings"), ("Status & log", "#engine-log"), ("Evaluation", "#eval-run")):
-            await page.get_by_role("tab", name=tab).click()
-            if tab == "Chat":
-                await page.locator("#settings").click()
-            await expect(page.locator(part)).to_be_visible()
-            left = CJK.findall(await words_shown(page))
-            assert not left, f"Chinese left in the {tab} tab: {''.join(left)}"
+        await page.reload()
+        await expect(page.locator("#send")).to_have_text("Send", timeout=15_000)
+        await expect(page.get_by_role("tab", name="Status & log")).to_be_visible(timeout=15_000)
         await page.get_by_text("中文", exact=True).click()
         await expect(page.get_by_role("tab", name="对话")).to_be_visible()
-        await expect(page.locator("#send")).to_have_text("发送")
+        await page.reload()
+        await expect(page.locator("#send")).to_have_text("发送", timeout=15_000)
+    finally:
+        await context.close()
+
+
+async def test_a_refusal_is_told_in_the_pages_language(browser: Browser, fake_app: FakeApp) -> None:
+    context = await browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN")
+    page = await context.new_page()
+    try:
+        await page.goto(fake_app.url)
+        await expect(page.locator("#send")).to_have_text("发送", timeout=15_000)
+        await page.locator("#send").click()  # nothing typed: refused by the service, in Chinese
+        toast = page.locator(".toast-body")
+        await expect(toast).to_contain_text("消息是空的，请先输入问题。", timeout=10_000)
+        assert not re.search(r"[A-Za-z]", await toast.inner_text())
+        await page.get_by_text("English", exact=True).click()
+        await expect(page.locator("#send")).to_have_text("Send")
+        await page.locator("#send").click()
+        await expect(toast.last).to_contain_text("The message is empty. Type a question first.", timeout=10_000)
     finally:
         await context.close()

@@ -90,22 +90,26 @@ def is_text(value: str) -> bool:
 
 def check_new_password(password: str) -> str:
     if not MIN_PASSWORD_CHARS <= len(password) <= MAX_PASSWORD_CHARS:
-        raise InvalidInput(f"A password needs {MIN_PASSWORD_CHARS} to {MAX_PASSWORD_CHARS} characters.")
+        raise InvalidInput(
+            f"A password needs {MIN_PASSWORD_CHARS} to {MAX_PASSWORD_CHARS} characters.",
+            code="password_length",
+            params={"low": MIN_PASSWORD_CHARS, "high": MAX_PASSWORD_CHARS},
+        )
     if not is_text(password):
-        raise InvalidInput("A password cannot hold NUL characters or lone surrogates.")
+        raise InvalidInput("A password cannot hold NUL characters or lone surrogates.", code="password_chars")
     return password
 
 
 def check_name(name: str) -> str:
     if not NAME.fullmatch(name):
-        raise InvalidInput("A user name is 1 to 64 letters, digits or `_ . @ -`.")
+        raise InvalidInput("A user name is 1 to 64 letters, digits or `_ . @ -`.", code="user_name_rule")
     return name
 
 
 def _user(session: Session, name: str) -> User:
     user = session.scalar(select(User).where(User.name == name))
     if user is None:
-        raise NotFound(f"There is no user named {name}.")
+        raise NotFound(f"There is no user named {name}.", code="no_user", params={"name": name})
     return user
 
 
@@ -115,6 +119,8 @@ def _managed_here(user: User) -> User:
         raise Conflict(
             f"{user.name} comes from the configuration (USERS_FILE or ADMIN_USER), so it is managed there.",
             hint="Change their password in USERS_FILE or ADMIN_PASSWORD, or remove them there, then restart the app.",
+            code="configured_user",
+            params={"name": user.name},
         )
     return user
 
@@ -185,7 +191,7 @@ class Accounts:
         check_new_password(password)
         with self.database.writing() as session:
             if session.scalar(select(User.id).where(User.name == name)) is not None:
-                raise Conflict(f"There is already a user named {name}.")
+                raise Conflict(f"There is already a user named {name}.", code="user_exists", params={"name": name})
             user = User(
                 name=name,
                 password_hash=hash_password(password),
@@ -204,7 +210,7 @@ class Accounts:
             user = _managed_here(_user(session, name))
             admins = select(func.count()).where(User.is_admin, User.disabled.is_(False))
             if user.is_admin and session.scalar(admins) == 1:
-                raise Conflict("This is the only admin: make another admin first.")
+                raise Conflict("This is the only admin: make another admin first.", code="only_admin")
             owner = owner_id(user.id)
             for owned in (Share, OwnerSettings, Conversation):  # messages go with their conversation
                 session.execute(delete(owned).where(owned.owner == owner))
@@ -292,7 +298,7 @@ class Accounts:
         with self.database.writing() as session:
             row = session.get(ApiToken, token_id)
             if row is None or row.user_id != identity.user_id:
-                raise NotFound("No such API token.")
+                raise NotFound("No such API token.", code="no_token")
             session.delete(row)
 
     def token_identity(self, token: str) -> Identity | None:

@@ -10,14 +10,14 @@ from webapp.errors import Forbidden, InvalidInput
 def require_admin(who: Identity) -> Identity:
     """`who`, if an admin (with accounts, by their account; without, a person on this machine)."""
     if not who.is_admin:
-        raise Forbidden("Only an admin may do this.")
+        raise Forbidden("Only an admin may do this.", code="admin_only")
     return who
 
 
 def delete_user(accounts: Accounts, who: Identity, name: str) -> None:
     """An admin deletes a user and all that is theirs; never their own account (no way back in)."""
     if require_admin(who).name == name:
-        raise InvalidInput("You cannot delete your own account.")
+        raise InvalidInput("You cannot delete your own account.", code="own_account")
     accounts.delete_user(name)
 
 

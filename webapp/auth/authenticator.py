@@ -46,7 +46,7 @@ def identity(request: Request) -> Identity:
     """The asker (the middleware already turned away those who must sign in)."""
     found: Identity | None = getattr(request.state, "identity", None)
     if found is None:
-        raise Unauthorized("Sign in first.")
+        raise Unauthorized("Sign in first.", code="sign_in_first")
     return found
 
 

@@ -39,7 +39,7 @@ class TurnClaims:
         if key in self._claims:
             since = self._claims[key]
             if since is None or self._clock() - since < self.unstarted_seconds:
-                raise Conflict(BUSY)
+                raise Conflict(BUSY, code="busy")
         self._claims[key] = self._clock()
 
     @contextmanager

@@ -27,6 +27,8 @@ def answer_budget(prompt_tokens: int, max_model_len: int, requested: int | None)
             f"This message needs {prompt_tokens:,} tokens, and the model's context holds "
             f"{max_model_len:,} with room for an answer.",
             hint="Shorten the message, or start a new conversation.",
+            code="context_full",
+            params={"needed": prompt_tokens, "limit": max_model_len},
         )
     return room if requested is None else max(1, min(requested, room))
 

@@ -13,6 +13,19 @@ from webapp.llm.client import StreamEnd
 from webapp.llm.reasoning import Piece
 from webapp.llm.sampling import Sampling
 
+#: Less time than this from the first token's arrival to the last's gives no rate: an answer read
+#: whole at once divides by next to nothing (hundreds of thousands tok/s), while over 20 ms a
+#: millisecond of scheduling jitter moves the figure by 5 % at most.
+MIN_RATE_SECONDS = 0.02
+
+
+def decode_rate(tokens: int, first_tokens: int, first: float | None, last: float | None) -> float | None:
+    """Tokens per second while the answer was written: the tokens that came after the first arrival,
+    over the time from it to the last token; None where that time is too short to be a figure."""
+    if first is None or last is None or last - first < MIN_RATE_SECONDS or tokens <= first_tokens:
+        return None
+    return (tokens - first_tokens) / (last - first)
+
 
 @dataclass
 class Draft:
@@ -24,6 +37,8 @@ class Draft:
     reasoning_deltas: int = 0  # stream deltas (about a token each), as the pieces say
     answer_deltas: int = 0
     first_token: float | None = None
+    first_tokens: int = 0  # how many tokens came with the first token's arrival
+    last_token: float | None = None
     answer_began: float | None = None
     end: StreamEnd | None = None
     message_id: int | None = None
@@ -45,6 +60,9 @@ class Draft:
         now = time.monotonic()
         if self.first_token is None:
             self.first_token = now
+        if now == self.first_token:
+            self.first_tokens += piece.tokens
+        self.last_token = now
         if piece.kind == "reasoning":
             self.reasoning.append(piece.text)
             self.reasoning_deltas += piece.tokens
@@ -60,7 +78,6 @@ class Draft:
         answer_deltas = self.answer_deltas
         answer_tokens = completion - self.reasoning_deltas if completion is not None else answer_deltas
         generated = completion if completion is not None else self.reasoning_deltas + answer_deltas
-        elapsed = now - self.first_token if self.first_token is not None else 0.0
         return {
             "content": "".join(self.content),
             "reasoning": "".join(self.reasoning),
@@ -69,7 +86,7 @@ class Draft:
             "reasoning_tokens": self.earlier_reasoning_tokens + self.reasoning_deltas,
             "answer_tokens": self.earlier_answer_tokens + max(answer_tokens, 0),
             "ttft_ms": (self.first_token - self.started) * 1000 if self.first_token is not None else None,
-            "tokens_per_s": generated / elapsed if elapsed > 0 and generated > 1 else None,
+            "tokens_per_s": decode_rate(generated, self.first_tokens, self.first_token, self.last_token),
             "thinking_s": ((self.answer_began or now) - self.started) if self.reasoning else None,
         }
 

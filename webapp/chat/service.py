@@ -41,13 +41,15 @@ T = TypeVar("T")
 def validate_message(text: object, limit: int = MAX_MESSAGE_CHARS) -> str:
     """The user's message, or a clear reason it cannot be sent."""
     if not isinstance(text, str):
-        raise InvalidInput(f"A message must be text, not {type(text).__name__}.")
+        raise InvalidInput(f"A message must be text, not {type(text).__name__}.", code="message_not_text")
     if not text.replace("\x00", "").strip():  # NUL characters are left out when it is stored
-        raise InvalidInput("The message is empty.", hint="Type a question first.")
+        raise InvalidInput("The message is empty.", hint="Type a question first.", code="message_empty")
     if len(text) > limit:
         raise TooLarge(
             f"The message has {len(text):,} characters; the limit is {limit:,}.",
             hint="Shorten it or split it over several messages.",
+            code="message_too_long",
+            params={"chars": len(text), "limit": limit},
         )
     return text
 
@@ -178,7 +180,7 @@ class ChatService:
                 history = await self.messages(owner, conversation_id)
                 last_user = next((m for m in reversed(history) if m.role == "user"), None)
                 if last_user is None:
-                    raise InvalidInput("There is no message to edit.")
+                    raise InvalidInput("There is no message to edit.", code="nothing_to_edit")
                 await self._db(self.store.delete_messages_from, owner, conversation_id, last_user.id)
             # Turns that start together store their messages in one transaction (`webapp.chat.batches`).
             return await self._turn_starts.call((owner, conversation_id, text))
@@ -189,7 +191,7 @@ class ChatService:
             history = await self.messages(owner, conversation_id)
             last_user = next((m for m in reversed(history) if m.role == "user"), None)
             if last_user is None:
-                raise InvalidInput("There is no message to answer again.")
+                raise InvalidInput("There is no message to answer again.", code="nothing_to_answer")
             later = [m for m in history if m.id > last_user.id]
             if later:
                 await self._db(self.store.delete_messages_from, owner, conversation_id, later[0].id)
@@ -200,7 +202,7 @@ class ChatService:
         with self._claims.claimed((owner, conversation_id)):
             history = await self.messages(owner, conversation_id)
             if not history or history[-1].role != "assistant" or history[-1].state != MessageState.TRUNCATED:
-                raise InvalidInput("Only an answer cut by the length limit can be continued.")
+                raise InvalidInput("Only an answer cut by the length limit can be continued.", code="not_cut")
             return history[:-1], history[-1]
 
     def answer(

@@ -98,7 +98,7 @@ def _owned_info(db: Connection, owner: str, conversation_id: str) -> Conversatio
 
 def _no_such_conversation() -> NotFound:
     # The same answer for an unknown id and another owner's: neither says which it is.
-    return NotFound("No such conversation.", hint="It may have been deleted.")
+    return NotFound("No such conversation.", hint="It may have been deleted.", code="no_conversation")
 
 
 def _add_message(db: Connection, owner: str, conversation_id: str, fields: dict[str, Any]) -> MessageRecord:
@@ -117,7 +117,7 @@ def _add_message(db: Connection, owner: str, conversation_id: str, fields: dict[
 def _update_message(db: Connection, message_id: int, fields: dict[str, Any]) -> MessageRecord:
     row = db.execute(UPDATE_MESSAGE, _storable_fields(fields) | {"message_id": message_id}).first()
     if row is None:
-        raise NotFound("No such message.")
+        raise NotFound("No such message.", code="no_message")
     return MessageRecord(*row)
 
 
@@ -162,6 +162,8 @@ class Store:
                     raise Conflict(
                         f"You have {kept:,} conversation{'s' if kept != 1 else ''}: the most one may keep.",
                         hint="Delete some to start a new one.",
+                        code="too_many_conversations",
+                        params={"kept": kept},
                     )
             session.add(conversation)
         return _info(conversation)
@@ -199,7 +201,7 @@ class Store:
     def rename(self, owner: str, conversation_id: str, title: str) -> ConversationInfo:
         title = title_text(title)
         if not title:
-            raise InvalidInput("A title cannot be empty.")
+            raise InvalidInput("A title cannot be empty.", code="title_empty")
         with self.database.writing() as session:
             conversation = self._owned(session, owner, conversation_id)
             conversation.title = title
@@ -337,7 +339,7 @@ class Store:
             self._owned(session, owner, conversation_id)
             result = session.execute(delete(Share).where(Share.conversation_id == conversation_id))
             if not getattr(result, "rowcount", 0):
-                raise NotFound("This conversation is not shared.")
+                raise NotFound("This conversation is not shared.", code="not_shared")
 
     def shares(self, owner: str) -> list[ShareInfo]:
         """The owner's links that still work, newest first."""
@@ -355,5 +357,5 @@ class Store:
         with self.database.reading() as session:
             share = session.get(Share, token) if 20 <= len(token) <= 64 and not unstorable(token) else None
             if share is None or (share.expires_at is not None and share.expires_at <= time.time()):
-                raise NotFound("This link does not exist, was revoked, or has expired.")
+                raise NotFound("This link does not exist, was revoked, or has expired.", code="no_share")
             return SharedSnapshot(share.title, json.loads(share.snapshot), share.created_at)

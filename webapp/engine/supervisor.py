@@ -122,14 +122,16 @@ class Engine:
         if status.error is not None:
             raise EngineNotReady(status.error.message, hint=status.error.hint)
         if status.state is EngineState.STOPPED:
-            raise EngineNotReady("The engine has stopped.")
+            raise EngineNotReady("The engine has stopped.", code="engine_stopped")
         if status.state is EngineState.DOWNLOADING and self.download is not None:
             percent = self.download.report()["percent"]
             done = f" ({percent:.0f}% done)" if percent is not None else ""
             raise EngineNotReady(
-                f"The model's weights are downloading{done}.", hint="Chat opens once they are downloaded and loaded."
+                f"The model's weights are downloading{done}.",
+                hint="Chat opens once they are downloaded and loaded.",
+                code="engine_downloading",
             )
-        raise EngineNotReady("The model is still loading.", hint="Try again in a moment.")
+        raise EngineNotReady("The model is still loading.", hint="Try again in a moment.", code="engine_loading")
 
     # -- life cycle -----------------------------------------------------------
 

@@ -29,13 +29,29 @@ class Sampling:
 
     def __post_init__(self) -> None:
         if not 0 <= self.temperature <= 2:
-            raise InvalidInput(f"Temperature must be between 0 and 2, not {self.temperature}.")
+            raise InvalidInput(
+                f"Temperature must be between 0 and 2, not {self.temperature}.",
+                code="temperature_range",
+                params={"value": self.temperature},
+            )
         if not 0 < self.top_p <= 1:
-            raise InvalidInput(f"top_p must be above 0 and at most 1, not {self.top_p}.")
+            raise InvalidInput(
+                f"top_p must be above 0 and at most 1, not {self.top_p}.",
+                code="top_p_range",
+                params={"value": self.top_p},
+            )
         if self.max_tokens is not None and self.max_tokens < 1:
-            raise InvalidInput(f"max_tokens must be at least 1, not {self.max_tokens}.")
+            raise InvalidInput(
+                f"max_tokens must be at least 1, not {self.max_tokens}.",
+                code="max_tokens_range",
+                params={"value": self.max_tokens},
+            )
         if len(self.persona) > MAX_PERSONA_CHARS:
-            raise InvalidInput(f"The persona text is longer than {MAX_PERSONA_CHARS:,} characters.")
+            raise InvalidInput(
+                f"The persona text is longer than {MAX_PERSONA_CHARS:,} characters.",
+                code="persona_too_long",
+                params={"limit": MAX_PERSONA_CHARS},
+            )
 
 
 RECOMMENDED = Sampling()

@@ -17,8 +17,7 @@ import gradio as gr
 from webapp.auth.accounts import Identity
 from webapp.auth.admin import delete_user, require_admin
 from webapp.db.records import ShareInfo
-from webapp.errors import AppError
-from webapp.ui.context import PRIVATE, Page, shown
+from webapp.ui.context import PRIVATE, Page, language_of, refusal, shown
 from webapp.ui.i18n import DEFAULT_LANG, Lang, t
 
 # (component, text key, property): what the language switch sets (`Labels.extend`).
@@ -51,21 +50,17 @@ def build_share_controls(page: Page) -> Labels:
 
     async def on_share(conversation: str | None, days: int, language: Lang, request: gr.Request) -> tuple[Any, ...]:
         if not conversation:
-            raise gr.Error(t("no_conversation", language))
+            raise refusal(t("no_conversation", language), language)
         owner = (await identity_of(request)).owner
-        try:
+        with shown(language):
             info = await service.share(owner, conversation, int(days) or None)
-        except AppError as exc:
-            raise gr.Error(str(exc)) from exc
         return absolute(info.url, request), rows(await service.shares(owner), request, language)
 
     async def on_unshare(conversation: str | None, language: Lang, request: gr.Request) -> tuple[Any, ...]:
         owner = (await identity_of(request)).owner
         if conversation:
-            try:
+            with shown(language):
                 await service.unshare(owner, conversation)
-            except AppError as exc:
-                raise gr.Error(str(exc)) from exc
         return "", rows(await service.shares(owner), request, language)
 
     async def on_current(conversation: str | None, language: Lang, request: gr.Request) -> tuple[Any, ...]:
@@ -73,6 +68,9 @@ def build_share_controls(page: Page) -> Labels:
         shares = await service.shares((await identity_of(request)).owner)
         mine = next((s for s in shares if s.conversation_id == conversation), None)
         return (absolute(mine.url, request) if mine else ""), rows(shares, request, language)
+
+    async def on_load(conversation: str | None, request: gr.Request) -> tuple[Any, ...]:
+        return await on_current(conversation, language_of(request), request)  # the page's language is set meanwhile
 
     with gr.Row(equal_height=True):
         expiry = page.labels.add_update(
@@ -97,7 +95,7 @@ def build_share_controls(page: Page) -> Labels:
     share.click(on_share, [current, expiry, lang], [link, table], **PRIVATE)
     unshare.click(on_unshare, [current, lang], [link, table], **PRIVATE)
     current.change(on_current, [current, lang], [link, table], **PRIVATE)
-    blocks.load(on_current, [current, lang], [link, table], **PRIVATE)
+    blocks.load(on_load, [current], [link, table], **PRIVATE)
     return [(share, "share", "value"), (unshare, "unshare", "value"),
             (link, "share_link", "label"), (links_box, "shared_links", "label")]  # fmt: skip
 
@@ -110,18 +108,18 @@ def build_account_controls(page: Page) -> Labels:
         rows = await asyncio.to_thread(accounts.tokens, who)
         return [[row["id"], row["name"], _stamp(row["created_at"], "en")] for row in rows]
 
-    async def on_load(language: Lang, request: gr.Request) -> tuple[Any, ...]:
+    async def on_load(request: gr.Request) -> tuple[Any, ...]:
         who = await identity_of(request)
-        return t("signed_in_as", language).format(name=who.name), await token_rows(who)
+        return f"**{who.name}**", await token_rows(who)  # a name reads the same in every language
 
     async def on_create(name: str, request: gr.Request) -> tuple[Any, ...]:
         who = await identity_of(request)
         made = await asyncio.to_thread(accounts.create_token, who, (name or "").strip()[:100])
         return made["token"], await token_rows(who)
 
-    async def on_revoke(token_id: float | None, request: gr.Request) -> Any:
+    async def on_revoke(token_id: float | None, language: Lang, request: gr.Request) -> Any:
         who = await identity_of(request)
-        with shown():
+        with shown(language):
             await asyncio.to_thread(accounts.revoke_token, who, int(token_id or 0))
         return await token_rows(who)
 
@@ -137,10 +135,10 @@ def build_account_controls(page: Page) -> Labels:
         with gr.Row():
             token_id = gr.Number(label=t("token_id", DEFAULT_LANG), precision=0, minimum=0, elem_id="token-id")
             revoke = gr.Button(t("revoke", DEFAULT_LANG), size="sm", variant="stop", elem_id="revoke-token")
-    blocks.load(on_load, [lang], [who_md, tokens], **PRIVATE)
+    blocks.load(on_load, None, [who_md, tokens], **PRIVATE)
     sign_out.click(None, js=SIGN_OUT_JS)
     create.click(on_create, [token_name], [new_token, tokens], **PRIVATE)
-    revoke.click(on_revoke, [token_id], [tokens], **PRIVATE)
+    revoke.click(on_revoke, [token_id, lang], [tokens], **PRIVATE)
     return [(sign_out, "sign_out", "value"), (tokens_box, "api_tokens", "label"), (token_name, "token_name", "label"),
             (create, "create_token", "value"), (new_token, "new_token", "label"), (token_id, "token_id", "label"),
             (revoke, "revoke", "value")]  # fmt: skip
@@ -151,11 +149,11 @@ def build_admin_tab(page: Page) -> Labels:
 
     Users from the configuration are listed as such; the accounts refuse to change or delete them here.
     """
-    blocks, auth, identity_of, accounts = page.blocks, page.auth, page.identity_of, page.auth.accounts
+    blocks, auth, identity_of, accounts, lang = page.blocks, page.auth, page.identity_of, page.auth.accounts, page.lang
 
-    async def admin_of(request: gr.Request) -> Identity:
+    async def admin_of(request: gr.Request, language: Lang) -> Identity:
         who = await identity_of(request)
-        with shown():
+        with shown(language):
             return require_admin(who)
 
     async def user_rows() -> list[list[Any]]:
@@ -168,29 +166,30 @@ def build_admin_tab(page: Page) -> Labels:
         who = await identity_of(request)
         return gr.update(visible=who.is_admin), (await user_rows() if who.is_admin else [])
 
-    async def run(request: gr.Request, action: Callable[[], object], name: str) -> tuple[Any, ...]:
-        await admin_of(request)
-        with shown():
+    async def run(request: gr.Request, language: Lang, action: Callable[[], object], name: str) -> tuple[Any, ...]:
+        """Do `action` and list the users again; refused, a toast says why and the table stays as it was."""
+        await admin_of(request, language)
+        with shown(language):
             await asyncio.to_thread(action)
         auth.forget_user(name)
         return await user_rows(), ""
 
-    async def on_create(name: str, password: str, is_admin: bool, request: gr.Request) -> tuple[Any, ...]:
+    async def on_create(name: str, password: str, is_admin: bool, language: Lang, request: gr.Request) -> Any:
         name = (name or "").strip()
-        return await run(request, lambda: accounts.create_user(name, password or "", is_admin=is_admin), name)
+        return await run(request, language, lambda: accounts.create_user(name, password or "", is_admin=is_admin), name)
 
-    async def on_delete(name: str, request: gr.Request) -> tuple[Any, ...]:
+    async def on_delete(name: str, language: Lang, request: gr.Request) -> tuple[Any, ...]:
         name = (name or "").strip()
-        who = await admin_of(request)
-        return await run(request, lambda: delete_user(accounts, who, name), name)
+        who = await admin_of(request, language)
+        return await run(request, language, lambda: delete_user(accounts, who, name), name)
 
-    async def on_password(name: str, password: str, request: gr.Request) -> tuple[Any, ...]:
+    async def on_password(name: str, password: str, language: Lang, request: gr.Request) -> tuple[Any, ...]:
         name = (name or "").strip()
-        return await run(request, lambda: accounts.set_password(name, password or ""), name)
+        return await run(request, language, lambda: accounts.set_password(name, password or ""), name)
 
-    async def on_sign_out(name: str, request: gr.Request) -> tuple[Any, ...]:
+    async def on_sign_out(name: str, language: Lang, request: gr.Request) -> tuple[Any, ...]:
         name = (name or "").strip()
-        return await run(request, lambda: accounts.sign_out_everywhere(name), name)
+        return await run(request, language, lambda: accounts.sign_out_everywhere(name), name)
 
     with gr.Tab(t("admin_tab", DEFAULT_LANG), elem_id="admin-tab", visible=False) as tab:
         note = gr.Markdown(t("users_note", DEFAULT_LANG), elem_id="users-note")
@@ -207,10 +206,12 @@ def build_admin_tab(page: Page) -> Labels:
             delete = gr.Button(t("delete_user", DEFAULT_LANG), variant="stop", size="sm", elem_id="delete-user")
             sign_out = gr.Button(t("sign_out_everywhere", DEFAULT_LANG), size="sm", elem_id="sign-out-everywhere")
     blocks.load(on_load, None, [tab, users], **PRIVATE)
-    create.click(on_create, [name, password, is_admin], [users, password], **PRIVATE)
-    delete.click(on_delete, [name], [users, password], **PRIVATE)
-    set_password.click(on_password, [name, password], [users, password], **PRIVATE)
-    sign_out.click(on_sign_out, [name], [users, password], **PRIVATE)
+    # No progress shown on the table: a refused action would mark it "Error" in red over the users.
+    quiet: dict[str, Any] = {"show_progress": "hidden", **PRIVATE}
+    create.click(on_create, [name, password, is_admin, lang], [users, password], **quiet)
+    delete.click(on_delete, [name, lang], [users, password], **quiet)
+    set_password.click(on_password, [name, password, lang], [users, password], **quiet)
+    sign_out.click(on_sign_out, [name, lang], [users, password], **quiet)
     return [(tab, "admin_tab", "label"), (name, "user_name", "label"), (password, "password", "label"),
                  (is_admin, "is_admin", "label"), (create, "create_user", "value"),
                  (set_password, "set_password", "value"), (delete, "delete_user", "value"),

@@ -15,12 +15,13 @@ from webapp.auth.authenticator import Authenticator
 from webapp.auth.gate import from_this_machine
 from webapp.chat.service import ChatService
 from webapp.db.records import MessageRecord
-from webapp.errors import AppError
+from webapp.errors import AppError, Unauthorized
+from webapp.language import LANG_COOKIE, chosen_language
 from webapp.llm.sampling import Sampling
 from webapp.ops.status import StatusMonitor
 from webapp.ui.bubbles import Chat, render
 from webapp.ui.chat_list import chat_list
-from webapp.ui.i18n import Lang
+from webapp.ui.i18n import Lang, t
 from webapp.ui.labels import Labels
 from webapp.ui.sessions import PageSessions
 
@@ -39,13 +40,23 @@ def sampling_from(temperature: float, top_p: float, max_tokens: float | None, ma
     )
 
 
+def refusal(text: str, lang: Lang) -> gr.Error:
+    """A toast saying why something was not done, its title in `lang` too."""
+    return gr.Error(text, title=t("error", lang), print_exception=False)
+
+
 @contextmanager
-def shown() -> Iterator[None]:
-    """An AppError inside becomes the message the page shows: the UI's one translation of errors."""
+def shown(lang: Lang) -> Iterator[None]:
+    """An AppError inside becomes the message the page shows, in `lang`: the UI's one translation of errors."""
     try:
         yield
     except AppError as exc:
-        raise gr.Error(str(exc)) from exc
+        raise refusal(exc.text(lang), lang) from exc
+
+
+def language_of(request: gr.Request) -> Lang:
+    """The language this browser last chose (the switch keeps it in a cookie), or the one it asks for."""
+    return chosen_language(request.cookies.get(LANG_COOKIE), request.headers.get("accept-language"))
 
 
 @dataclass
@@ -68,15 +79,16 @@ class Page:
         local = from_this_machine(client, request.headers)
         who = await self.auth.identify(dict(request.cookies), request.headers.get("authorization"), local=local)
         if who is None:  # the session expired, or the page was loaded without the app's cookie
-            raise gr.Error("Your session has ended: reload the page (and sign in again).")
+            ended = Unauthorized("Your session has ended: reload the page (and sign in again).", code="session_ended")
+            raise refusal(ended.text(language_of(request)), language_of(request))
         return who
 
     async def owner_of(self, request: gr.Request) -> str:
         return (await self.identity_of(request)).owner
 
-    def admit(self, owner: str, request: gr.Request) -> None:
+    def admit(self, owner: str, request: gr.Request, lang: Lang) -> None:
         """Count a turn against the owner's and the address's limits; a refusal is shown."""
-        with shown():
+        with shown(lang):
             self.service.admit(owner, request.client.host if request.client else None)
 
     def keep(self, work: Awaitable[None], name: str) -> None:

@@ -146,10 +146,10 @@ class Conversation:
         page, service = self.page, self.page.service
         page.acted.mark(request, current)
         owner = await page.owner_of(request)
-        with shown():
+        with shown(lang):
             sampling = sampling_from(temperature, top_p, max_tokens, math, persona)
             service.validate(text)
-            page.admit(owner, request)
+            page.admit(owner, request, lang)
             if current is None:
                 current = (await service.new_conversation(owner)).id
                 page.acted.mark(request, current)
@@ -178,9 +178,9 @@ class Conversation:
         if not current:
             return
         sampling = sampling_from(temperature, top_p, max_tokens, math, persona)
-        page.admit(owner, request)
+        page.admit(owner, request, lang)
         # Refused (a turn under way, nothing to answer) before the chat changes.
-        with shown():
+        with shown(lang):
             history = await page.service.begin_again(owner, current)
         turn = page.service.answer(owner, current, history, sampling)
         async for update in self.stream_turn(
@@ -199,9 +199,9 @@ class Conversation:
         if not current:
             return
         sampling = sampling_from(temperature, top_p, max_tokens, math, persona)
-        page.admit(owner, request)
+        page.admit(owner, request, lang)
         # Refused (a turn under way, nothing cut to go on with) before the chat changes.
-        with shown():
+        with shown(lang):
             history, cut = await page.service.begin_continuing(owner, current)
         turn = page.service.answer(owner, current, history, sampling, continuing=cut)
         before = await page.view(owner, history, lang)

@@ -19,7 +19,7 @@ from webapp.ops.evaluation.questions import BUILTIN_MATH, Question
 from webapp.ops.evaluation.report import summary_rows, write_csv
 from webapp.ops.evaluation.runner import Backend, run_evaluation
 from webapp.ops.evaluation.summary import RunResult, summarise
-from webapp.ui.context import PRIVATE, Page, shown
+from webapp.ui.context import PRIVATE, Page, refusal, shown
 from webapp.ui.i18n import DEFAULT_LANG, Lang, t
 
 MAX_RUNS = 100
@@ -76,10 +76,10 @@ def questions_of(
     """The questions to run, and how many times and how many at once, from the form; refused with a message."""
     prompt, known = (prompt or "").strip(), (known or "").strip()
     if not builtin and not prompt:
-        raise gr.Error(t("eval_no_prompt", language))
+        raise refusal(t("eval_no_prompt", language), language)
     n, k = int(runs or 0), int(concurrency or 0)
     if not (1 <= n <= MAX_RUNS and 1 <= k <= MAX_CONCURRENCY):
-        raise gr.Error(t("eval_bad_numbers", language).format(runs=MAX_RUNS, concurrency=MAX_CONCURRENCY))
+        raise refusal(t("eval_bad_numbers", language).format(runs=MAX_RUNS, concurrency=MAX_CONCURRENCY), language)
     questions = BUILTIN_MATH if builtin else (Question("prompt", prompt, known or None, bool(math)),)
     return questions, n, k
 
@@ -188,7 +188,7 @@ class EvalTab:
         max_tokens: float | None, language: Lang, request: gr.Request,
     ) -> AsyncIterator[tuple[Any, ...]]:  # fmt: skip
         who = await self.page.identity_of(request)
-        with shown():
+        with shown(language):
             require_admin(who)
             sampling = Sampling(max_tokens=int(max_tokens or 0) or None)
         questions, n, k = questions_of(builtin, prompt, math, known, runs, concurrency, language)
@@ -212,7 +212,7 @@ class EvalTab:
             try:
                 results = job.result()
             except AppError as exc:
-                raise gr.Error(str(exc)) from exc
+                raise refusal(exc.text(language), language) from exc
         finally:
             job.cancel()  # Stop pressed, or the page gone: the runs still going end with it
         progress, *rest = view(ended, questions, total, language)

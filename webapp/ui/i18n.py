@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from webapp.language import Lang
 
-Lang = Literal["zh", "en"]
+__all__ = ["DEFAULT_LANG", "TEXT", "Lang", "t"]
+
+# The language the page is built in; each page load switches it to the reader's (`ui/page.py`).
 DEFAULT_LANG: Lang = "zh"
 
 TEXT: dict[str, dict[Lang, str]] = {

@@ -11,7 +11,7 @@ from webapp.auth.authenticator import Authenticator
 from webapp.chat.service import ChatService
 from webapp.ops.status import StatusMonitor
 from webapp.ui.account import build_account_controls, build_admin_tab, build_share_controls
-from webapp.ui.context import PRIVATE, Page
+from webapp.ui.context import PRIVATE, Page, language_of
 from webapp.ui.conversation import Conversation
 from webapp.ui.evaluation import EvalTab
 from webapp.ui.i18n import DEFAULT_LANG, Lang, t
@@ -66,13 +66,31 @@ def build_ui(service: ChatService, auth: Authenticator, monitor: StatusMonitor) 
     return blocks
 
 
+# The choice is kept in this browser, for the next page load and the sign-in page (`webapp/language.py`).
+REMEMBER_LANGUAGE_JS = (
+    "(lang) => { document.cookie = `lang=${lang}; path=/; max-age=31536000; samesite=lax`; return lang; }"
+)
+
+
 def switch_language(page: Page, sidebar: Sidebar, chatbot: gr.Chatbot) -> Any:
-    """The language choice relabels every registered component, and shows the chat and its list again in it."""
+    """The page opens in the reader's language; their choice relabels every registered component,
+    and shows the chat and its list again in it."""
+    components = page.labels.components
 
     def relabel(choice: Lang) -> list[Any]:
         return [choice, *page.labels.updates(choice)]
 
-    switched = sidebar.language.change(relabel, [sidebar.language], [page.lang, *page.labels.components], **PRIVATE)
+    def on_load(request: gr.Request) -> list[Any]:
+        chosen = language_of(request)
+        if chosen == DEFAULT_LANG:  # the page is built in it
+            return [gr.skip()] * (2 + len(components))
+        return [chosen, chosen, *page.labels.updates(chosen)]
+
+    page.blocks.load(on_load, None, [page.lang, sidebar.language, *components], **PRIVATE)
+    # `.input`: the load's choice above is not a switch (it has nothing to show again).
+    switched = sidebar.language.input(
+        relabel, [sidebar.language], [page.lang, *components], js=REMEMBER_LANGUAGE_JS, **PRIVATE
+    )
     switched.then(sidebar.on_search, [sidebar.search, page.current, page.lang], [sidebar.conversations], **PRIVATE)
     return switched.then(
         sidebar.on_select, [page.current, page.lang], [page.current, chatbot, sidebar.title], **PRIVATE

@@ -7,7 +7,7 @@ from typing import Any
 import gradio as gr
 
 from webapp.ui.chat_list import SCRIPT, TEMPLATE, chat_list
-from webapp.ui.context import PRIVATE, Page, shown
+from webapp.ui.context import PRIVATE, Page, language_of, shown
 from webapp.ui.i18n import DEFAULT_LANG, Lang, t
 
 
@@ -57,7 +57,7 @@ class Sidebar:
         page = self.page
         opened = [page.current, chatbot, self.title]
         listed = [self.conversations]
-        page.blocks.load(self.on_load, [page.lang], [page.current, *listed, chatbot, self.title], **PRIVATE)
+        page.blocks.load(self.on_load, None, [page.current, *listed, chatbot, self.title], **PRIVATE)
         self.conversations.open(self.on_open, [self.search, page.lang], [*opened, *listed], **PRIVATE)
         self.conversations.rename(self.on_rename, [self.search, page.current, page.lang], listed, **PRIVATE)
         self.conversations.delete(self.on_delete, [self.search, page.current, page.lang], [*opened, *listed], **PRIVATE)
@@ -69,9 +69,10 @@ class Sidebar:
             self.on_search, [self.search, page.current, page.lang], listed, trigger_mode="always_last", **PRIVATE
         )
 
-    async def on_load(self, lang: Lang, request: gr.Request) -> tuple[Any, ...]:
+    async def on_load(self, request: gr.Request) -> tuple[Any, ...]:
         """Open the latest conversation, unless the user acted first (their chat stays as it is)."""
         page = self.page
+        lang = language_of(request)  # the page's language, which another load event is setting
         owner = await page.owner_of(request)
         conversations = await page.service.conversations(owner)
         if not conversations:  # nothing to restore: the page opens empty, and no update can race a send
@@ -88,7 +89,7 @@ class Sidebar:
         if not conversation_id:
             return None, [], ""
         owner = await page.owner_of(request)
-        with shown():
+        with shown(lang):
             info = await page.service.conversation(owner, conversation_id)
         return conversation_id, await page.open(owner, conversation_id, lang), info.title
 
@@ -109,7 +110,7 @@ class Sidebar:
         self, search: str, current: str | None, lang: Lang, event: gr.EventData, request: gr.Request
     ) -> Any:
         owner = await self.page.owner_of(request)
-        with shown():
+        with shown(lang):
             await self.page.service.rename(owner, _picked(event, "id"), _picked(event, "title"))
         return await self.page.sidebar(owner, lang, current, search)
 
@@ -119,7 +120,7 @@ class Sidebar:
         page = self.page
         picked = _picked(event, "id")
         owner = await page.owner_of(request)
-        with shown():
+        with shown(lang):
             await page.service.delete(owner, picked)
         if picked != current:  # another chat went: the open one stays as it is
             return gr.skip(), gr.skip(), gr.skip(), await page.sidebar(owner, lang, current, search)

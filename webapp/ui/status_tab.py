@@ -86,6 +86,6 @@ class StatusTab:
 
     async def on_restart(self, lang: Lang, request: gr.Request) -> str:
         who = await self.page.identity_of(request)
-        with shown():
+        with shown(lang):
             restart_engine(who, self.page.service.engine)
         return t("restarting", lang)

@@ -7,6 +7,9 @@ page shows, nothing in it can run.
 from __future__ import annotations
 
 from html import escape
+from urllib.parse import quote
+
+from webapp.language import Lang
 
 CSP = (
     "default-src 'none'; style-src 'unsafe-inline'; img-src data:; font-src data:; "
@@ -41,6 +44,8 @@ code { font-family: ui-monospace, monospace; }
 math[display="block"] { margin: .5rem 0; }
 menclose[notation="box"] { border: 2px solid #f97316; padding: 2px; }
 footer { color: #94a3b8; font-size: .8rem; margin: 2rem 0; }
+.languages { margin: 0; text-align: center; font-size: .9rem; }
+.languages a[aria-current] { font-weight: 600; color: inherit; text-decoration: none; }
 """
 
 
@@ -54,21 +59,37 @@ def page(title: str, body: str, *, lang: str = "en") -> str:
     )
 
 
-def login_page(*, next_path: str = "/", error: str | None = None, name: str = "") -> str:
+# The sign-in page's words; each language is offered in its own name.
+LOGIN_WORDS: dict[Lang, dict[str, str]] = {
+    "en": {"title": "Sign in", "heading": "DeepSeek-R1 chat", "name": "User name", "password": "Password"},
+    "zh": {"title": "登录", "heading": "DeepSeek-R1 对话", "name": "用户名", "password": "密码"},
+}
+LANGUAGE_NAMES: dict[Lang, str] = {"zh": "中文", "en": "English"}
+CURRENT = ' aria-current="true"'
+
+
+def login_page(*, next_path: str = "/", error: str | None = None, name: str = "", lang: Lang = "en") -> str:
+    words = LOGIN_WORDS[lang]
     problem = f'<p class="error" role="alert">{escape(error)}</p>' if error else ""
+    back = escape(quote(next_path, safe=""))
+    switch = " · ".join(
+        f'<a href="/login?lang={code}&amp;next={back}" lang="{code}"{CURRENT if code == lang else ""}>{label}</a>'
+        for code, label in LANGUAGE_NAMES.items()
+    )
     form = (
         '<form class="login" method="post" action="/login">'
-        "<h1>DeepSeek-R1 chat</h1>"
+        f"<h1>{words['heading']}</h1>"
         f"{problem}"
-        f'<label>User name<br><input name="name" autocomplete="username" required value="{escape(name)}"'
+        f'<label>{words["name"]}<br><input name="name" autocomplete="username" required value="{escape(name)}"'
         " autofocus></label>"
-        '<label>Password<br><input name="password" type="password" autocomplete="current-password" required>'
-        "</label>"
+        f'<label>{words["password"]}<br><input name="password" type="password" autocomplete="current-password"'
+        " required></label>"
         f'<input type="hidden" name="next" value="{escape(next_path)}">'
-        '<button type="submit">Sign in</button>'
+        f'<button type="submit">{words["title"]}</button>'
+        f'<p class="languages">{switch}</p>'
         "</form>"
     )
-    return page("Sign in", form)
+    return page(words["title"], form, lang="zh-CN" if lang == "zh" else "en")
 
 
 def safe_next(path: str | None) -> str:

@@ -29,7 +29,7 @@ def summary_rows(summaries: Sequence[Summary]) -> list[list[str]]:
     rows = []
     for s in summaries:
         figures = [(s.ttft_ms, 1), (s.latency_s, 3), (s.tokens_per_s, 1)]
-        cells = [_fmt(v, d) for f, d in figures for v in (f.mean, f.p50, f.p95)]
+        cells = [_fmt(v, d) or "—" for f, d in figures for v in (f.mean, f.p50, f.p95)]  # —: no figure
         majority = s.majority if s.majority is None or len(s.majority) <= 40 else f"{s.majority[:39]}…"
         rows.append(
             [

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from typing import Protocol
 
+from webapp.chat.draft import decode_rate
 from webapp.errors import AppError, InvalidInput
 from webapp.llm.client import StreamEnd, StreamEvent, TokenCount
 from webapp.llm.sampling import RECOMMENDED, Sampling
@@ -36,6 +37,8 @@ async def run_once(client: Backend, question: Question, run: int, *, sampling: S
     """One streamed answer, timed; an engine error ends this run only, and is recorded on it."""
     started = time.perf_counter()
     first: float | None = None
+    last: float | None = None
+    first_tokens = 0  # came with the first token's arrival
     deltas = 0
     answer: list[str] = []
     end = StreamEnd(None)
@@ -47,8 +50,10 @@ async def run_once(client: Backend, question: Question, run: int, *, sampling: S
             if isinstance(event, StreamEnd):
                 end = event
                 continue
-            first = first if first is not None else time.perf_counter()
+            last = time.perf_counter()
+            first = first if first is not None else last
             deltas += event.tokens
+            first_tokens += event.tokens if last == first else 0
             if event.kind == "content":
                 answer.append(event.text)
     except AppError as exc:
@@ -56,14 +61,13 @@ async def run_once(client: Backend, question: Question, run: int, *, sampling: S
     finished = time.perf_counter()
     # vLLM reports the exact count in the stream's usage; a server that does not is counted by deltas.
     tokens = end.completion_tokens if end.completion_tokens is not None else deltas
-    decoding = finished - first if first is not None else 0.0
     return RunResult(
         question=question.id,
         run=run,
         ttft_ms=(first - started) * 1000 if first is not None else None,
         latency_s=finished - started,
         completion_tokens=tokens,
-        tokens_per_s=tokens / decoding if decoding > 0 and tokens > 1 else None,
+        tokens_per_s=decode_rate(tokens, first_tokens, first, last),
         finish_reason=end.finish_reason,
         answer=answer_of("".join(answer)),
     )
@@ -85,9 +89,13 @@ async def run_evaluation(
     Raises the engine's error when it cannot be reached at all (before any run starts).
     """
     if runs < 1 or concurrency < 1:
-        raise InvalidInput(f"Runs and concurrency must be at least 1 (got {runs} and {concurrency}).")
+        raise InvalidInput(
+            f"Runs and concurrency must be at least 1 (got {runs} and {concurrency}).", code="eval_numbers"
+        )
     if not questions or not all(q.text.strip() for q in questions):
-        raise InvalidInput("There is no question to run.", hint="Type a prompt or choose the built-in set.")
+        raise InvalidInput(
+            "There is no question to run.", hint="Type a prompt or choose the built-in set.", code="eval_no_question"
+        )
     # Ask the engine once before the runs: an unreachable engine fails here, at once, and the
     # client's first-use discovery (model name, the template's thinking tag) stays out of the timings.
     first = questions[0]
