@@ -11,7 +11,9 @@ from PIL import Image
 from playwright.async_api import Browser, Page, ViewportSize, expect
 
 from tests.fakes import Reply
-from tests.helpers import FakeApp, send
+from tests.helpers import FakeApp, make_settings, send
+from webapp.ui.empty_state import model_title
+from webapp.ui.i18n import t
 
 pytestmark = pytest.mark.browser
 
@@ -235,3 +237,21 @@ async def test_the_conversation_list_is_one_tab_stop_with_arrows_inside(open_pag
     await page.locator("#conversations .chat-item", has_text="second chat").focus()
     await page.keyboard.press("Tab")
     assert await page.evaluate("!!document.activeElement.closest('#conversations')") is False
+
+
+async def test_an_empty_chat_names_the_model_says_what_r1_does_and_offers_examples(
+    open_page: OpenPage, fake_app: FakeApp
+) -> None:
+    page = await open_page()
+    chat = page.locator("#chat")
+    await expect(chat).to_contain_text("R1 先思考")
+    await expect(chat.get_by_role("heading")).to_have_text(model_title(make_settings().model))
+    examples = chat.get_by_role("button", name=t("example_math", "zh"))
+    await expect(examples).to_be_visible()
+    await examples.click()
+    await expect(page.locator("#prompt textarea")).to_have_value(t("example_math", "zh"))
+    await page.locator("#settings").locator("button").first.click()
+    await expect(page.get_by_label(t("math", "zh"))).to_be_checked()
+    await page.locator("#language").get_by_text("English").click()
+    await expect(chat).to_contain_text("R1 thinks first")
+    await expect(chat.get_by_role("button", name=t("example_code", "en"))).to_be_visible()

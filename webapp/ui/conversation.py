@@ -13,6 +13,7 @@ from webapp.db.records import MessageRecord
 from webapp.llm.reasoning import Piece
 from webapp.ui.bubbles import LATEX_DELIMITERS, Chat, LiveAnswer
 from webapp.ui.context import PRIVATE, Page, sampling_from, shown
+from webapp.ui.empty_state import empty_chat, examples, welcome
 from webapp.ui.i18n import DEFAULT_LANG, Lang, t
 from webapp.ui.sidebar import Sidebar
 
@@ -29,9 +30,9 @@ class Conversation:
 
     def __init__(self, page: Page) -> None:
         self.page = page
-        add = page.labels.add
         self.banner = gr.Markdown(elem_id="banner", visible=False)
-        self.chatbot = add(
+        model = page.monitor.engine.settings.model
+        self.chatbot = page.labels.add_update(
             gr.Chatbot(
                 elem_id="chat",
                 show_label=False,
@@ -41,10 +42,10 @@ class Conversation:
                 feedback_options=None,
                 sanitize_html=True,
                 allow_tags=False,
-                placeholder=t("placeholder", DEFAULT_LANG),
+                placeholder=welcome(DEFAULT_LANG, model),
+                examples=examples(DEFAULT_LANG),
             ),
-            "placeholder",
-            "placeholder",
+            lambda lang: empty_chat(lang, model),
         )
         with gr.Row(equal_height=True):
             self.box = page.labels.add_update(

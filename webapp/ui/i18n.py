@@ -20,7 +20,6 @@ TEXT: dict[str, dict[Lang, str]] = {
         "zh": "输入消息，按 Enter 发送（Shift+Enter 换行）",
         "en": "Message — Enter to send, Shift+Enter for a new line",
     },
-    "placeholder": {"zh": "向 DeepSeek-R1 提问", "en": "Ask DeepSeek-R1"},
     "send": {"zh": "发送", "en": "Send"},
     "stop": {"zh": "停止", "en": "Stop"},
     "regenerate": {"zh": "重新生成", "en": "Regenerate"},
@@ -58,6 +57,22 @@ TEXT: dict[str, dict[Lang, str]] = {
     "language": {"zh": "语言", "en": "Language"},
     "message_box": {"zh": "消息", "en": "Message"},
     "share_panel": {"zh": "分享此对话", "en": "Share this chat"},
+    "welcome": {
+        "zh": "R1 先思考（思考过程可展开查看），再给出回答。试试下面的问题，或直接输入。",
+        "en": "R1 thinks first (open the thought to read it), then answers. Try one of these, or type your own.",
+    },
+    "example_math": {
+        "zh": "一个数的 3 倍加 7 等于 25，这个数是多少？",
+        "en": "Three times a number plus 7 is 25. What is the number?",
+    },
+    "example_code": {
+        "zh": "用 Python 写一个判断回文字符串的函数。",
+        "en": "Write a Python function that checks whether a string is a palindrome.",
+    },
+    "example_explain": {
+        "zh": "用简单的话解释什么是质数。",
+        "en": "Explain in simple words what a prime number is.",
+    },
     "show_reasoning": {"zh": "显示思考过程", "en": "Show the thinking"},
     "reset": {"zh": "恢复推荐设置", "en": "Reset to recommended"},
     "chat_tab": {"zh": "对话", "en": "Chat"},

@@ -13,6 +13,7 @@ from webapp.ops.status import StatusMonitor
 from webapp.ui.account import build_account_controls, build_admin_tab, build_share_controls
 from webapp.ui.context import PRIVATE, Page, language_of
 from webapp.ui.conversation import Conversation
+from webapp.ui.empty_state import picked
 from webapp.ui.evaluation import EvalTab
 from webapp.ui.i18n import DEFAULT_LANG, Lang, t
 from webapp.ui.settings_panel import SettingsPanel
@@ -62,6 +63,7 @@ def build_ui(service: ChatService, auth: Authenticator, monitor: StatusMonitor) 
         conversation.wire(sidebar, settings.sampling)
         settings.wire(sidebar, conversation.chatbot)
         status.wire()
+        conversation.chatbot.example_select(picked, [page.lang], [conversation.box, settings.math], **PRIVATE)
         status.refresh_after(switch_language(page, sidebar, conversation.chatbot))
     return blocks
 
