@@ -19,7 +19,7 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from bench import concurrency, floor, history, latency, render, report
+from bench import concurrency, floor, history, latency, render, report, screen
 from bench.figures import Results
 from bench.servers import APP, ROOT, fixed_rate_upstream, stand, vllm_upstream
 
@@ -38,6 +38,9 @@ class Plan:
     history_conversations: int = 10_000
     history_messages_each: int = 20
     history_samples: int = 30
+    screen_samples: int = 25  # sends timed on screen, each way
+    screen_pages: tuple[int, ...] = (1, 8)  # pages streaming at once
+    screen_runs: int = 3
 
 
 QUICK = Plan(
@@ -49,8 +52,10 @@ QUICK = Plan(
     render_runs=1,
     history_conversations=500,
     history_samples=8,
+    screen_samples=8,
+    screen_runs=1,
 )
-SECTIONS = ("latency", "concurrency", "render", "history", "vllm")
+SECTIONS = ("latency", "screen", "concurrency", "render", "history", "vllm")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -74,11 +79,23 @@ def run(plan: Plan, sections: set[str], work: Path, app: Path = APP) -> Results:
     fixed_text = f"bench:{plan.chat_tokens}@{plan.chat_rate}"
     with fixed_rate_upstream(logs) as fixed:
         results.upstream_labels[fixed.key] = fixed.label
-        if sections & {"latency", "concurrency", "render"}:
+        if sections & {"latency", "screen", "concurrency", "render"}:
             print("fixed-rate stream: app and baseline starting", flush=True)
             with stand(fixed, logs, work / "app-fixed", app) as servers:
                 if "latency" in sections:
                     results.latency["fixed"] = asyncio.run(latency.measure(servers, "bench:20@0", plan.ttft_samples))
+                if "screen" in sections:
+                    results.screen = asyncio.run(
+                        screen.measure(
+                            servers,
+                            samples=plan.screen_samples,
+                            text="bench:20@0",
+                            counts=plan.screen_pages,
+                            stream=fixed_text,
+                            runs=plan.screen_runs,
+                            ways=("app", "baseline"),
+                        )
+                    )
                 if "concurrency" in sections:
                     batches, results.profile = asyncio.run(
                         concurrency.measure(

@@ -8,12 +8,14 @@ from bench.concurrency import Batch
 from bench.history import History
 from bench.latency import Latency
 from bench.render import Render
+from bench.screen import Screen
 
 MS = 1e3
 US = 1e6
 MB = 2**20
 
 TTFT_TARGET_MS = 20.0
+PAGES_TARGET = 1.5  # N pages streaming at once / one page
 RENDER_TARGET = 1000.0
 CONCURRENCY_TARGET = 1.25
 CPU_TARGET_US = 50.0
@@ -31,6 +33,7 @@ class Results:
     batches: list[Batch] = field(default_factory=list)
     render: dict[str, Render] = field(default_factory=dict)  # by way
     history: History | None = None
+    screen: Screen | None = None
     upstream_labels: dict[str, str] = field(default_factory=dict)
     profile: dict[str, float] = field(default_factory=dict)  # part of a chat -> share of the app's CPU samples
     turns: list[Batch] = field(default_factory=list)  # the biggest batch again, with answers of a token or two
@@ -115,8 +118,55 @@ def _turn_figures(results: Results) -> list[Figure]:
     return out
 
 
+def _screen_figures(screen: Screen) -> list[Figure]:
+    """In Chromium: the first token on screen over a direct call, and N pages streaming at once over one."""
+    out = []
+    if screen.ttft:
+        for q in (50, 95):
+            out.append(
+                Figure(
+                    f"first token on screen added, p{q} (Enter to DOM)",
+                    "fixed",
+                    "ms",
+                    screen.added("app", q) * MS,
+                    baseline=screen.added("baseline", q) * MS if "baseline" in screen.ttft else None,
+                    target=TTFT_TARGET_MS if q == 50 else None,
+                )
+            )
+        if "own stream" in screen.ttft:
+            out.append(
+                Figure(
+                    "first token on screen added, p50, page reading the app's REST stream (plain text)",
+                    "fixed",
+                    "ms",
+                    screen.added("own stream", 50) * MS,
+                    baseline=screen.added("baseline", 50) * MS if "baseline" in screen.ttft else None,
+                )
+            )
+    counts = sorted(screen.pages.get("app", {}))
+    if len(counts) > 1:
+        one, most = counts[0], counts[-1]
+        base = screen.pages.get("baseline", {})
+        out.append(
+            Figure(
+                f"{most} pages streaming at once / {one} page, time on screen",
+                "fixed",
+                "×",
+                screen.slowest("app", most) / screen.slowest("app", one),
+                baseline=screen.slowest("baseline", most) / screen.slowest("baseline", one)
+                if one in base and most in base
+                else None,
+                target=PAGES_TARGET,
+                digits=2,
+            )
+        )
+    return out
+
+
 def figures(results: Results) -> list[Figure]:
     out: list[Figure] = []
+    if results.screen is not None:
+        out += _screen_figures(results.screen)
     for key, latency in results.latency.items():
         for q in (50, 95):
             out.append(

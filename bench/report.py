@@ -8,7 +8,7 @@ import platform
 from importlib import metadata
 from pathlib import Path
 
-from bench import plots, procfs
+from bench import plots, procfs, screen_report
 from bench.figures import MB, MS, US, Figure, Results, figures
 
 COLUMNS = ("figure", "upstream", "unit", "app", "baseline", "app/baseline", "direct", "target", "pass")
@@ -121,6 +121,8 @@ def _others(results: Results) -> str:
         phases.append(f"{sum(shares) / len(shares):.1f} on average (up to {max(shares):.1f}) during the batches")
     if results.render:
         phases.append(f"{next(iter(results.render.values())).others_cores:.1f} while rendering")
+    if results.screen is not None:
+        phases.append(f"{results.screen.others_cores:.1f} while timing pages on screen")
     if not phases:
         return "- other work on the machine: not measured in this run"
     return (
@@ -237,7 +239,8 @@ def markdown(results: Results, *, command: str, seconds: float, images: dict[str
         "ChatService the page uses; each chat from its own owner and conversation, created beforehand); "
         "*baseline* is Gradio's HTTP API of the ChatInterface (`/gradio_api/call/chat`, through its queue). "
         "Eight Chromium pages already fill two cores, so concurrency is measured without browsers; "
-        "rendering is measured in headless Chromium, one page at a time.",
+        "rendering is measured in headless Chromium, one page at a time, and so are the first token on screen "
+        "and pages streaming at once (see their sections).",
         "- **Time to first token added**: chats one at a time, the three ways taking turns, "
         f"{results.plan['ttft_samples']} each (after 3 to warm up); what a way adds is the percentile of its chats' "
         "time less that of the direct chat just before each.",
@@ -282,6 +285,8 @@ def markdown(results: Results, *, command: str, seconds: float, images: dict[str
             f"![Time to first token added]({images['latency']})",
             "",
         ]
+    if results.screen is not None:
+        parts += screen_report.markdown(results.screen, _markdown_table)
     if "concurrency" in images:
         parts += [
             "## Concurrent chats",
