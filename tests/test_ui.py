@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import re
 import sys
 import threading
@@ -393,3 +394,35 @@ async def test_a_new_chat_past_the_cap_is_refused_with_the_reason_and_keeps_its_
     await expect(fake_page.get_by_text("你已有 1 个对话，已达上限。")).to_be_visible()
     await expect(fake_page.locator("#prompt textarea")).to_have_value("one too many")
     await expect(fake_page.locator("#conversations")).not_to_contain_text("one too many")
+
+
+# Every text the page's script reads from a stream (Gradio's client splits its event stream into lines).
+READ_LINES = """
+window.readLines = [];
+const read = ReadableStreamDefaultReader.prototype.read;
+ReadableStreamDefaultReader.prototype.read = function () {
+  return read.apply(this, arguments).then((chunk) => {
+    if (chunk && typeof chunk.value === 'string') window.readLines.push(chunk.value);
+    return chunk;
+  });
+};
+"""
+
+
+async def test_the_chat_is_sent_once_before_the_first_token(browser: Browser, fake_app: FakeApp) -> None:
+    """Each update the page renders before the first token delays the token on screen."""
+    fake_app.fake.replies = [Reply(["zebrafirst "], ["Done."])]
+    context = await browser.new_context(viewport={"width": 1200, "height": 900})
+    try:
+        await context.add_init_script(READ_LINES)
+        page = await context.new_page()
+        await page.goto(fake_app.url)
+        await send(page, "hello")
+        await expect(page.locator("#chat")).to_contain_text("Done.", timeout=10_000)
+        await expect(page.locator("#send")).to_be_enabled()
+        lines: list[str] = await page.evaluate("window.readLines")
+    finally:
+        await context.close()
+    updates = [line for line in lines if "process_generating" in line]
+    before = list(itertools.takewhile(lambda line: "zebrafirst" not in line, updates))
+    assert len(before) == 1, before

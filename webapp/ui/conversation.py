@@ -16,10 +16,8 @@ from webapp.ui.context import PRIVATE, Page, sampling_from, shown
 from webapp.ui.empty_state import empty_chat, examples, welcome
 from webapp.ui.i18n import DEFAULT_LANG, Lang, t
 from webapp.ui.sidebar import Sidebar
+from webapp.ui.streaming import PageUpdates
 
-# One page update per this many seconds at most: a browser re-renders on every
-# update and falls behind at about 180 updates/s, while a fast engine writes more.
-UPDATE_INTERVAL = 0.05
 # A turn's events: no concurrency limit (vLLM batches many chats; Gradio's default of 1
 # would queue them), no progress veil over the chat.
 STREAMING: dict[str, Any] = {"concurrency_limit": None, "show_progress": "hidden", **PRIVATE}
@@ -30,6 +28,7 @@ class Conversation:
 
     def __init__(self, page: Page) -> None:
         self.page = page
+        self.updates = PageUpdates()
         self.banner = gr.Markdown(elem_id="banner", visible=False)
         model = page.monitor.engine.settings.model
         self.chatbot = page.labels.add_update(
@@ -109,11 +108,14 @@ class Conversation:
         turn: AsyncIterator[ChatEvent],
         request: gr.Request,
         continuing: MessageRecord | None = None,
+        shown: bool = False,
     ) -> AsyncIterator[tuple[Any, ...]]:
         """Page updates (conversation, chat, Send button) for one streamed answer.
 
-        At most one per UPDATE_INTERVAL, the first at once. Send is off from the first (the
-        service would refuse a second turn of this conversation) until the event is over.
+        The first piece at once, then at most one per `PageUpdates.interval()`. The chat as it
+        was before the answer first, unless `shown` (the page shows it, with Send off, already):
+        an update the page renders just before the first piece delays the piece. Send is off from
+        the first (the service would refuse a second turn of this conversation) until the event is over.
         Once the page shows another conversation, the updates end (they would pull the page
         back) and the answer goes on unseen: it is there, whole, when the person returns.
         The event ends with them, so the person can send in the conversation they went to.
@@ -123,19 +125,26 @@ class Conversation:
         if continuing is not None:
             live.add(Piece("reasoning", continuing.reasoning))
             live.add(Piece("content", continuing.content))
-        yield current, live.render(), gr.update(interactive=False)
+        # Send off in the answer's first update too, not only in the message's: with it only
+        # there, the page showed Send on mid-answer.
+        send_off: Any = gr.update(interactive=False)
+        if not shown:
+            yield current, live.render(), send_off
+            send_off = gr.skip()
         last = 0.0
-        async for event in turn:
-            if isinstance(event, TurnEnded):
-                break
-            live.add(event)
-            now = time.monotonic()
-            if now - last >= UPDATE_INTERVAL:
-                last = now
-                if not page.acted.shows(request, current):
-                    self.finish_unseen(turn)
-                    return
-                yield current, live.render(), gr.skip()
+        with self.updates.streaming_page():
+            async for event in turn:
+                if isinstance(event, TurnEnded):
+                    break
+                live.add(event)
+                now = time.monotonic()
+                if now - last >= self.updates.interval():
+                    last = now
+                    if not page.acted.shows(request, current):
+                        self.finish_unseen(turn)
+                        return
+                    yield current, live.render(), send_off
+                    send_off = gr.skip()
         if page.acted.shows(request, current):
             yield current, await page.open(owner, current, lang), gr.skip()
 
@@ -161,7 +170,7 @@ class Conversation:
         before = await page.view(owner, history, lang)
         listed = await page.sidebar(owner, lang, current)
         yield "", False, current, before, listed, gr.skip(), gr.update(interactive=False)
-        async for current_id, chat, button in self.stream_turn(owner, current, lang, before, turn, request):
+        async for current_id, chat, button in self.stream_turn(owner, current, lang, before, turn, request, shown=True):
             yield gr.skip(), gr.skip(), current_id, chat, gr.skip(), gr.skip(), button
         if not page.acted.shows(request, current):
             return
