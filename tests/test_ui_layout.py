@@ -14,6 +14,7 @@ from tests.fakes import Reply
 from tests.helpers import FakeApp, make_settings, send
 from webapp.ui.empty_state import model_title
 from webapp.ui.i18n import t
+from webapp.web.pages import login_page
 
 pytestmark = pytest.mark.browser
 
@@ -255,3 +256,33 @@ async def test_an_empty_chat_names_the_model_says_what_r1_does_and_offers_exampl
     await page.locator("#language").get_by_text("English").click()
     await expect(chat).to_contain_text("R1 thinks first")
     await expect(chat.get_by_role("button", name=t("example_code", "en"))).to_be_visible()
+
+
+async def page_ground(page: Page) -> float:
+    """The luminance of the page's own background."""
+    color = await page.evaluate("getComputedStyle(document.body).backgroundColor")
+    channels = [int(part) for part in color[color.index("(") + 1 : color.index(")")].split(",")[:3]]
+    return luminance(tuple(channels))
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+async def test_the_sign_in_and_share_pages_follow_the_systems_scheme(
+    open_page: OpenPage, fake_app: FakeApp, scheme: Scheme
+) -> None:
+    fake_app.fake.replies = [Reply(["Think."], ["The answer is $\\boxed{2}$."])]
+    page = await open_page(scheme)
+    await send(page, "share me")
+    await expect(page.locator("#chat")).to_contain_text("The answer is", timeout=10_000)
+    await page.locator("#share-panel").locator("button").first.click()
+    await page.locator("#share").click()
+    link = page.locator("#share-link textarea, #share-link input").first
+    await expect(link).not_to_have_value("", timeout=10_000)
+    await page.goto(await link.input_value())
+    pages = {"share page": page}
+    # This app has no accounts (its /login leads to the chat): the sign-in page's own HTML, with an error.
+    pages["sign-in page"] = await page.context.new_page()
+    await pages["sign-in page"].set_content(login_page(error="Wrong password", lang="zh"))
+    for name, shown in pages.items():
+        ground = await page_ground(shown)
+        assert (ground < 0.1) if scheme == "dark" else (ground > 0.8), f"the {name} in {scheme}: {ground:.2f}"
+        assert await shown.locator("body").evaluate(LOW_CONTRAST) == [], name

@@ -24,26 +24,35 @@ SECURITY_HEADERS = {
     "Cache-Control": "no-store",
 }
 
+# The app's colours (its orange, zinc greys), light or dark as the system is; small text at 4.5:1 or more.
 _STYLE = """
-body { font-family: system-ui, "Noto Sans CJK SC", sans-serif; margin: 0; background: #f8fafc; color: #0f172a; }
+:root { color-scheme: light dark; --ground: #f8fafc; --card: #fff; --mine: #fff7ed; --text: #18181b;
+  --quiet: #52525b; --line: #d4d4d8; --accent: #c2410c; --error: #b91c1c; --code: #18181b; --code-text: #e4e4e7; }
+@media (prefers-color-scheme: dark) {
+  :root { --ground: #0f0f11; --card: #1c1c1f; --mine: #2a1d14; --text: #f4f4f5; --quiet: #b4b4bb;
+    --line: #3f3f46; --accent: #fb923c; --error: #fca5a5; --code: #09090b; --code-text: #e4e4e7; }
+}
+body { font-family: system-ui, "Noto Sans CJK SC", sans-serif; margin: 0; background: var(--ground);
+  color: var(--text); }
 main { max-width: 46rem; margin: 2rem auto; padding: 0 1rem; }
-form.login { max-width: 22rem; margin: 12vh auto; background: #fff; padding: 1.5rem; border-radius: .75rem;
+a { color: var(--accent); }
+form.login { max-width: 22rem; margin: 12vh auto; background: var(--card); padding: 1.5rem; border-radius: .75rem;
   box-shadow: 0 1px 4px #0002; display: grid; gap: .75rem; }
 form.login input, form.login button { font: inherit; padding: .55rem .7rem; border-radius: .4rem;
-  border: 1px solid #cbd5e1; }
-form.login button { background: #2563eb; color: #fff; border: none; cursor: pointer; }
-.error { color: #b91c1c; margin: 0; }
-.message { background: #fff; border-radius: .75rem; padding: .75rem 1rem; margin: .75rem 0; box-shadow: 0 1px 3px #0001;
-  overflow-wrap: anywhere; }
-.message.user { background: #eff6ff; }
-.role { font-size: .8rem; color: #64748b; margin-bottom: .25rem; }
-details { color: #475569; border-left: 3px solid #cbd5e1; padding-left: .75rem; margin: .25rem 0 .75rem; }
+  border: 1px solid var(--line); background: var(--ground); color: var(--text); }
+form.login button { background: #c2410c; color: #fff; border: none; cursor: pointer; font-weight: 600; }
+.error { color: var(--error); margin: 0; }
+.message { background: var(--card); border-radius: .75rem; padding: .75rem 1rem; margin: .75rem 0;
+  box-shadow: 0 1px 3px #0001; overflow-wrap: anywhere; }
+.message.user { background: var(--mine); }
+.role { font-size: .8rem; color: var(--quiet); margin-bottom: .25rem; }
+details { color: var(--quiet); border-left: 3px solid var(--line); padding-left: .75rem; margin: .25rem 0 .75rem; }
 summary { cursor: pointer; }
-pre { background: #0f172a; color: #e2e8f0; padding: .75rem; border-radius: .5rem; overflow-x: auto; }
+pre { background: var(--code); color: var(--code-text); padding: .75rem; border-radius: .5rem; overflow-x: auto; }
 code { font-family: ui-monospace, monospace; }
 math[display="block"] { margin: .5rem 0; }
 menclose[notation="box"] { border: 2px solid #f97316; padding: 2px; }
-footer { color: #94a3b8; font-size: .8rem; margin: 2rem 0; }
+footer { color: var(--quiet); font-size: .8rem; margin: 2rem 0; }
 .languages { margin: 0; text-align: center; font-size: .9rem; }
 .languages a[aria-current] { font-weight: 600; color: inherit; text-decoration: none; }
 """
