@@ -223,6 +223,7 @@ async def test_the_conversation_list_is_one_tab_stop_with_arrows_inside(open_pag
     page = await open_page()
     for question in ("first chat", "second chat", "third chat"):
         await page.locator("#new-chat").click()
+        await expect(page.locator("#conversations .chat-item.current")).to_have_count(0)  # the new chat is open
         await send(page, question)
         await expect(page.locator("#chat")).to_contain_text("Done.", timeout=10_000)
     await expect(page.locator("#conversations .chat-item")).to_have_count(3)
