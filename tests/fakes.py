@@ -30,6 +30,7 @@ class Reply:
     die: bool = False  # drop the connection after the pieces, with no finish reason
     silent: bool = False  # accept the request and never answer
     interval: float = 0.0  # seconds between pieces
+    finish: str = "stop"  # the finish reason ("length": cut by max_tokens)
 
 
 @dataclass
@@ -111,7 +112,7 @@ def _handler(fake: FakeEngine) -> type[BaseHTTPRequestHandler]:
                     self.wfile.flush()
             if reply.die:
                 return  # the engine died here: no finish reason, no [DONE]
-            self.wfile.write(_chunk({}, finish="stop"))
+            self.wfile.write(_chunk({}, finish=reply.finish))
             self.wfile.write(b"data: [DONE]\n\n")
 
     return Handler

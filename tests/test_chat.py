@@ -398,3 +398,27 @@ def test_an_answer_stored_whole_at_once_has_no_rate(monkeypatch: pytest.MonkeyPa
     draft.add(Piece("content", "4"))
     assert draft.fields()["tokens_per_s"] is None
     assert draft.fields()["answer_tokens"] == 1
+
+
+async def test_an_earlier_message_edited_goes_on_from_there(store: Store) -> None:
+    fake = FakeEngine(
+        [Reply(["t"], ["One."]), Reply(["t"], ["Two."]), Reply(["t"], ["Three."]), Reply(["t"], ["New."])]
+    )
+    with serve_fake(fake) as url:
+        service = await external_service(url, store)
+        conversation = await service.new_conversation(OWNER)
+        for text in ("first", "second", "third"):
+            await run(service.send(OWNER, conversation.id, text))
+        second = next(m for m in await service.messages(OWNER, conversation.id) if m.content == "second")
+        history = await service.begin(OWNER, conversation.id, "second, edited", replacing=second.id)
+        await run(service.answer(OWNER, conversation.id, history))
+        stored = await service.messages(OWNER, conversation.id)
+        assert [m.content for m in stored] == ["first", "One.", "second, edited", "New."]
+        # The model was asked with the history up to the edit, not what came after it.
+        asked: Any = fake.requests[-1]["messages"]
+        assert [m["content"] for m in asked] == ["first", "One.", "second, edited"]
+        answer = stored[1]
+        for wrong in (answer.id, 10**9):  # an answer is not the user's to edit; an id not in it
+            with pytest.raises(InvalidInput, match="no message to edit"):
+                await service.begin(OWNER, conversation.id, "x", replacing=wrong)
+        assert [m.content for m in await service.messages(OWNER, conversation.id)] == [m.content for m in stored]

@@ -167,21 +167,29 @@ class ChatService:
     # -- turns ----------------------------------------------------------------
 
     async def begin(
-        self, owner: str, conversation_id: str, content: object, *, replace_last: bool = False
+        self,
+        owner: str,
+        conversation_id: str,
+        content: object,
+        *,
+        replace_last: bool = False,
+        replacing: int | None = None,
     ) -> list[MessageRecord]:
         """Store the user's message, before any model is called: the conversation as it now stands.
 
-        Refused (Conflict) while another turn of this conversation is under way; with
-        `replace_last`, the last user message and what follows it go first (an edit).
+        Refused (Conflict) while another turn of this conversation is under way. An edit: with
+        `replace_last`, the last user message and what follows it go first; with `replacing`
+        (a user message's id), that message and what follows it, and the conversation goes on from there.
         """
         text = self.validate(content)
         with self._claims.claimed((owner, conversation_id)):
-            if replace_last:
+            if replace_last or replacing is not None:
                 history = await self.messages(owner, conversation_id)
-                last_user = next((m for m in reversed(history) if m.role == "user"), None)
-                if last_user is None:
+                mine = [m for m in history if m.role == "user"]
+                edited = mine[-1] if replace_last and mine else next((m for m in mine if m.id == replacing), None)
+                if edited is None:
                     raise InvalidInput("There is no message to edit.", code="nothing_to_edit")
-                await self._db(self.store.delete_messages_from, owner, conversation_id, last_user.id)
+                await self._db(self.store.delete_messages_from, owner, conversation_id, edited.id)
             # Turns that start together store their messages in one transaction (`webapp.chat.batches`).
             return await self._turn_starts.call((owner, conversation_id, text))
 

@@ -1,4 +1,9 @@
-"""The conversation: the chat, the message box, and the turns it starts (send, regenerate, continue, stop, edit)."""
+"""The conversation: the chat, the message box, and the turns it starts (send, regenerate, continue, stop, edit).
+
+Each control is there only where it applies: Stop while an answer is written (it takes Send's
+place, `static/style.css`), Continue under an answer cut by the length limit, regenerate on the
+last answer and edit on one's own messages (the chat's own buttons), the trash deletes the chat.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +15,7 @@ import gradio as gr
 
 from webapp.chat.events import ChatEvent, TurnEnded
 from webapp.db.records import MessageRecord
+from webapp.db.tables import MessageState
 from webapp.llm.reasoning import Piece
 from webapp.ui.bubbles import LATEX_DELIMITERS, Chat, LiveAnswer
 from webapp.ui.context import PRIVATE, Page, sampling_from, shown
@@ -38,6 +44,7 @@ class Conversation:
                 height="68vh",
                 latex_delimiters=LATEX_DELIMITERS,
                 buttons=["copy"],
+                editable="user",  # `.edit`: the conversation goes on from the edited message
                 feedback_options=None,
                 sanitize_html=True,
                 allow_tags=False,
@@ -63,9 +70,8 @@ class Conversation:
             self.send = self._button("send", elem_id="send", variant="primary", scale=1, min_width=80)
             self.stop = self._button("stop", elem_id="stop", scale=1, min_width=80)
         with gr.Row():
-            self.regenerate = self._button("regenerate", elem_id="regenerate", size="sm")
-            self.edit = self._button("edit", elem_id="edit", size="sm")
-            self.resume = self._button("continue", elem_id="continue", size="sm")
+            self.resume = self._button("continue", elem_id="continue", size="sm", visible=False)
+        self.confirmed = gr.Checkbox(visible=False)  # the trash's answer to "delete this chat?"
 
     def _button(self, key: str, **options: Any) -> gr.Button:
         return self.page.labels.add(gr.Button(t(key, DEFAULT_LANG), **options), key, "value")
@@ -73,7 +79,7 @@ class Conversation:
     def wire(self, sidebar: Sidebar, sampling: list[Any]) -> None:
         """Every way a turn starts; Send comes back once its event is over, however it ended."""
         page = self.page
-        send_inputs = [self.box, page.current, page.editing, page.lang, *sampling]
+        send_inputs = [self.box, page.current, page.editing, page.lang, *sampling]  # editing: never set now
         send_outputs = [self.box, page.editing, page.current, self.chatbot, sidebar.conversations, sidebar.title]
         turn_inputs = [page.current, page.lang, *sampling]
         turn_outputs = [page.current, self.chatbot, self.send]
@@ -81,14 +87,22 @@ class Conversation:
             trigger(self.on_send, send_inputs, [*send_outputs, self.send], **STREAMING)
             for trigger in (self.box.submit, self.send.click)
         ]
-        turns.append(self.regenerate.click(self.on_regenerate, turn_inputs, turn_outputs, **STREAMING))
+        turns.append(self.chatbot.retry(self.on_regenerate, turn_inputs, turn_outputs, **STREAMING))
         turns.append(self.resume.click(self.on_continue, turn_inputs, turn_outputs, **STREAMING))
+        turns.append(self.chatbot.edit(self.on_edited, turn_inputs, turn_outputs, **STREAMING))
         for turn in turns:  # `.then`: however the turn ends (done, failed, stopped), Send comes back
-            turn.then(self.on_turn_over, None, [self.send], concurrency_limit=None, **PRIVATE)
+            turn.then(self.on_turn_over, [page.current], [self.send, self.resume], concurrency_limit=None, **PRIVATE)
         self.stop.click(None, cancels=turns, **PRIVATE).then(
             self.on_stopped, [page.current, page.lang], [self.chatbot], **PRIVATE
         )
-        self.edit.click(self.on_edit, [page.current], [self.box, page.editing], **PRIVATE)
+        page.current.change(self.on_shown, [page.current], [self.resume], **PRIVATE)
+        self.chatbot.clear(
+            self.on_clear,
+            [page.current, sidebar.language, self.confirmed, sidebar.search],  # the switch: states stay unseen to JS
+            [page.current, self.chatbot, sidebar.title, sidebar.conversations],
+            js=CONFIRM_DELETE_JS,
+            **PRIVATE,
+        )
 
     def finish_unseen(self, turn: AsyncIterator[ChatEvent]) -> None:
         """Let a turn run to its end (and be saved) without the page that began it."""
@@ -218,10 +232,18 @@ class Conversation:
         async for update in self.stream_turn(owner, current, lang, before, turn, request, continuing=cut):
             yield update
 
-    def on_turn_over(self) -> Any:
+    async def on_turn_over(self, current: str | None, request: gr.Request) -> tuple[Any, ...]:
         """Send again, once a turn's event is over (not at its last update: until the event
-        ends, Gradio drops a second press of the key that began it)."""
-        return gr.update(interactive=True)
+        ends, Gradio drops a second press of the key that began it); Continue if the answer was cut."""
+        return gr.update(interactive=True), await self.on_shown(current, request)
+
+    async def on_shown(self, current: str | None, request: gr.Request) -> Any:
+        """Continue is offered only under an answer the length limit cut."""
+        if not current:
+            return gr.update(visible=False)
+        history = await self.page.service.messages(await self.page.owner_of(request), current)
+        cut = bool(history) and history[-1].role == "assistant" and history[-1].state == MessageState.TRUNCATED
+        return gr.update(visible=cut)
 
     async def on_stopped(self, current: str | None, lang: Lang, request: gr.Request) -> Any:
         """After a stop, show the answer as it was saved (with its partial text and state)."""
@@ -230,10 +252,56 @@ class Conversation:
         owner = await self.page.owner_of(request)
         return await self.page.view(owner, await self.page.service.settled_messages(owner, current), lang)
 
-    async def on_edit(self, current: str | None, request: gr.Request) -> tuple[Any, ...]:
-        owner = await self.page.owner_of(request)
+    async def on_edited(
+        self, current: str | None, lang: Lang,
+        temperature: float, top_p: float, max_tokens: float, math: bool, persona: str,
+        edit: gr.EditData, request: gr.Request,
+    ) -> AsyncIterator[tuple[Any, ...]]:  # fmt: skip
+        """One of the person's messages edited in the chat: it and what followed go, and the new text is answered."""
+        page = self.page
+        page.acted.mark(request, current)
+        owner = await page.owner_of(request)
         if not current:
-            return gr.skip(), False
-        history = await self.page.service.messages(owner, current)
-        last = next((m for m in reversed(history) if m.role == "user"), None)
-        return (last.content, True) if last else (gr.skip(), False)
+            return
+        history = await page.service.messages(owner, current)
+        shown_chat = await page.view(owner, history, lang)
+        # The chat shows each user message as one entry: the edited one is the n-th of theirs.
+        position = edit.index if isinstance(edit.index, int) else edit.index[0]
+        n = len([entry for entry in shown_chat[:position] if entry["role"] == "user"])
+        mine = [m for m in history if m.role == "user"]
+        sampling = sampling_from(temperature, top_p, max_tokens, math, persona)
+        page.admit(owner, request, lang)
+        try:
+            with shown(lang):
+                if n >= len(mine):
+                    page.service.validate("")  # nothing of theirs there: refused as an empty message
+                kept = await page.service.begin(owner, current, str(edit.value), replacing=mine[n].id)
+        except gr.Error:
+            yield current, shown_chat, gr.skip()  # refused: the chat as it is stored, their text not lost
+            raise
+        turn = page.service.answer(owner, current, kept, sampling)
+        async for update in self.stream_turn(owner, current, lang, await page.view(owner, kept, lang), turn, request):
+            yield update
+
+    async def on_clear(
+        self, current: str | None, lang: Lang, confirmed: bool, search: str, request: gr.Request
+    ) -> tuple[Any, ...]:
+        """The trash deletes the chat, once confirmed; otherwise the chat comes back as it was."""
+        page = self.page
+        owner = await page.owner_of(request)
+        if not current:
+            return None, [], "", gr.skip()
+        if not confirmed:
+            return current, await page.open(owner, current, lang), gr.skip(), gr.skip()
+        page.acted.mark(request, None)
+        with shown(lang):
+            await page.service.delete(owner, current)
+        return None, [], "", await page.sidebar(owner, lang, None, search or "")
+
+
+# The trash of the chat deletes it: asked first, in the page's language (the chat is already
+# emptied on the screen; `on_clear` shows it again when the answer is no).
+CONFIRM_DELETE_JS = """(current, lang, confirmed, search) => {
+  const ask = lang === "zh" ? "删除此对话？此操作无法撤销。" : "Delete this chat? This cannot be undone.";
+  return [current, lang, window.confirm(ask), search];
+}"""
