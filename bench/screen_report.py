@@ -41,7 +41,8 @@ def markdown(screen: Screen, table: Callable[[list[str], list[list[str]]], str])
             "time goes, in ms from the Enter keydown (the median of the sends; a blank: the page made no such "
             "request). *own stream*: the app's page, whose script sends the message to the app's REST stream "
             "itself at the keydown and appends each piece's text to a plain element: what a page that reads "
-            "the app's own stream could reach, before any Markdown is rendered.",
+            "the app's own stream could reach, before any Markdown is rendered (its page still runs Gradio's own "
+            "events, such as the status timer, whose requests may fall in the window).",
             "",
             table(["mark", *ways], rows),
             "",
