@@ -106,3 +106,15 @@ async def test_the_trash_deletes_the_chat_once_confirmed(page: Page, fake_app: F
     await page.wait_for_timeout(1000)  # the page's load has opened what there is
     await expect(chat).not_to_contain_text("a chat to delete")  # it does not come back
     await expect(listed).not_to_contain_text("a chat to delete")
+
+
+async def test_a_refused_send_leaves_the_chat_as_it_was(page: Page, fake_app: FakeApp) -> None:
+    fake_app.fake.replies = [Reply(["t"], ["Answer one."])]
+    chat = page.locator("#chat")
+    await send(page, "question one")
+    await expect(chat).to_contain_text("Answer one.", timeout=10_000)
+    await expect(page.locator("#send")).to_be_enabled()
+    await page.locator("#send").click()  # nothing typed: refused
+    await expect(page.locator(".toast-body")).to_contain_text("消息是空的", timeout=10_000)
+    await expect(chat).to_contain_text("Answer one.")
+    await expect(chat.locator(".error")).to_have_count(0)  # no "Error" veil over the chat

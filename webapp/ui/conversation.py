@@ -83,13 +83,16 @@ class Conversation:
         send_outputs = [self.box, page.editing, page.current, self.chatbot, sidebar.conversations, sidebar.title]
         turn_inputs = [page.current, page.lang, *sampling]
         turn_outputs = [page.current, self.chatbot, self.send]
+        # A refused turn says why in a toast; Gradio would also mark the chat "Error" over all it
+        # shows (whatever show_progress says): its progress goes to a component that is never shown.
+        streaming: dict[str, Any] = {**STREAMING, "show_progress_on": [self.confirmed]}
         turns: list[Any] = [
-            trigger(self.on_send, send_inputs, [*send_outputs, self.send], **STREAMING)
+            trigger(self.on_send, send_inputs, [*send_outputs, self.send], **streaming)
             for trigger in (self.box.submit, self.send.click)
         ]
-        turns.append(self.chatbot.retry(self.on_regenerate, turn_inputs, turn_outputs, **STREAMING))
-        turns.append(self.resume.click(self.on_continue, turn_inputs, turn_outputs, **STREAMING))
-        turns.append(self.chatbot.edit(self.on_edited, turn_inputs, turn_outputs, **STREAMING))
+        turns.append(self.chatbot.retry(self.on_regenerate, turn_inputs, turn_outputs, **streaming))
+        turns.append(self.resume.click(self.on_continue, turn_inputs, turn_outputs, **streaming))
+        turns.append(self.chatbot.edit(self.on_edited, turn_inputs, turn_outputs, **streaming))
         for turn in turns:  # `.then`: however the turn ends (done, failed, stopped), Send comes back
             turn.then(self.on_turn_over, [page.current], [self.send, self.resume], concurrency_limit=None, **PRIVATE)
         self.stop.click(None, cancels=turns, **PRIVATE).then(
