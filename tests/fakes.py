@@ -42,6 +42,9 @@ class FakeEngine:
     posted: list[str] = field(default_factory=list)  # the path of every POST, answered or not
     headers: list[dict[str, str]] = field(default_factory=list)  # of every chat request, names in lower case
     peers: list[int] = field(default_factory=list)  # the client's port of every GET: which connection
+    health: bool = True  # False: no /health route (404), as on OpenAI-compatible servers other than vLLM
+    api_key: str | None = None  # set: /v1/models answers 401 to any other key
+    got: list[str] = field(default_factory=list)  # the path of every GET
 
     def next_reply(self) -> Reply:
         return self.replies.pop(0) if len(self.replies) > 1 else self.replies[0]
@@ -78,8 +81,15 @@ def _handler(fake: FakeEngine) -> type[BaseHTTPRequestHandler]:
 
         def do_GET(self) -> None:
             fake.peers.append(self.client_address[1])
-            if self.path == "/health":
+            fake.got.append(self.path)
+            if self.path == "/health" and fake.health:
                 self._json(200, {})
+            elif (
+                self.path == "/v1/models"
+                and fake.api_key
+                and self.headers.get("authorization") != f"Bearer {fake.api_key}"
+            ):
+                self._json(401, {"error": {"message": "wrong key"}})
             elif self.path == "/v1/models":
                 self._json(200, {"object": "list", "data": [{"id": "fake-r1", "object": "model"}]})
             else:

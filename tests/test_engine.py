@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.fakes import FakeHub, FakeRepo, serve_hub
+from tests.fakes import FakeEngine, FakeHub, FakeRepo, serve_fake, serve_hub
 from tests.helpers import LiveApp, awq_decodes_here, free_port, make_settings, until
 from webapp.engine.hub import local_copy
 from webapp.engine.process_group import stop_process_group
@@ -169,6 +169,20 @@ async def test_an_external_engine_is_waited_for_not_launched(tmp_path: Path) -> 
         engine.require_ready()
     await engine.stop()
     assert engine.status().state is EngineState.STOPPED
+
+
+async def test_a_server_without_health_is_ready_once_it_lists_its_models_to_the_key() -> None:
+    fake = FakeEngine(health=False, api_key="the-key")
+    with serve_fake(fake) as url:
+        wrong = Engine(make_settings(vllm_base_url=url, vllm_api_key="not-the-key"))
+        await wrong.start()
+        await until(lambda: fake.got.count("/v1/models"), lambda asked: asked >= 2)  # asked, refused
+        assert not wrong.status().ready
+        await wrong.stop()
+        engine = Engine(make_settings(vllm_base_url=url, vllm_api_key="the-key"))
+        await engine.start()
+        assert (await engine.wait_ready(within=10)).ready
+        await engine.stop()
 
 
 def test_stopping_kills_the_whole_process_group() -> None:

@@ -20,6 +20,7 @@ import time
 from dataclasses import dataclass
 
 import httpx
+import openai
 
 from webapp.engine import hub, preflight, weights
 from webapp.engine import logfile as engine_log
@@ -32,6 +33,7 @@ from webapp.settings import Settings
 log = logging.getLogger(__name__)
 
 _POLL_INTERVAL = 0.5
+_PROBE_SECONDS = 5.0  # for each readiness probe: a server that does not answer is not ready yet
 _FIRST_BACKOFF = 2.0  # seconds before the first restart of a crashed engine; doubles each time
 _MAX_BACKOFF = 60.0
 _STABLE_AFTER = 300.0
@@ -245,7 +247,7 @@ class Engine:
         deadline = time.monotonic() + self.settings.engine_start_timeout
         # Several external endpoints: chats can be served as soon as one answers.
         bases = self.settings.vllm_base_urls or [self.base_url]
-        async with httpx.AsyncClient(timeout=5.0) as http:
+        async with httpx.AsyncClient(timeout=_PROBE_SECONDS) as http:
             while not self._stopped:
                 if self._process is not None and (code := self._process.poll()) is not None:
                     self._fail(*self._exit_reason(code))
@@ -318,14 +320,19 @@ class Engine:
 
 
 async def _answers(http: httpx.AsyncClient, url: str, base_url: str, api_key: str) -> bool:
+    """Whether the server at `base_url` is ready: vLLM's `/health` says so, or, on a server without
+    one, the OpenAI API lists its models to this key."""
     try:
         response = await http.get(url)
-        if response.status_code == 200:
-            return True
-        if response.status_code == 404:
-            # Not every OpenAI-compatible server has /health; a model list will do.
-            models = await http.get(f"{base_url}/models", headers={"Authorization": f"Bearer {api_key}"})
-            return models.status_code == 200
     except httpx.HTTPError:
-        pass  # not listening yet
-    return False
+        return False  # not listening yet
+    if response.status_code != 404:
+        return response.status_code == 200
+    sdk = openai.AsyncOpenAI(base_url=base_url, api_key=api_key, timeout=_PROBE_SECONDS, max_retries=0)
+    try:
+        await sdk.models.list()
+    except openai.APIError:
+        return False
+    finally:
+        await sdk.close()
+    return True

@@ -89,6 +89,7 @@ def database_report(store: Store) -> DatabaseReport:
 async def live_figures(engine: Engine) -> dict[str, float]:
     """The engine's own `/metrics`, summarised; empty while it does not answer."""
     url = health_url(engine.base_url).removesuffix("/health") + "/metrics"
+    # Plain httpx: /metrics is vLLM's Prometheus page, not an OpenAI route the openai client has a call for.
     try:
         async with httpx.AsyncClient(timeout=2.0) as http:
             response = await http.get(url)
