@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
@@ -30,17 +31,27 @@ OWNER = "owner-1"
 
 
 @pytest.fixture
-def live_service(live_app: LiveApp, store: Store) -> ChatService:
+async def live_service(live_app: LiveApp, store: Store) -> AsyncIterator[ChatService]:
     client = ModelClient(live_app.engine.base_url, api_key=live_app.engine.api_key, model=SERVED_NAME)
-    return ChatService(live_app.engine, client, store)
+    yield ChatService(live_app.engine, client, store)
+    await client.aclose()
 
 
-async def external_service(url: str, store: Store, *, checkpoint_seconds: float = 5.0) -> ChatService:
-    engine = Engine(make_settings(vllm_base_url=url))
-    await engine.start()
-    status = await engine.wait_ready(within=10)
-    assert status.ready
-    return ChatService(engine, ModelClient(url), store, checkpoint_seconds=checkpoint_seconds)
+@asynccontextmanager
+async def external_service(
+    fake: FakeEngine, store: Store, *, checkpoint_seconds: float = 5.0
+) -> AsyncIterator[ChatService]:
+    """A chat service on `fake`, served while inside; its engine watch and client closed on leaving."""
+    with serve_fake(fake) as url:
+        engine = Engine(make_settings(vllm_base_url=url))
+        await engine.start()
+        client = ModelClient(url)
+        try:
+            assert (await engine.wait_ready(within=10)).ready
+            yield ChatService(engine, client, store, checkpoint_seconds=checkpoint_seconds)
+        finally:
+            await client.aclose()
+            await engine.stop()
 
 
 async def run(turn: AsyncIterator[ChatEvent]) -> list[ChatEvent]:
@@ -190,13 +201,11 @@ async def test_answers_that_end_together_are_written_together(store: Store, monk
         return save_answers(answers)
 
     monkeypatch.setattr(store, "save_answers", slow_first_run)
-    with serve_fake(FakeEngine([Reply(["hm"], ["yes"])])) as url:
-        service = await external_service(url, store)
+    async with external_service(FakeEngine([Reply(["hm"], ["yes"])]), store) as service:
         conversations = [await service.new_conversation(f"owner-{i}") for i in range(12)]
         turns = await asyncio.gather(
             *(run(service.send(f"owner-{i}", c.id, f"question {i}")) for i, c in enumerate(conversations))
         )
-        await service.client.aclose()
     for i, events in enumerate(turns):
         answer = ended(events).message
         assert (answer.content, answer.reasoning, answer.state) == ("yes", "hm", MessageState.COMPLETE)
@@ -207,8 +216,7 @@ async def test_answers_that_end_together_are_written_together(store: Store, monk
 
 async def test_an_engine_dying_midway_keeps_the_partial_answer_and_the_next_chat_works(store: Store) -> None:
     fake = FakeEngine([Reply(["half a ", "thought"], ["half an ", "answer"], die=True), Reply(["ok"], ["fine"])])
-    with serve_fake(fake) as url:
-        service = await external_service(url, store)
+    async with external_service(fake, store) as service:
         conversation = await service.new_conversation(OWNER)
         first = ended(await run(service.send(OWNER, conversation.id, "one")))
         assert isinstance(first.error, EngineError)
@@ -227,8 +235,7 @@ async def test_an_engine_dying_midway_keeps_the_partial_answer_and_the_next_chat
 
 async def test_metrics_count_turns_tokens_and_errors(store: Store) -> None:
     fake = FakeEngine([Reply(["a", "b"], ["c"]), Reply(["x"], ["y"], die=True)])
-    with serve_fake(fake) as url:
-        service = await external_service(url, store)
+    async with external_service(fake, store) as service:
         conversation = await service.new_conversation(OWNER)
         await run(service.send(OWNER, conversation.id, "one"))
         await run(service.send(OWNER, conversation.id, "two"))
@@ -242,8 +249,7 @@ async def test_metrics_count_turns_tokens_and_errors(store: Store) -> None:
 
 async def test_a_stopped_answer_is_saved_with_what_it_had(store: Store) -> None:
     fake = FakeEngine([Reply(["t"] * 3, ["word "] * 400, interval=0.01)])
-    with serve_fake(fake) as url:
-        service = await external_service(url, store)
+    async with external_service(fake, store) as service:
         conversation = await service.new_conversation(OWNER)
         received: list[Piece] = []
         enough = asyncio.Event()
@@ -269,8 +275,7 @@ async def test_a_stopped_answer_is_saved_with_what_it_had(store: Store) -> None:
 
 async def test_a_conversation_takes_one_turn_at_a_time_and_a_refused_one_stores_nothing(store: Store) -> None:
     fake = FakeEngine([Reply(["t"], ["word "] * 300, interval=0.01)] + [Reply(["t"], ["Short."])] * 3)
-    with serve_fake(fake) as url:
-        service = await external_service(url, store)
+    async with external_service(fake, store) as service:
         busy, free = await service.new_conversation(OWNER), await service.new_conversation(OWNER)
         turn = service.send(OWNER, busy.id, "long please")
         assert isinstance(await anext(turn), Piece)  # the answer is being written
@@ -301,8 +306,7 @@ async def test_a_conversation_takes_one_turn_at_a_time_and_a_refused_one_stores_
 
 async def test_long_answers_are_checkpointed_while_streaming(store: Store) -> None:
     fake = FakeEngine([Reply(["t"], ["word "] * 30, interval=0.02)])
-    with serve_fake(fake) as url:
-        service = await external_service(url, store, checkpoint_seconds=0.1)
+    async with external_service(fake, store, checkpoint_seconds=0.1) as service:
         conversation = await service.new_conversation(OWNER)
         seen_streaming: list[MessageRecord] = []
         async for event in service.send(OWNER, conversation.id, "go"):
@@ -319,8 +323,7 @@ async def test_long_answers_are_checkpointed_while_streaming(store: Store) -> No
 
 async def test_persona_and_math_reach_the_engine_inside_the_user_turn(store: Store) -> None:
     fake = FakeEngine()
-    with serve_fake(fake) as url:
-        service = await external_service(url, store)
+    async with external_service(fake, store) as service:
         conversation = await service.new_conversation(OWNER)
         await run(service.send(OWNER, conversation.id, "1+1?", Sampling(math=True, persona="You are a tutor.")))
     request = fake.requests[-1]
@@ -404,8 +407,7 @@ async def test_an_earlier_message_edited_goes_on_from_there(store: Store) -> Non
     fake = FakeEngine(
         [Reply(["t"], ["One."]), Reply(["t"], ["Two."]), Reply(["t"], ["Three."]), Reply(["t"], ["New."])]
     )
-    with serve_fake(fake) as url:
-        service = await external_service(url, store)
+    async with external_service(fake, store) as service:
         conversation = await service.new_conversation(OWNER)
         for text in ("first", "second", "third"):
             await run(service.send(OWNER, conversation.id, text))
