@@ -381,6 +381,7 @@ async def test_a_silent_server_times_out() -> None:
         with pytest.raises(EngineTimeout):
             async for _ in client.astream(HELLO):
                 pass
+        await client.aclose()
 
 
 async def test_a_stream_that_dies_midway_keeps_what_came_and_raises() -> None:
@@ -391,6 +392,7 @@ async def test_a_stream_that_dies_midway_keeps_what_came_and_raises() -> None:
             async for event in client.astream(HELLO):
                 assert isinstance(event, Piece)
                 received.append(event)
+        await client.aclose()
     assert received == [Piece("reasoning", "half a thought"), Piece("content", "half an ans")]
 
 

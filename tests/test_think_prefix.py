@@ -59,6 +59,7 @@ async def test_an_old_template_gets_the_think_tag_from_the_app(old_template_engi
     assert await answer(client) == (SCRIPT_REASONING, SCRIPT_ANSWER)
     cost = await client.acount_tokens(HELLO)
     assert cost is not None
+    await client.aclose()
 
 
 async def test_without_the_tag_the_old_template_gives_no_thinking(old_template_engine: Engine) -> None:
@@ -66,9 +67,11 @@ async def test_without_the_tag_the_old_template_gives_no_thinking(old_template_e
     client._template_opens_thinking = True  # pretend the template were right: what a naive client does
     reasoning, content = await answer(client)
     assert (reasoning, content) != (SCRIPT_REASONING, SCRIPT_ANSWER)
+    await client.aclose()
 
 
 async def test_a_current_template_is_not_given_a_second_tag(live_app: LiveApp) -> None:
     client = ModelClient(live_app.engine.base_url, api_key=live_app.engine.api_key, model=SERVED_NAME)
     assert await client.athink_prefix() is None
     assert await answer(client) == (SCRIPT_REASONING, SCRIPT_ANSWER)
+    await client.aclose()
