@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import os
 import time
+import traceback
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import httpx
 import pytest
 from playwright.async_api import Browser, BrowserContext, async_playwright
@@ -60,6 +62,30 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.engine)
         if used & BROWSER_FIXTURES:
             item.add_marker(pytest.mark.browser)
+
+
+# -- resources ------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _aiohttp_sessions_closed() -> Iterator[None]:
+    """Every aiohttp session opened during the run (the model client's) is closed by its end; one that is
+    not fails the run, named by where it was opened (else aiohttp only warns, at interpreter exit)."""
+    opened: list[tuple[aiohttp.ClientSession, traceback.StackSummary]] = []
+    init = aiohttp.ClientSession.__init__
+    root = Path(__file__).resolve().parent.parent
+    ours_prefixes = (str(root / "tests"), str(root / "webapp"))
+
+    def recording(session: aiohttp.ClientSession, *args: object, **kwargs: object) -> None:
+        init(session, *args, **kwargs)  # type: ignore[arg-type]
+        ours = [frame for frame in traceback.extract_stack()[:-1] if frame.filename.startswith(ours_prefixes)]
+        opened.append((session, traceback.StackSummary.from_list(ours)))
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(aiohttp.ClientSession, "__init__", recording)
+        yield
+    left = ["".join(stack.format()) for session, stack in opened if not session.closed]
+    assert not left, f"{len(left)} aiohttp session(s) left open, opened at:\n" + "\n".join(left)
 
 
 # -- databases ------------------------------------------------------------------------------------
