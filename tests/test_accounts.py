@@ -8,7 +8,7 @@ import logging
 import time
 
 import pytest
-from sqlalchemy import Engine, func, select, text, update
+from sqlalchemy import Engine, func, insert, select, text, update
 
 from tests.helpers import assert_index_in_step, migrate_to
 from webapp.auth.accounts import Accounts, Identity, digest, owner_id
@@ -157,7 +157,8 @@ def give_history(store: Store, owner: str) -> str:
     conversation = store.create_conversation(owner)
     store.add_message(owner, conversation.id, role="user", content="my secret question")
     store.add_message(owner, conversation.id, role="assistant", content="the answer")
-    store.save_settings(owner, **SETTINGS)
+    with store.database.sql.begin() as connection:  # only the columns every schema since 0002 has
+        connection.execute(insert(OwnerSettings).values(owner=owner, updated_at=0.0, **SETTINGS))
     return store.share(owner, conversation.id, expires_at=None).token
 
 

@@ -424,3 +424,16 @@ async def test_an_earlier_message_edited_goes_on_from_there(store: Store) -> Non
             with pytest.raises(InvalidInput, match="no message to edit"):
                 await service.begin(OWNER, conversation.id, "x", replacing=wrong)
         assert [m.content for m in await service.messages(OWNER, conversation.id)] == [m.content for m in stored]
+
+
+async def test_an_owners_language_is_saved_apart_and_only_en_or_zh(store: Store) -> None:
+    service = ChatService(Engine(make_settings()), ModelClient("http://127.0.0.1:9/v1"), store)
+    assert (await service.preferences(OWNER)).language == ""  # not chosen
+    assert await service.save_language(OWNER, "zh") == Preferences(language="zh")  # the rest as recommended
+    mine = Preferences(Sampling(temperature=0.7), show_reasoning=False)
+    assert await service.save_preferences(OWNER, mine) == Preferences(mine.sampling, False, "zh")  # language kept
+    assert await service.save_language(OWNER, "en") == Preferences(mine.sampling, False, "en")  # settings kept
+    for wrong in ("fr", "", "EN", None, 1):
+        with pytest.raises(InvalidInput, match="'en' or 'zh'"):
+            await service.save_language(OWNER, wrong)
+    assert await service.preferences(OWNER) == Preferences(mine.sampling, False, "en")

@@ -18,14 +18,16 @@ from alembic.migration import MigrationContext
 from sqlalchemy import Connection, create_engine, event, inspect, text, update
 from sqlalchemy.pool import NullPool
 
-from tests.helpers import on_postgres
-from webapp.db.database import create_sql_engine, migrate
+from tests.helpers import migrate_to, on_postgres
+from webapp.chat.preferences import Preferences
+from webapp.db.database import Database, create_sql_engine, migrate
 from webapp.db.records import MessageRecord
 from webapp.db.search import in_models
 from webapp.db.store import Store
 from webapp.db.tables import Base, MessageState, Share
 from webapp.db.text import title_text
 from webapp.errors import Conflict, InvalidInput, NotFound
+from webapp.llm.sampling import Sampling
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -49,6 +51,31 @@ def test_migrating_an_empty_database_gives_exactly_the_models(database_url: str)
         search_index = set() if on_postgres() else FTS_TABLES
         assert set(inspect(connection).get_table_names()) == {"alembic_version"} | MODEL_TABLES | search_index
     migrate(engine)  # a second start finds nothing to do
+    engine.dispose()
+
+
+def test_settings_from_before_the_language_keep_their_values_with_no_language_chosen(database_url: str) -> None:
+    engine = create_sql_engine(database_url)
+    migrate_to(engine, "0005")
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO owner_settings (owner, temperature, top_p, max_tokens, math, show_reasoning, persona, "
+                "updated_at) VALUES ('alice', 0.7, 0.9, NULL, :yes, :no, 'p', 0)"
+            ),
+            {"yes": True, "no": False},
+        )
+    migrate(engine)
+    store = Store(Database(engine))
+    saved = store.settings("alice")
+    assert saved is not None
+    assert Preferences.from_columns(saved) == Preferences(Sampling(0.7, 0.9, None, True, "p"), show_reasoning=False)
+    assert saved["language"] == ""
+    store.save_settings("alice", {"language": "zh"}, defaults={})
+    migrate_to(engine, "0005", down=True)  # and back: the language goes, the rest stays
+    with engine.connect() as connection:
+        assert "language" not in {column["name"] for column in inspect(connection).get_columns("owner_settings")}
+        assert connection.execute(text("SELECT persona FROM owner_settings")).scalar() == "p"
     engine.dispose()
 
 
@@ -243,12 +270,17 @@ def test_settings_are_saved_per_owner(store: Store) -> None:
         "math": True,
         "show_reasoning": False,
         "persona": "p",
+        "language": "zh",
     }
-    store.save_settings("alice", **values)
+    assert store.save_settings("alice", values, defaults={}) == values
     assert store.settings("alice") == values
-    store.save_settings("alice", **(values | {"temperature": 0.5}))
+    store.save_settings("alice", {"temperature": 0.5}, defaults={})
     assert store.settings("alice") == values | {"temperature": 0.5}
     assert store.settings("bob") is None
+    # A first save of some settings starts from the defaults; a language left out is "" (not chosen).
+    assert store.save_settings("bob", {"math": False}, defaults=values) == values | {"math": False}
+    unchosen = {name: value for name, value in values.items() if name != "language"}
+    assert store.save_settings("carol", unchosen, defaults={}) == values | {"language": ""}
 
 
 def test_answers_that_end_together_are_written_in_one_transaction(store: Store) -> None:

@@ -21,7 +21,7 @@ from webapp.chat.context import answer_budget, cut_points, history_target, promp
 from webapp.chat.draft import Draft, final_fields
 from webapp.chat.events import ChatEvent, Notice, TurnEnded
 from webapp.chat.metrics import ChatMetrics
-from webapp.chat.preferences import Preferences
+from webapp.chat.preferences import Preferences, language_of
 from webapp.db.records import ConversationInfo, MessageRecord, SharedSnapshot, ShareInfo
 from webapp.db.store import FinalAnswer, Store
 from webapp.db.tables import MessageState
@@ -128,8 +128,17 @@ class ChatService:
         return Preferences.from_columns(saved) if saved else Preferences()
 
     async def save_preferences(self, owner: str, preferences: Preferences) -> Preferences:
-        await self._db(self.store.save_settings, owner, **preferences.columns())
-        return preferences
+        """Save how the owner's answers are sampled and shown; their language stays as it was."""
+        changes = {name: value for name, value in preferences.columns().items() if name != "language"}
+        return await self._save_settings(owner, changes)
+
+    async def save_language(self, owner: str, language: object) -> Preferences:
+        """Save the owner's page language: "en" or "zh", anything else refused (InvalidInput)."""
+        return await self._save_settings(owner, {"language": language_of(language)})
+
+    async def _save_settings(self, owner: str, changes: dict[str, Any]) -> Preferences:
+        saved = await self._db(self.store.save_settings, owner, changes, defaults=Preferences().columns())
+        return Preferences.from_columns(saved)
 
     async def settled_messages(self, owner: str, conversation_id: str, within: float = 3.0) -> list[MessageRecord]:
         """The messages once the last turn has been saved (a stopped turn saves as it unwinds)."""

@@ -10,6 +10,7 @@ import hashlib
 import json
 import secrets
 import time
+from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import (
@@ -292,15 +293,18 @@ class Store:
                 return None
             return {name: getattr(row, name) for name in SETTING_FIELDS}
 
-    def save_settings(self, owner: str, **values: Any) -> None:
+    def save_settings(self, owner: str, changes: Mapping[str, Any], *, defaults: Mapping[str, Any]) -> dict[str, Any]:
+        """Change `changes` of the owner's settings (one who has none yet starts from `defaults`); all of them after."""
         with self.database.writing() as session:
             row = session.get(OwnerSettings, owner)
             if row is None:
-                session.add(OwnerSettings(owner=owner, updated_at=time.time(), **values))
-                return
-            for name, value in values.items():
+                row = OwnerSettings(owner=owner, **(dict(defaults) | dict(changes)))
+                session.add(row)
+            for name, value in changes.items():
                 setattr(row, name, value)
             row.updated_at = time.time()
+            session.flush()  # what the database filled in (its defaults) is read back too
+            return {name: getattr(row, name) for name in SETTING_FIELDS}
 
     # -- share links ----------------------------------------------------------
 
