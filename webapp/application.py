@@ -162,10 +162,9 @@ def warn_if_open(settings: Settings) -> None:
 
 
 def settle_heap() -> None:
-    """Exempt what startup built from garbage collection. Gradio, FastAPI and pydantic leave
-    millions of long-lived objects, and a full collection walks them all: 0.4 s with the GIL
-    held, every few bursts of chats (measured at 64 chats). Frozen, a full collection walks
-    only what came since: a few ms."""
+    """Exempt what startup built from garbage collection: a full collection then walks only what
+    came since, not the millions of long-lived objects Gradio, FastAPI and pydantic leave (a walk
+    that holds the GIL while every stream waits)."""
     gc.collect()
     gc.freeze()
 

@@ -155,7 +155,7 @@ class Authenticator:
 
 def request_cookies(headers: list[tuple[bytes, bytes]]) -> dict[str, str]:
     # Starlette's parser, as `Request.cookies` reads them: lenient like a browser (a malformed cookie
-    # of another site on this host spoils only itself), and a tenth of http.cookies' cost per request.
+    # of another site on this host spoils only itself), and cheaper per request than http.cookies.
     cookies: dict[str, str] = {}
     for name, value in headers:
         if name == b"cookie":

@@ -16,7 +16,7 @@ import hmac
 import secrets
 from dataclasses import dataclass
 
-# 2**14 * 8 * 128 bytes = 16 MiB of memory per hash: costly to brute-force on a GPU, ~50 ms here.
+# 2**14 * 8 * 128 bytes = 16 MiB of memory per hash: costly to brute-force on a GPU.
 N, R, P = 2**14, 8, 1
 PREFIX = "scrypt"
 MAX_PASSWORD_CHARS = 1024  # hashing cost must not be a lever for a denial of service

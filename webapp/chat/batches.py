@@ -1,9 +1,8 @@
 """Calls that arrive together, run as one: a burst of turns stores its messages in one transaction.
 
-Sixty-four chats starting at once each stored their user message in a transaction of its own,
-one after another (SQLite takes one writer at a time): a commit, a thread hop and a wait for
-the GIL each, and the last first token came ~0.5 s late. Here the first call runs at once
-and the calls that arrive while it runs wait and go together in the next one.
+A transaction per call would queue a burst behind one writer at a time (SQLite's rule), each
+paying a commit, a thread hop and a wait for the GIL before its first token. So the first call
+runs at once, and the calls that arrive while it runs wait and go together in the next one.
 """
 
 from __future__ import annotations

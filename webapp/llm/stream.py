@@ -52,7 +52,7 @@ class ServerSentData:
 
 
 def _json(data: bytes) -> Any:
-    # orjson reads a chunk at a third of json.loads' cost. What orjson refuses and json takes
+    # Chunks are read by orjson (cheaper than json.loads). What orjson refuses and json takes
     # (an escaped lone surrogate) is read by json; the rest fails there.
     try:
         return orjson.loads(data)
