@@ -6,6 +6,7 @@ import asyncio
 import gc
 import logging
 import os
+import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -32,6 +33,8 @@ from webapp.web.accounts import admin_router, tokens_router
 from webapp.web.conversations import conversations_router
 from webapp.web.health import health_router
 from webapp.web.http_errors import install_error_handlers
+from webapp.web.openai_api import openai_router
+from webapp.web.openai_edge import OpenAIEdge
 from webapp.web.shares import share_router
 from webapp.web.signin import sign_in_router
 
@@ -112,6 +115,7 @@ def create_app(settings: Settings) -> FastAPI:
         sign_in_router(auth),
         tokens_router(auth),
         admin_router(auth, engine),
+        openai_router(service, accounts=settings.accounts, started=time.time()),
     ):
         app.include_router(router)
     blocks = build_ui(service, auth, monitor)
@@ -125,6 +129,7 @@ def create_app(settings: Settings) -> FastAPI:
         trusted_origins=[o for o in settings.trusted_origins.split(",") if o.strip()],
         max_body_bytes=settings.max_body_bytes,
     )
+    app.add_middleware(OpenAIEdge, accounts=settings.accounts)  # /v1's errors in OpenAI's shape, Gate's too
     return app
 
 
