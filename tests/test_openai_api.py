@@ -130,11 +130,19 @@ def test_unknown_models_huge_messages_and_bad_bodies_are_refused_in_openais_shap
     assert openai_shaped(invalid.value, 400, "invalid_request")["type"] == "invalid_request_error"
 
 
-def test_open_mode_answers_only_this_machine(live_app: LiveApp) -> None:
+def test_open_mode_answers_only_this_machine_and_never_other_sites_pages(fake_app: FakeApp) -> None:
     # A proxy on this machine makes every visitor a loopback client: its header says they are not.
-    relayed = httpx.get(f"{live_app.url}/v1/models", headers={"X-Forwarded-For": "203.0.113.9"})
-    assert relayed.status_code == 403
-    assert relayed.json()["error"]["type"] == "permission_error"
+    relayed = httpx.get(f"{fake_app.url}/v1/models", headers={"X-Forwarded-For": "203.0.113.9"})
+    assert relayed.status_code == 403 and relayed.json()["error"]["type"] == "permission_error"
+    # Without accounts the key is no credential, so a page of another site is refused as for /api,
+    # and no other origin may read /v1 (its preflight is refused, no CORS header is given).
+    body = {"model": "x", "messages": [{"role": "user", "content": "Hi"}]}
+    foreign = {"Origin": "http://evil.example", "Authorization": "Bearer anything"}
+    posted = httpx.post(f"{fake_app.url}/v1/chat/completions", json=body, headers=foreign)
+    assert posted.status_code == 403 and posted.json()["error"]["type"] == "permission_error"
+    preflight = {"Origin": "http://evil.example", "Access-Control-Request-Method": "POST"}
+    asked = httpx.options(f"{fake_app.url}/v1/chat/completions", headers=preflight)
+    assert asked.status_code == 403 and "access-control-allow-origin" not in asked.headers
 
 
 def test_with_accounts_an_api_token_is_the_key(beside: str) -> None:
