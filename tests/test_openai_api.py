@@ -11,7 +11,7 @@ import openai
 import pytest
 
 from tests.fakes import Reply
-from tests.helpers import SERVED_NAME, USERS, FakeApp, LiveApp, app_beside, make_settings, sign_in
+from tests.helpers import SERVED_NAME, USERS, FakeApp, LiveApp, app_beside, free_port, make_settings, running, sign_in
 from webapp.application import create_app
 from webapp.engine.tiny_model import SCRIPT_ANSWER, SCRIPT_REASONING
 from webapp.web.openai_edge import openai_error
@@ -201,3 +201,12 @@ def test_an_engine_failing_midway_is_an_error_the_sdk_raises(fake_app: FakeApp) 
         assert openai_shaped(whole.value, 502, "engine_error")["type"] == "server_error"
     finally:
         fake_app.fake.replies = [Reply()]
+
+
+def test_an_engine_not_ready_is_a_503_the_sdk_shows(tmp_path: Path) -> None:
+    settings = make_settings(vllm_base_url=f"http://127.0.0.1:{free_port()}/v1", port=free_port(), data_dir=tmp_path)
+    with running(settings) as url:
+        client = client_for(url)
+        with pytest.raises(openai.InternalServerError) as refused:
+            client.chat.completions.create(model=SERVED_NAME, messages=[{"role": "user", "content": "Hi"}])
+        assert openai_shaped(refused.value, 503, "engine_not_ready")["type"] == "server_error"
