@@ -57,6 +57,10 @@ async def act_on(page: Page, name: str, button: str) -> None:
 
 async def test_the_users_tab_shows_who_manages_each_user(users_tab: Page) -> None:
     await expect(users_tab.locator("#users")).to_contain_text("carol", timeout=10_000)
+    await expect(users_tab.locator("#users")).to_contain_text("配置")  # in the page's language, headers too
+    await expect(users_tab.locator("#users")).to_contain_text("管理方")
+    await users_tab.get_by_text("English", exact=True).click()
+    await expect(users_tab.locator("#users")).to_contain_text("Managed by", timeout=10_000)
     await expect(users_tab.locator("#users")).to_contain_text("config")
     await expect(users_tab.locator("#users-note")).to_contain_text("USERS_FILE")
 

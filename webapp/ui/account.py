@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 import gradio as gr
+import pandas as pd  # type: ignore[import-untyped]  # comes with gradio, without type stubs
 
 from webapp.auth.accounts import Identity
 from webapp.auth.admin import delete_user, require_admin
@@ -37,6 +38,16 @@ def absolute(url: str, request: gr.Request) -> str:
     return f"{scheme}://{host}{url}"
 
 
+def table(rows: list[list[Any]], columns: tuple[str, ...], lang: Lang) -> pd.DataFrame:
+    """Rows under their columns' names in `lang` (a table's headers travel with its rows)."""
+    return pd.DataFrame(rows, columns=[t(key, lang) for key in columns])
+
+
+SHARE_COLUMNS = ("title", "share_link_col", "share_expiry")
+TOKEN_COLUMNS = ("token_id", "token_name_col", "created")
+USER_COLUMNS = ("user_name", "is_admin", "managed_by", "disabled", "created")
+
+
 def expiry_choices(lang: Lang) -> list[tuple[str, int]]:
     return [(t("never", lang), 0), *[(t("days", lang).format(n=n), n) for n in (1, 7, 30)]]
 
@@ -45,8 +56,9 @@ def build_share_controls(page: Page) -> Labels:
     """Under the chat: share the current conversation, stop sharing it, and the list of one's links."""
     blocks, service, identity_of, current, lang = page.blocks, page.service, page.identity_of, page.current, page.lang
 
-    def rows(shares: list[ShareInfo], request: gr.Request, language: Lang) -> list[list[str]]:
-        return [[s.title, absolute(s.url, request), _stamp(s.expires_at, language)] for s in shares]
+    def rows(shares: list[ShareInfo], request: gr.Request, language: Lang) -> pd.DataFrame:
+        listed = [[s.title, absolute(s.url, request), _stamp(s.expires_at, language)] for s in shares]
+        return table(listed, SHARE_COLUMNS, language)
 
     async def on_share(conversation: str | None, days: int, language: Lang, request: gr.Request) -> tuple[Any, ...]:
         if not conversation:
@@ -89,13 +101,14 @@ def build_share_controls(page: Page) -> Labels:
             label=t("share_link", DEFAULT_LANG), elem_id="share-link", interactive=False, buttons=["copy"], scale=4
         )
     with gr.Accordion(t("shared_links", DEFAULT_LANG), open=False, elem_id="shared-links") as links_box:
-        table = gr.Dataframe(
-            headers=["title", "link", "expires"], interactive=False, elem_id="shared-links-table", wrap=True
+        links = gr.Dataframe(
+            table([], SHARE_COLUMNS, DEFAULT_LANG), interactive=False, elem_id="shared-links-table", wrap=True
         )
-    share.click(on_share, [current, expiry, lang], [link, table], **PRIVATE)
-    unshare.click(on_unshare, [current, lang], [link, table], **PRIVATE)
-    current.change(on_current, [current, lang], [link, table], **PRIVATE)
-    blocks.load(on_load, [current], [link, table], **PRIVATE)
+    share.click(on_share, [current, expiry, lang], [link, links], **PRIVATE)
+    unshare.click(on_unshare, [current, lang], [link, links], **PRIVATE)
+    for changed in (current, lang):  # another chat shown, or the list's words in another language
+        changed.change(on_current, [current, lang], [link, links], **PRIVATE)
+    blocks.load(on_load, [current], [link, links], **PRIVATE)
     return [(share, "share", "value"), (unshare, "unshare", "value"),
             (link, "share_link", "label"), (links_box, "shared_links", "label")]  # fmt: skip
 
@@ -104,24 +117,29 @@ def build_account_controls(page: Page) -> Labels:
     """In the sidebar, with accounts on: who is signed in, sign out, and API tokens."""
     blocks, identity_of, lang, accounts = page.blocks, page.identity_of, page.lang, page.auth.accounts
 
-    async def token_rows(who: Identity) -> list[list[Any]]:
+    async def token_rows(who: Identity, language: Lang) -> pd.DataFrame:
         rows = await asyncio.to_thread(accounts.tokens, who)
-        return [[row["id"], row["name"], _stamp(row["created_at"], "en")] for row in rows]
+        listed = [[row["id"], row["name"], _stamp(row["created_at"], language)] for row in rows]
+        return table(listed, TOKEN_COLUMNS, language)
 
     async def on_load(request: gr.Request) -> tuple[Any, ...]:
         who = await identity_of(request)
-        return f"**{who.name}**", await token_rows(who)  # a name reads the same in every language
+        # A name reads the same in every language.
+        return f"**{who.name}**", await token_rows(who, language_of(request))
 
-    async def on_create(name: str, request: gr.Request) -> tuple[Any, ...]:
+    async def on_create(name: str, language: Lang, request: gr.Request) -> tuple[Any, ...]:
         who = await identity_of(request)
         made = await asyncio.to_thread(accounts.create_token, who, (name or "").strip()[:100])
-        return made["token"], await token_rows(who)
+        return made["token"], await token_rows(who, language)
 
     async def on_revoke(token_id: float | None, language: Lang, request: gr.Request) -> Any:
         who = await identity_of(request)
         with shown(language):
             await asyncio.to_thread(accounts.revoke_token, who, int(token_id or 0))
-        return await token_rows(who)
+        return await token_rows(who, language)
+
+    async def on_language(language: Lang, request: gr.Request) -> Any:
+        return await token_rows(await identity_of(request), language)
 
     who_md = gr.Markdown(elem_id="signed-in-as")
     sign_out = gr.Button(t("sign_out", DEFAULT_LANG), elem_id="sign-out", size="sm")
@@ -131,13 +149,14 @@ def build_account_controls(page: Page) -> Labels:
         new_token = gr.Textbox(
             label=t("new_token", DEFAULT_LANG), interactive=False, buttons=["copy"], elem_id="new-token"
         )
-        tokens = gr.Dataframe(headers=["id", "name", "created"], interactive=False, elem_id="tokens")
+        tokens = gr.Dataframe(table([], TOKEN_COLUMNS, DEFAULT_LANG), interactive=False, elem_id="tokens")
         with gr.Row():
             token_id = gr.Number(label=t("token_id", DEFAULT_LANG), precision=0, minimum=0, elem_id="token-id")
             revoke = gr.Button(t("revoke", DEFAULT_LANG), size="sm", variant="stop", elem_id="revoke-token")
     blocks.load(on_load, None, [who_md, tokens], **PRIVATE)
     sign_out.click(None, js=SIGN_OUT_JS)
-    create.click(on_create, [token_name], [new_token, tokens], **PRIVATE)
+    create.click(on_create, [token_name, lang], [new_token, tokens], **PRIVATE)
+    lang.change(on_language, [lang], [tokens], **PRIVATE)
     revoke.click(on_revoke, [token_id, lang], [tokens], **PRIVATE)
     return [(sign_out, "sign_out", "value"), (tokens_box, "api_tokens", "label"), (token_name, "token_name", "label"),
             (create, "create_token", "value"), (new_token, "new_token", "label"), (token_id, "token_id", "label"),
@@ -156,15 +175,20 @@ def build_admin_tab(page: Page) -> Labels:
         with shown(language):
             return require_admin(who)
 
-    async def user_rows() -> list[list[Any]]:
-        return [
-            [u.name, "✓" if u.is_admin else "", u.managed_by, "✓" if u.disabled else "", _stamp(u.created_at, "en")]
+    async def user_rows(language: Lang) -> pd.DataFrame:
+        listed = [
+            [u.name, "✓" if u.is_admin else "", t(f"managed_{u.managed_by}", language), "✓" if u.disabled else "",
+             _stamp(u.created_at, language)]
             for u in await asyncio.to_thread(accounts.users)
-        ]
+        ]  # fmt: skip
+        return table(listed, USER_COLUMNS, language)
 
     async def on_load(request: gr.Request) -> tuple[Any, ...]:
         who = await identity_of(request)
-        return gr.update(visible=who.is_admin), (await user_rows() if who.is_admin else [])
+        return gr.update(visible=who.is_admin), (await user_rows(language_of(request)) if who.is_admin else [])
+
+    async def on_language(language: Lang, request: gr.Request) -> Any:
+        return await user_rows(language) if (await identity_of(request)).is_admin else gr.skip()
 
     async def run(request: gr.Request, language: Lang, action: Callable[[], object], name: str) -> tuple[Any, ...]:
         """Do `action` and list the users again; refused, a toast says why and the table stays as it was."""
@@ -172,7 +196,7 @@ def build_admin_tab(page: Page) -> Labels:
         with shown(language):
             await asyncio.to_thread(action)
         auth.forget_user(name)
-        return await user_rows(), ""
+        return await user_rows(language), ""
 
     async def on_create(name: str, password: str, is_admin: bool, language: Lang, request: gr.Request) -> Any:
         name = (name or "").strip()
@@ -193,9 +217,7 @@ def build_admin_tab(page: Page) -> Labels:
 
     with gr.Tab(t("admin_tab", DEFAULT_LANG), elem_id="admin-tab", visible=False) as tab:
         note = gr.Markdown(t("users_note", DEFAULT_LANG), elem_id="users-note")
-        users = gr.Dataframe(
-            headers=["name", "admin", "managed by", "disabled", "created"], interactive=False, elem_id="users"
-        )
+        users = gr.Dataframe(table([], USER_COLUMNS, DEFAULT_LANG), interactive=False, elem_id="users")
         with gr.Row():
             name = gr.Textbox(label=t("user_name", DEFAULT_LANG), max_lines=1, elem_id="user-name")
             password = gr.Textbox(label=t("password", DEFAULT_LANG), type="password", elem_id="user-password")
@@ -206,6 +228,7 @@ def build_admin_tab(page: Page) -> Labels:
             delete = gr.Button(t("delete_user", DEFAULT_LANG), variant="stop", size="sm", elem_id="delete-user")
             sign_out = gr.Button(t("sign_out_everywhere", DEFAULT_LANG), size="sm", elem_id="sign-out-everywhere")
     blocks.load(on_load, None, [tab, users], **PRIVATE)
+    lang.change(on_language, [lang], [users], **PRIVATE)
     # No progress shown on the table: a refused action would mark it "Error" in red over the users.
     quiet: dict[str, Any] = {"show_progress": "hidden", **PRIVATE}
     create.click(on_create, [name, password, is_admin, lang], [users, password], **quiet)
