@@ -33,7 +33,9 @@ async def test_a_wrong_password_is_told_and_the_right_one_opens_the_chat(context
     await page.locator("input[name=name]").fill("alice")
     await page.locator("input[name=password]").fill("not her password")
     await page.locator("form.login button[type=submit]").click()
-    await expect(page.get_by_role("alert")).to_have_text("Wrong user name or password.")
+    await expect(page.get_by_role("alert")).to_have_text(
+        "用户名或密码错误。"
+    )  # the sign-in page speaks the browser's language
     await page.locator("input[name=password]").fill(USERS["alice"])
     await page.locator("form.login button[type=submit]").click()
     await expect(page.locator("#signed-in-as")).to_contain_text("alice", timeout=20_000)
