@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 import openai
 import pytest
+from openai.types.chat import ChatCompletionMessageParam
 
 from tests.fakes import Reply
 from tests.helpers import SERVED_NAME, USERS, FakeApp, LiveApp, app_beside, free_port, make_settings, running, sign_in
@@ -114,6 +115,18 @@ def test_sampling_out_of_r1s_range_is_clamped_and_said(live_app: LiveApp) -> Non
             model=SERVED_NAME, messages=[{"role": "user", "content": "Hi"}], temperature=3
         )
     assert "between 0 and 2" in openai_shaped(refused.value, 400, "invalid_request")["message"]
+
+
+def test_max_tokens_is_fitted_to_the_context_and_a_history_over_it_is_refused(live_app: LiveApp) -> None:
+    client = client_for(live_app.url)
+    hi: list[ChatCompletionMessageParam] = [{"role": "user", "content": "Hi"}]
+    # Past the context (the engine would refuse it): cut to what the context leaves.
+    fitted = client.chat.completions.create(model=SERVED_NAME, messages=hi, max_tokens=1_000_000)
+    assert fitted.choices[0].message.content == SCRIPT_ANSWER
+    long: list[ChatCompletionMessageParam] = [{"role": "user", "content": "word " * live_app.settings.max_model_len}]
+    with pytest.raises(openai.APIStatusError) as refused:
+        client.chat.completions.create(model=SERVED_NAME, messages=long)
+    assert "context" in openai_shaped(refused.value, 413, "context_length_exceeded")["message"]
 
 
 def test_unknown_models_huge_messages_and_bad_bodies_are_refused_in_openais_shape(live_app: LiveApp) -> None:

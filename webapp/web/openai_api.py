@@ -79,7 +79,7 @@ def chat_messages(service: ChatService, body: ChatRequest) -> list[dict[str, str
             text = text_of(message.content)
         except ValueError as exc:
             raise InvalidInput(str(exc)) from exc
-        if text:
+        if text.strip():
             service.validate(text)  # over MAX_MESSAGE_CHARS: TooLarge
         messages.append({"role": message.role, "content": text})
     users = [m for m in messages if m["role"] == "user"]
