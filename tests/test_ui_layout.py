@@ -267,7 +267,7 @@ async def page_ground(page: Page) -> float:
 
 
 @pytest.mark.parametrize("scheme", ["light", "dark"])
-async def test_the_sign_in_and_share_pages_follow_the_systems_scheme(
+async def test_share_links_are_listed_and_the_sign_in_and_share_pages_follow_the_systems_scheme(
     open_page: OpenPage, fake_app: FakeApp, scheme: Scheme
 ) -> None:
     fake_app.fake.replies = [Reply(["Think."], ["The answer is $\\boxed{2}$."])]
@@ -278,7 +278,12 @@ async def test_the_sign_in_and_share_pages_follow_the_systems_scheme(
     await page.locator("#share").click()
     link = page.locator("#share-link textarea, #share-link input").first
     await expect(link).not_to_have_value("", timeout=10_000)
-    await page.goto(await link.input_value())
+    shared = await link.input_value()
+    await page.locator("#shared-links").locator("button").first.click()
+    listed = page.locator("#shared-links-table li", has_text=shared)
+    await expect(listed.locator(f'a[href="{shared}"]')).to_have_text("share me")  # its title, a link
+    await expect(listed).to_contain_text("有效期: 永久")  # the expiry in full
+    await page.goto(shared)
     pages = {"share page": page}
     # This app has no accounts (its /login leads to the chat): the sign-in page's own HTML, with an error.
     pages["sign-in page"] = await page.context.new_page()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
+from html import escape
 from typing import Any
 
 import gradio as gr
@@ -43,7 +44,6 @@ def table(rows: list[list[Any]], columns: tuple[str, ...], lang: Lang) -> pd.Dat
     return pd.DataFrame(rows, columns=[t(key, lang) for key in columns])
 
 
-SHARE_COLUMNS = ("title", "share_link_col", "share_expiry")
 TOKEN_COLUMNS = ("token_id", "token_name_col", "created")
 USER_COLUMNS = ("user_name", "is_admin", "managed_by", "disabled", "created")
 
@@ -56,9 +56,17 @@ def build_share_controls(page: Page) -> Labels:
     """Under the chat: share the current conversation, stop sharing it, and the list of one's links."""
     blocks, service, identity_of, current, lang = page.blocks, page.service, page.identity_of, page.current, page.lang
 
-    def rows(shares: list[ShareInfo], request: gr.Request, language: Lang) -> pd.DataFrame:
-        listed = [[s.title, absolute(s.url, request), _stamp(s.expires_at, language)] for s in shares]
-        return table(listed, SHARE_COLUMNS, language)
+    def rows(shares: list[ShareInfo], request: gr.Request, language: Lang) -> str:
+        """One's links as a list: each title a link to its page, its address and expiry in full (escaped)."""
+        items = "".join(
+            f'<li><a href="{escape(absolute(s.url, request))}" target="_blank" rel="noopener noreferrer">'
+            f"{escape(s.title or t('untitled', language))}</a>"
+            f'<span class="share-url">{escape(absolute(s.url, request))}</span>'
+            f'<span class="share-expiry">{escape(t("share_expiry", language))}: '
+            f"{escape(_stamp(s.expires_at, language))}</span></li>"
+            for s in shares
+        )
+        return f'<ul class="share-list">{items}</ul>' if items else ""
 
     async def on_share(conversation: str | None, days: int, language: Lang, request: gr.Request) -> tuple[Any, ...]:
         if not conversation:
@@ -101,9 +109,7 @@ def build_share_controls(page: Page) -> Labels:
             label=t("share_link", DEFAULT_LANG), elem_id="share-link", interactive=False, buttons=["copy"], scale=4
         )
     with gr.Accordion(t("shared_links", DEFAULT_LANG), open=False, elem_id="shared-links") as links_box:
-        links = gr.Dataframe(
-            table([], SHARE_COLUMNS, DEFAULT_LANG), interactive=False, elem_id="shared-links-table", wrap=True
-        )
+        links = gr.HTML(elem_id="shared-links-table")
     share.click(on_share, [current, expiry, lang], [link, links], **PRIVATE)
     unshare.click(on_unshare, [current, lang], [link, links], **PRIVATE)
     for changed in (current, lang):  # another chat shown, or the list's words in another language

@@ -131,7 +131,6 @@ TEXT: dict[str, dict[Lang, str]] = {
     "disabled": {"zh": "已停用", "en": "Disabled"},
     "created": {"zh": "创建时间", "en": "Created"},
     "token_name_col": {"zh": "名称", "en": "Name"},
-    "share_link_col": {"zh": "链接", "en": "Link"},
     "create_user": {"zh": "创建用户", "en": "Create user"},
     "delete_user": {"zh": "删除用户", "en": "Delete user"},
     "set_password": {"zh": "设置新密码", "en": "Set new password"},
