@@ -9,6 +9,7 @@ from typing import Literal
 import pytest
 from PIL import Image
 from playwright.async_api import Browser, Page, ViewportSize, expect
+from playwright.async_api import TimeoutError as PlaywrightTimeout
 
 from tests.fakes import Reply
 from tests.helpers import FakeApp, make_settings, send
@@ -88,19 +89,25 @@ async def test_a_boxed_answer_shows_its_digit_in_light_and_dark(
     assert scheme == "light" or luminance(ground) < 0.2, f"a light patch in dark mode: {ground}, chat {chat_ground}"
 
 
+UNCOVERED = """(selector) => {
+    const element = document.querySelector(selector);
+    if (!element) return false;
+    const box = element.getBoundingClientRect();
+    const x = box.left + box.width / 2, y = box.top + box.height / 2;
+    if (box.width === 0 || x < 0 || y < 0 || x > innerWidth || y > innerHeight) return false;
+    const hit = document.elementFromPoint(x, y);
+    return hit === element || element.contains(hit);
+}"""
+
+
 async def uncovered(page: Page, selector: str) -> bool:
-    """True when `selector` is inside the viewport and is what a tap at its centre reaches."""
-    return bool(
-        await page.locator(selector).evaluate(
-            """(element) => {
-                const box = element.getBoundingClientRect();
-                const x = box.left + box.width / 2, y = box.top + box.height / 2;
-                if (box.width === 0 || x < 0 || y < 0 || x > innerWidth || y > innerHeight) return false;
-                const hit = document.elementFromPoint(x, y);
-                return hit === element || element.contains(hit);
-            }"""
-        )
-    )
+    """True once `selector` is inside the viewport and is what a tap at its centre reaches (the page's
+    load events over: their progress veils cover the components they fill)."""
+    try:
+        await page.wait_for_function(UNCOVERED, arg=selector, timeout=15_000)
+    except PlaywrightTimeout:
+        return False
+    return True
 
 
 async def test_on_a_phone_the_message_box_is_free_at_first_and_after_picking_a_chat(
