@@ -64,7 +64,8 @@ def build_ui(service: ChatService, auth: Authenticator, monitor: StatusMonitor) 
         settings.wire(sidebar, conversation.chatbot)
         status.wire()
         conversation.chatbot.example_select(picked, [page.lang], [conversation.box, settings.math], **PRIVATE)
-        status.refresh_after(switch_language(page, sidebar, conversation.chatbot))
+        for relabelled in switch_language(page, sidebar, conversation.chatbot):
+            status.refresh_after(relabelled)
     return blocks
 
 
@@ -74,9 +75,10 @@ REMEMBER_LANGUAGE_JS = (
 )
 
 
-def switch_language(page: Page, sidebar: Sidebar, chatbot: gr.Chatbot) -> Any:
+def switch_language(page: Page, sidebar: Sidebar, chatbot: gr.Chatbot) -> tuple[Any, Any]:
     """The page opens in the reader's language; their choice relabels every registered component,
-    and shows the chat and its list again in it."""
+    and shows the chat and its list again in it. Returns both events (the opening, the switch): what
+    the page's other loads drew in the built language is drawn again after each."""
     components = page.labels.components
 
     def relabel(choice: Lang) -> list[Any]:
@@ -88,12 +90,13 @@ def switch_language(page: Page, sidebar: Sidebar, chatbot: gr.Chatbot) -> Any:
             return [gr.skip()] * (2 + len(components))
         return [chosen, chosen, *page.labels.updates(chosen)]
 
-    page.blocks.load(on_load, None, [page.lang, sidebar.language, *components], **PRIVATE)
+    opened = page.blocks.load(on_load, None, [page.lang, sidebar.language, *components], **PRIVATE)
+    listed = (sidebar.on_search, [sidebar.search, page.current, page.lang], [sidebar.conversations])
     # `.input`: the load's choice above is not a switch (it has nothing to show again).
     switched = sidebar.language.input(
         relabel, [sidebar.language], [page.lang, *components], js=REMEMBER_LANGUAGE_JS, **PRIVATE
     )
-    switched.then(sidebar.on_search, [sidebar.search, page.current, page.lang], [sidebar.conversations], **PRIVATE)
-    return switched.then(
+    switched.then(*listed, **PRIVATE)
+    return opened, switched.then(
         sidebar.on_select, [page.current, page.lang], [page.current, chatbot, sidebar.title], **PRIVATE
     )
