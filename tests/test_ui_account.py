@@ -12,7 +12,7 @@ import pytest
 from playwright.async_api import Browser, Page, expect
 
 from tests.fakes import FakeEngine, serve_fake
-from tests.helpers import ADMIN_PASSWORD, running, settings_for, sign_in
+from tests.helpers import ADMIN_PASSWORD, running, settings_for, sign_in, signed_in
 
 pytestmark = pytest.mark.browser
 
@@ -62,6 +62,8 @@ async def test_the_users_tab_shows_who_manages_each_user(users_tab: Page) -> Non
     await users_tab.get_by_text("English", exact=True).click()
     await expect(users_tab.locator("#users")).to_contain_text("Managed by", timeout=10_000)
     await expect(users_tab.locator("#users")).to_contain_text("config")
+    await users_tab.get_by_text("中文", exact=True).click()  # the admin's choice is kept: back as it was
+    await expect(users_tab.locator("#users")).to_contain_text("管理方", timeout=10_000)
     await expect(users_tab.locator("#users-note")).to_contain_text("USERS_FILE")
 
 
@@ -91,3 +93,20 @@ async def test_a_configured_users_password_is_refused_with_where_to_change_it(us
 
 # How much of an element shows (opacity multiplies down the tree).
 OPACITY = "e => { let o = 1; for (let n = e; n; n = n.parentElement) o *= +getComputedStyle(n).opacity; return o; }"
+
+
+async def test_the_language_chosen_follows_the_owner_to_another_browser(browser: Browser, url: str) -> None:
+    first, second = await browser.new_context(), await browser.new_context()  # no cookie in common
+    try:
+        page = await signed_in(first, url, "admin", ADMIN_PASSWORD)
+        await expect(page.locator("#send")).to_have_text("发送")
+        await page.get_by_text("English", exact=True).click()
+        await expect(page.locator("#send")).to_have_text("Send")
+        await page.wait_for_timeout(500)  # the choice is saved with the switch's event
+        elsewhere = await signed_in(second, url, "admin", ADMIN_PASSWORD)  # a Chinese browser
+        await expect(elsewhere.locator("#send")).to_have_text("Send", timeout=15_000)
+        await elsewhere.get_by_text("中文", exact=True).click()
+        await expect(elsewhere.locator("#send")).to_have_text("发送")
+    finally:
+        await first.close()
+        await second.close()

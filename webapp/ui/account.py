@@ -19,7 +19,7 @@ import pandas as pd  # type: ignore[import-untyped]  # comes with gradio, withou
 from webapp.auth.accounts import Identity
 from webapp.auth.admin import delete_user, require_admin
 from webapp.db.records import ShareInfo
-from webapp.ui.context import PRIVATE, Page, language_of, refusal, shown
+from webapp.ui.context import PRIVATE, Page, refusal, shown
 from webapp.ui.i18n import DEFAULT_LANG, Lang, t
 
 # (component, text key, property): what the language switch sets (`Labels.extend`).
@@ -90,7 +90,9 @@ def build_share_controls(page: Page) -> Labels:
         return (absolute(mine.url, request) if mine else ""), rows(shares, request, language)
 
     async def on_load(conversation: str | None, request: gr.Request) -> tuple[Any, ...]:
-        return await on_current(conversation, language_of(request), request)  # the page's language is set meanwhile
+        return await on_current(
+            conversation, await page.language(request), request
+        )  # the page's language is set meanwhile
 
     with gr.Row(equal_height=True):
         expiry = page.labels.add_update(
@@ -131,7 +133,7 @@ def build_account_controls(page: Page) -> Labels:
     async def on_load(request: gr.Request) -> tuple[Any, ...]:
         who = await identity_of(request)
         # A name reads the same in every language.
-        return f"**{who.name}**", await token_rows(who, language_of(request))
+        return f"**{who.name}**", await token_rows(who, await page.language(request))
 
     async def on_create(name: str, language: Lang, request: gr.Request) -> tuple[Any, ...]:
         who = await identity_of(request)
@@ -191,7 +193,7 @@ def build_admin_tab(page: Page) -> Labels:
 
     async def on_load(request: gr.Request) -> tuple[Any, ...]:
         who = await identity_of(request)
-        return gr.update(visible=who.is_admin), (await user_rows(language_of(request)) if who.is_admin else [])
+        return gr.update(visible=who.is_admin), (await user_rows(await page.language(request)) if who.is_admin else [])
 
     async def on_language(language: Lang, request: gr.Request) -> Any:
         return await user_rows(language) if (await identity_of(request)).is_admin else gr.skip()

@@ -86,6 +86,11 @@ class Page:
     async def owner_of(self, request: gr.Request) -> str:
         return (await self.identity_of(request)).owner
 
+    async def language(self, request: gr.Request) -> Lang:
+        """The owner's language, as they last chose it (on any device), or else this browser's."""
+        saved = (await self.service.preferences(await self.owner_of(request))).language
+        return "zh" if saved == "zh" else "en" if saved == "en" else language_of(request)
+
     def admit(self, owner: str, request: gr.Request, lang: Lang) -> None:
         """Count a turn against the owner's and the address's limits; a refusal is shown."""
         with shown(lang):

@@ -11,7 +11,7 @@ from webapp.auth.authenticator import Authenticator
 from webapp.chat.service import ChatService
 from webapp.ops.status import StatusMonitor
 from webapp.ui.account import build_account_controls, build_admin_tab, build_share_controls
-from webapp.ui.context import PRIVATE, Page, language_of
+from webapp.ui.context import PRIVATE, Page, shown
 from webapp.ui.conversation import Conversation
 from webapp.ui.empty_state import picked
 from webapp.ui.evaluation import EvalTab
@@ -69,7 +69,7 @@ def build_ui(service: ChatService, auth: Authenticator, monitor: StatusMonitor) 
     return blocks
 
 
-# The choice is kept in this browser, for the next page load and the sign-in page (`webapp/language.py`).
+# The choice is kept with the owner's settings, and in this browser for the sign-in page (`webapp/language.py`).
 REMEMBER_LANGUAGE_JS = (
     "(lang) => { document.cookie = `lang=${lang}; path=/; max-age=31536000; samesite=lax`; return lang; }"
 )
@@ -81,11 +81,13 @@ def switch_language(page: Page, sidebar: Sidebar, chatbot: gr.Chatbot) -> tuple[
     the page's other loads drew in the built language is drawn again after each."""
     components = page.labels.components
 
-    def relabel(choice: Lang) -> list[Any]:
+    async def relabel(choice: Lang, request: gr.Request) -> list[Any]:
+        with shown(choice):
+            await page.service.save_language(await page.owner_of(request), choice)  # theirs, on every device
         return [choice, *page.labels.updates(choice)]
 
-    def on_load(request: gr.Request) -> list[Any]:
-        chosen = language_of(request)
+    async def on_load(request: gr.Request) -> list[Any]:
+        chosen = await page.language(request)
         if chosen == DEFAULT_LANG:  # the page is built in it
             return [gr.skip()] * (2 + len(components))
         return [chosen, chosen, *page.labels.updates(chosen)]

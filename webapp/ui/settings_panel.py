@@ -7,7 +7,7 @@ from typing import Any
 import gradio as gr
 
 from webapp.chat.preferences import Preferences
-from webapp.ui.context import PRIVATE, Page, language_of, sampling_from, shown
+from webapp.ui.context import PRIVATE, Page, sampling_from, shown
 from webapp.ui.i18n import DEFAULT_LANG, t
 from webapp.ui.sidebar import Sidebar
 
@@ -82,7 +82,7 @@ class SettingsPanel:
         self, temperature: float, top_p: float, max_tokens: float | None, math: bool, show: bool, persona: str,
         request: gr.Request,
     ) -> None:  # fmt: skip
-        with shown(language_of(request)):
+        with shown(await self.page.language(request)):
             preferences = Preferences(sampling_from(temperature, top_p, max_tokens, math, persona), bool(show))
             await self.page.service.save_preferences((await self.page.owner_of(request)), preferences)
 

@@ -7,7 +7,7 @@ from typing import Any
 import gradio as gr
 
 from webapp.ui.chat_list import SCRIPT, TEMPLATE, chat_list
-from webapp.ui.context import PRIVATE, Page, language_of, shown
+from webapp.ui.context import PRIVATE, Page, shown
 from webapp.ui.i18n import DEFAULT_LANG, Lang, t
 
 
@@ -72,7 +72,7 @@ class Sidebar:
     async def on_load(self, request: gr.Request) -> tuple[Any, ...]:
         """Open the latest conversation, unless the user acted first (their chat stays as it is)."""
         page = self.page
-        lang = language_of(request)  # the page's language, which another load event is setting
+        lang = await page.language(request)  # the page's language, which another load event is setting
         owner = await page.owner_of(request)
         conversations = await page.service.conversations(owner)
         if not conversations:  # nothing to restore: the page opens empty, and no update can race a send
