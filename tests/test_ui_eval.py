@@ -54,7 +54,6 @@ async def test_an_admin_runs_the_builtin_set_and_downloads_the_csv(
     ).to_be_visible()  # the scripted model agrees with itself
     points = page.locator("#eval-ttft-plot [aria-roledescription='point']")
     await expect(points).to_have_count(16)  # one point per run
-    await expect(page.locator("#eval-tps-plot [aria-roledescription='bar']")).to_have_count(16)
 
     async with page.expect_download() as info:
         await page.locator("#eval-csv a[download]").click()
@@ -63,6 +62,9 @@ async def test_an_admin_runs_the_builtin_set_and_downloads_the_csv(
     with saved.open(newline="", encoding="utf-8") as f:
         rows = list(csv.DictReader(f))
     assert list(rows[0]) == CSV_FIELDS
+    # A bar for each run with a rate; an answer that came in one read has none (not a huge figure).
+    rated = [r for r in rows if r["tokens_per_s"]]
+    await expect(page.locator("#eval-tps-plot [aria-roledescription='bar']")).to_have_count(len(rated))
     assert len(rows) == 16
     assert {r["question"] for r in rows} == {f"q{i}" for i in range(1, 9)}
     assert all(r["error"] == "" and float(r["latency_s"]) > 0 and r["correct"] == "0" for r in rows)

@@ -69,7 +69,6 @@ class Page:
     monitor: StatusMonitor
     lang: gr.State
     current: gr.State  # the conversation shown (None: a new, empty chat)
-    editing: gr.State  # the next send replaces the last message
     labels: Labels = field(default_factory=Labels)
     acted: PageSessions = field(default_factory=PageSessions)
     background: set[asyncio.Task[None]] = field(default_factory=set)  # tasks kept until they end

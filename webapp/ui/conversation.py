@@ -8,7 +8,7 @@ last answer and edit on one's own messages (the chat's own buttons), the trash d
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import gradio as gr
@@ -17,6 +17,7 @@ from webapp.chat.events import ChatEvent, TurnEnded
 from webapp.db.records import MessageRecord
 from webapp.db.tables import MessageState
 from webapp.llm.reasoning import Piece
+from webapp.llm.sampling import Sampling
 from webapp.ui.bubbles import LATEX_DELIMITERS, Chat, LiveAnswer
 from webapp.ui.context import PRIVATE, Page, sampling_from, shown
 from webapp.ui.empty_state import empty_chat, examples, welcome
@@ -27,6 +28,10 @@ from webapp.ui.streaming import PageUpdates
 # A turn's events: no concurrency limit (vLLM batches many chats; Gradio's default of 1
 # would queue them), no progress veil over the chat.
 STREAMING: dict[str, Any] = {"concurrency_limit": None, "show_progress": "hidden", **PRIVATE}
+
+# What a `begin…` call of the service gives a turn on the stored chat: the history to answer,
+# and the cut answer to go on with (None: a new answer).
+Begun = tuple[list[MessageRecord], MessageRecord | None]
 
 
 class Conversation:
@@ -79,8 +84,8 @@ class Conversation:
     def wire(self, sidebar: Sidebar, sampling: list[Any]) -> None:
         """Every way a turn starts; Send comes back once its event is over, however it ended."""
         page = self.page
-        send_inputs = [self.box, page.current, page.editing, page.lang, *sampling]  # editing: never set now
-        send_outputs = [self.box, page.editing, page.current, self.chatbot, sidebar.conversations, sidebar.title]
+        send_inputs = [self.box, page.current, page.lang, *sampling]
+        send_outputs = [self.box, page.current, self.chatbot, sidebar.conversations, sidebar.title]
         turn_inputs = [page.current, page.lang, *sampling]
         turn_outputs = [page.current, self.chatbot, self.send]
         # A refused turn says why in a toast; Gradio would also mark the chat "Error" over all it
@@ -166,7 +171,7 @@ class Conversation:
             yield current, await page.open(owner, current, lang), gr.skip()
 
     async def on_send(
-        self, text: str, current: str | None, editing: bool, lang: Lang,
+        self, text: str, current: str | None, lang: Lang,
         temperature: float, top_p: float, max_tokens: float, math: bool, persona: str,
         request: gr.Request,
     ) -> AsyncIterator[tuple[Any, ...]]:  # fmt: skip
@@ -182,37 +187,29 @@ class Conversation:
                 page.acted.mark(request, current)
             # Stored (or refused: a turn of this conversation still under way) before the box is
             # cleared, so a refused message stays where it was typed.
-            history = await service.begin(owner, current, text, replace_last=editing)
+            history = await service.begin(owner, current, text)
         turn = service.answer(owner, current, history, sampling)
         before = await page.view(owner, history, lang)
         listed = await page.sidebar(owner, lang, current)
-        yield "", False, current, before, listed, gr.skip(), gr.update(interactive=False)
+        yield "", current, before, listed, gr.skip(), gr.update(interactive=False)
         async for current_id, chat, button in self.stream_turn(owner, current, lang, before, turn, request, shown=True):
-            yield gr.skip(), gr.skip(), current_id, chat, gr.skip(), gr.skip(), button
+            yield gr.skip(), current_id, chat, gr.skip(), gr.skip(), button
         if not page.acted.shows(request, current):
             return
         title = (await service.conversation(owner, current)).title
-        yield gr.skip(), gr.skip(), current, gr.skip(), await page.sidebar(owner, lang, current), title, gr.skip()
+        yield gr.skip(), current, gr.skip(), await page.sidebar(owner, lang, current), title, gr.skip()
 
     async def on_regenerate(
         self, current: str | None, lang: Lang,
         temperature: float, top_p: float, max_tokens: float, math: bool, persona: str,
         request: gr.Request,
     ) -> AsyncIterator[tuple[Any, ...]]:  # fmt: skip
-        page = self.page
-        page.acted.mark(request, current)
-        owner = await page.owner_of(request)
-        if not current:
-            return
-        sampling = sampling_from(temperature, top_p, max_tokens, math, persona)
-        page.admit(owner, request, lang)
-        # Refused (a turn under way, nothing to answer) before the chat changes.
+        async def again(owner: str, conversation_id: str) -> Begun:
+            return await self.page.service.begin_again(owner, conversation_id), None
+
         with shown(lang):
-            history = await page.service.begin_again(owner, current)
-        turn = page.service.answer(owner, current, history, sampling)
-        async for update in self.stream_turn(
-            owner, current, lang, await page.view(owner, history, lang), turn, request
-        ):
+            settings = sampling_from(temperature, top_p, max_tokens, math, persona)
+        async for update in self.answer_again(current, lang, settings, again, request):
             yield update
 
     async def on_continue(
@@ -220,16 +217,30 @@ class Conversation:
         temperature: float, top_p: float, max_tokens: float, math: bool, persona: str,
         request: gr.Request,
     ) -> AsyncIterator[tuple[Any, ...]]:  # fmt: skip
+        with shown(lang):
+            settings = sampling_from(temperature, top_p, max_tokens, math, persona)
+        async for update in self.answer_again(current, lang, settings, self.page.service.begin_continuing, request):
+            yield update
+
+    async def answer_again(
+        self,
+        current: str | None,
+        lang: Lang,
+        sampling: Sampling,
+        begin: Callable[[str, str], Awaitable[Begun]],
+        request: gr.Request,
+    ) -> AsyncIterator[tuple[Any, ...]]:
+        """A turn on the stored chat (regenerate, continue): `begin` returns the history to answer
+        and the cut answer to go on with, if any."""
         page = self.page
         page.acted.mark(request, current)
         owner = await page.owner_of(request)
         if not current:
             return
-        sampling = sampling_from(temperature, top_p, max_tokens, math, persona)
         page.admit(owner, request, lang)
-        # Refused (a turn under way, nothing cut to go on with) before the chat changes.
+        # Refused (a turn under way, nothing to answer again or go on with) before the chat changes.
         with shown(lang):
-            history, cut = await page.service.begin_continuing(owner, current)
+            history, cut = await begin(owner, current)
         turn = page.service.answer(owner, current, history, sampling, continuing=cut)
         before = await page.view(owner, history, lang)
         async for update in self.stream_turn(owner, current, lang, before, turn, request, continuing=cut):

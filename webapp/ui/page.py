@@ -32,7 +32,7 @@ def build_ui(service: ChatService, auth: Authenticator, monitor: StatusMonitor) 
     """The chat page, wired to `service`; `auth` says who each event comes from."""
     blocks = gr.Blocks(title="DeepSeek-R1 Chat", analytics_enabled=False)
     with blocks:
-        page = Page(blocks, service, auth, monitor, gr.State(DEFAULT_LANG), gr.State(None), gr.State(False))
+        page = Page(blocks, service, auth, monitor, gr.State(DEFAULT_LANG), gr.State(None))
         labels = page.labels
         # Closed as built: a phone's first view is the chat and its message box; a wide screen opens it.
         with gr.Sidebar(elem_id="sidebar", open=False):

@@ -61,7 +61,7 @@ class Sidebar:
         self.conversations.open(self.on_open, [self.search, page.lang], [*opened, *listed], **PRIVATE)
         self.conversations.rename(self.on_rename, [self.search, page.current, page.lang], listed, **PRIVATE)
         self.conversations.delete(self.on_delete, [self.search, page.current, page.lang], [*opened, *listed], **PRIVATE)
-        self.new.click(self.on_new, [self.search, page.lang], [*opened, *listed, page.editing], **PRIVATE)
+        self.new.click(self.on_new, [self.search, page.lang], [*opened, *listed], **PRIVATE)
         # `.change`, not `.input`: Gradio sends no input event for keys that delete text, and
         # the list stayed filtered after the search box was emptied. Keys typed while a search
         # runs must not be dropped (the default mode): the text as it stands then is searched next.
@@ -101,7 +101,7 @@ class Sidebar:
     async def on_new(self, search: str, lang: Lang, request: gr.Request) -> tuple[Any, ...]:
         self.page.acted.mark(request, None)
         owner = await self.page.owner_of(request)
-        return None, [], "", await self.page.sidebar(owner, lang, None, search), False
+        return None, [], "", await self.page.sidebar(owner, lang, None, search)
 
     async def on_search(self, text: str, current: str | None, lang: Lang, request: gr.Request) -> Any:
         return await self.page.sidebar(await self.page.owner_of(request), lang, current, text)
