@@ -299,3 +299,9 @@ async def test_share_links_are_listed_and_the_sign_in_and_share_pages_follow_the
         ground = await page_ground(shown)
         assert (ground < 0.1) if scheme == "dark" else (ground > 0.8), f"the {name} in {scheme}: {ground:.2f}"
         assert await shown.locator("body").evaluate(LOW_CONTRAST) == [], name
+    # The form's fields span its width, like its button (not a browser's default 20 characters).
+    form = pages["sign-in page"].locator("form.login")
+    widths = [
+        (await form.locator(part).bounding_box() or {"width": 0})["width"] for part in ("input[name=name]", "button")
+    ]
+    assert widths[0] == pytest.approx(widths[1], abs=1), widths

@@ -40,6 +40,7 @@ form.login { max-width: 22rem; margin: 12vh auto; background: var(--card); paddi
   box-shadow: 0 1px 4px #0002; display: grid; gap: .75rem; }
 form.login input, form.login button { font: inherit; padding: .55rem .7rem; border-radius: .4rem;
   border: 1px solid var(--line); background: var(--ground); color: var(--text); }
+form.login input { width: 100%; box-sizing: border-box; margin-top: .25rem; }
 form.login button { background: #c2410c; color: #fff; border: none; cursor: pointer; font-weight: 600; }
 .error { color: var(--error); margin: 0; }
 .message { background: var(--card); border-radius: .75rem; padding: .75rem 1rem; margin: .75rem 0;
