@@ -16,6 +16,37 @@ def _picked(event: gr.EventData, key: str) -> str:
     return str((event._data or {}).get(key) or "")
 
 
+# While New chat's event is on its way, Enter in the message box and Send are held (not lost:
+# the text stays in the box); once the event is over, a held send goes, to the new chat.
+HOLD_SENDS = """() => {
+  const held = (window.heldSends ||= { pending: 0, send: false });
+  if (!held.listening) {
+    held.listening = true;
+    const hold = (event) => {
+      event.preventDefault();
+      event.stopImmediatePropagation();
+      held.send = true;
+    };
+    document.addEventListener("keydown", (event) => {
+      const enter = event.key === "Enter" && !event.shiftKey && !event.isComposing;
+      if (held.pending && enter && event.target.closest?.("#prompt")) hold(event);
+    }, true);
+    document.addEventListener("click", (event) => {
+      if (held.pending && event.target.closest?.("#send")) hold(event);
+    }, true);
+  }
+  held.pending += 1;
+}"""
+RELEASE_SENDS = """() => {
+  const held = window.heldSends;
+  if (!held) return;
+  held.pending = Math.max(0, held.pending - 1);
+  if (held.pending || !held.send) return;
+  held.send = false;
+  document.querySelector("#send")?.click();
+}"""
+
+
 class Sidebar:
     """Built inside `gr.Sidebar`; `wire` connects it to the chat it opens."""
 
@@ -61,7 +92,11 @@ class Sidebar:
         self.conversations.open(self.on_open, [self.search, page.lang], [*opened, *listed], **PRIVATE)
         self.conversations.rename(self.on_rename, [self.search, page.current, page.lang], listed, **PRIVATE)
         self.conversations.delete(self.on_delete, [self.search, page.current, page.lang], [*opened, *listed], **PRIVATE)
-        self.new.click(self.on_new, [self.search, page.lang], [*opened, *listed], **PRIVATE)
+        # A message sent while New chat's event is on its way would go with the old chat's id
+        # (the page's state changes when the event returns): Enter and Send wait for it.
+        self.new.click(None, js=HOLD_SENDS, **PRIVATE).then(
+            self.on_new, [self.search, page.lang], [*opened, *listed], **PRIVATE
+        ).then(None, js=RELEASE_SENDS, **PRIVATE)
         # `.change`, not `.input`: Gradio sends no input event for keys that delete text, and
         # the list stayed filtered after the search box was emptied. Keys typed while a search
         # runs must not be dropped (the default mode): the text as it stands then is searched next.
