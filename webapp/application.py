@@ -32,6 +32,7 @@ from webapp.settings import Settings
 from webapp.web.accounts import admin_router, tokens_router
 from webapp.web.conversations import conversations_router
 from webapp.web.health import health_router
+from webapp.web.histories import IMPORT_PATH, histories_router
 from webapp.web.http_errors import install_error_handlers
 from webapp.web.openai_api import openai_router
 from webapp.web.openai_edge import OpenAIEdge
@@ -111,6 +112,7 @@ def create_app(settings: Settings) -> FastAPI:
     for router in (
         health_router(engine, monitor, service.metrics),
         conversations_router(service),
+        histories_router(service),
         share_router(service),
         sign_in_router(auth),
         tokens_router(auth),
@@ -128,6 +130,7 @@ def create_app(settings: Settings) -> FastAPI:
         hosts=hosts,
         trusted_origins=[o for o in settings.trusted_origins.split(",") if o.strip()],
         max_body_bytes=settings.max_body_bytes,
+        larger_bodies={IMPORT_PATH: (settings.import_max_bytes, "IMPORT_MAX_BYTES")},
     )
     app.add_middleware(OpenAIEdge, accounts=settings.accounts)  # /v1's errors in OpenAI's shape, Gate's too
     return app

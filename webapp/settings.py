@@ -191,6 +191,15 @@ class Settings(BaseSettings):
         validation_alias="MAX_BODY_BYTES",
         description="Largest request body, in bytes: a bigger one is refused with 413 before it is read.",
     )
+    import_max_bytes: int = Field(
+        128 * 1024 * 1024,
+        ge=1024,
+        validation_alias="IMPORT_MAX_BYTES",
+        description=(
+            "Largest file `/api/import` takes, in bytes (a ChatGPT export can be large); "
+            "other bodies keep MAX_BODY_BYTES."
+        ),
+    )
     allowed_hosts: str = Field(
         "",
         validation_alias="ALLOWED_HOSTS",

@@ -125,12 +125,24 @@ class Gate:
     """The ASGI middleware that applies this module's rules; outermost, before authentication."""
 
     def __init__(
-        self, app: ASGIApp, *, hosts: HostPolicy, trusted_origins: Iterable[str] = (), max_body_bytes: int
+        self,
+        app: ASGIApp,
+        *,
+        hosts: HostPolicy,
+        trusted_origins: Iterable[str] = (),
+        max_body_bytes: int,
+        larger_bodies: Mapping[str, tuple[int, str]] | None = None,
     ) -> None:
+        """`larger_bodies`: paths that take bodies over MAX_BODY_BYTES (an uploaded history), each
+        with its own limit and the setting that sets it."""
         self.app = app
         self.hosts = hosts
         self.trusted = {o for o in (origin_of(origin) for origin in trusted_origins) if o}
         self.max_body_bytes = max_body_bytes
+        self.larger_bodies = dict(larger_bodies or {})
+
+    def _body_limit(self, scope: Scope) -> tuple[int, str]:
+        return self.larger_bodies.get(scope.get("path", ""), (self.max_body_bytes, "MAX_BODY_BYTES"))
 
     def _own_origin(self, origin: str, host: str | None) -> bool:
         """An origin is the app's own when it names the Host this request was sent to (any scheme:
@@ -182,8 +194,8 @@ class Gate:
             await self.app(scope, receive, send)
             return
         length = headers.get("content-length", "")
-        if length.isdigit() and int(length) > self.max_body_bytes:
-            await _refuse(scope, send, self._too_large())
+        if length.isdigit() and int(length) > self._body_limit(scope)[0]:
+            await _refuse(scope, send, self._too_large(scope))
             return
         await self._serve(scope, receive, send, headers)
 
@@ -195,16 +207,17 @@ class Gate:
             return None
         return Forbidden(f"Pages of {origin} may not call this app.")
 
-    def _too_large(self) -> TooLarge:
+    def _too_large(self, scope: Scope) -> TooLarge:
+        limit, setting = self._body_limit(scope)
         return TooLarge(
-            f"The request body is over {self.max_body_bytes:,} bytes.",
-            hint="Send less at once (MAX_BODY_BYTES sets the limit).",
+            f"The request body is over {limit:,} bytes.", hint=f"Send less at once ({setting} sets the limit)."
         )
 
     async def _serve(self, scope: Scope, receive: Receive, send: Send, headers: Headers) -> None:
         origin = headers.get("origin")
         foreign = origin is not None and not self._own_origin(origin_of(origin), headers.get("host"))
         csp = scope.get("path", "") not in NO_CSP_PATHS
+        limit = self._body_limit(scope)[0]
         received = 0
         too_large = False
         started = False
@@ -214,7 +227,7 @@ class Gate:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_body_bytes:
+                if received > limit:
                     too_large = True
                     raise BodyTooLarge
             return message
@@ -241,7 +254,7 @@ class Gate:
             if not too_large:  # the app may have wrapped BodyTooLarge in its own error: either way
                 raise
         if too_large and not started:
-            await _refuse(scope, send, self._too_large())
+            await _refuse(scope, send, self._too_large(scope))
 
 
 class BodyTooLarge(Exception):

@@ -70,3 +70,26 @@ class MessageRecord:
 
     def as_dict(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in self.__slots__}
+
+
+@dataclass(frozen=True, slots=True)
+class MessageDraft:
+    """A message to store as it is (an imported one): no model is called for it."""
+
+    role: str  # "user" or "assistant"
+    content: str
+    reasoning: str = ""
+    created_at: float | None = None  # None: its conversation's time
+    state: str = "complete"
+    error: str | None = None
+    model: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationDraft:
+    """A whole conversation to store in one go (an imported one)."""
+
+    title: str  # "": the start of its first user message, as for a new conversation
+    messages: tuple[MessageDraft, ...]
+    created_at: float | None = None  # None: now
+    updated_at: float | None = None  # None: its last message's time

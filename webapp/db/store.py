@@ -10,7 +10,7 @@ import hashlib
 import json
 import secrets
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import (
@@ -27,8 +27,9 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from webapp.db import search as history_search
+from webapp.db.bulk import AUTO_TITLE_CHARS, insert_conversations
 from webapp.db.database import Database
-from webapp.db.records import ConversationInfo, MessageRecord, SharedSnapshot, ShareInfo
+from webapp.db.records import ConversationDraft, ConversationInfo, MessageRecord, SharedSnapshot, ShareInfo
 from webapp.db.tables import Conversation, Message, MessageState, OwnerSettings, Share
 from webapp.db.text import storable, title_text, unstorable
 from webapp.errors import Conflict, InvalidInput, NotFound
@@ -39,7 +40,6 @@ CREATION_LOCK_SPACE = 0x72316363  # "r1cc"
 OWNER_LOCK = text("SELECT pg_advisory_xact_lock(:space, :key)")
 # An owner's settings: the settings table's columns but its key and when they were saved.
 SETTING_FIELDS = tuple(c.name for c in OwnerSettings.__table__.columns if c.name not in ("owner", "updated_at"))
-AUTO_TITLE_CHARS = 60  # a conversation's title until it is renamed: the start of its first message
 _MESSAGE_TEXTS = ("content", "reasoning", "error")
 
 
@@ -168,6 +168,25 @@ class Store:
                     )
             session.add(conversation)
         return _info(conversation)
+
+    def add_conversations(
+        self, owner: str, drafts: Sequence[ConversationDraft], *, most: int | None = None
+    ) -> list[ConversationInfo]:
+        """Store whole conversations (imported ones) with their messages, in one transaction; those
+        past the owner's `most` conversations are left out: the list returned is that much shorter."""
+        with self.database.transaction() as db:
+            if most is not None:  # counted as `create_conversation` counts, under the same lock
+                if self.database.backend == "postgresql":
+                    db.execute(OWNER_LOCK, {"space": CREATION_LOCK_SPACE, "key": _lock_key(owner)})
+                kept = db.scalar(select(func.count()).where(Conversation.owner == owner)) or 0
+                drafts = drafts[: max(0, most - kept)]
+            return insert_conversations(db, owner, drafts)
+
+    def all_conversations(self, owner: str) -> list[ConversationInfo]:
+        """Every conversation of the owner's, oldest first (an export of them all)."""
+        query = select(Conversation).where(Conversation.owner == owner).order_by(Conversation.created_at)
+        with self.database.reading() as session:
+            return [_info(c) for c in session.scalars(query)]
 
     def _owned(self, session: Session, owner: str, conversation_id: str) -> Conversation:
         if unstorable(conversation_id):  # no id holds one, and PostgreSQL would refuse the query

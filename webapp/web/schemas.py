@@ -92,6 +92,18 @@ class ConversationDetail(ConversationOut):
     messages: list[MessageRecord]
 
 
+class SkippedOut(BaseModel):
+    index: int = Field(description="Its place in the file, from 1.")
+    title: str
+    reason: str
+
+
+class ImportedOut(BaseModel):
+    imported: int
+    ids: list[str] = Field(description="The new conversations, in the file's order.")
+    skipped: list[SkippedOut] = Field(description="Conversations of the file not imported, and why.")
+
+
 class ShareOut(BaseModel):
     url: str = Field(description="The share page's path, `/s/<token>`.")
     conversation_id: str

@@ -1,0 +1,128 @@
+"""Whole histories in and out: an exported file imported through the store, an owner's conversations exported.
+
+An import is refused whole only when the file is not an export (422) or not JSON (400); a
+conversation that cannot be used, or that is past the owner's MAX_CONVERSATIONS, is skipped
+with its reason and the others are kept.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import re
+import unicodedata
+import zipfile
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import orjson
+
+from webapp.chat.export import to_json, to_markdown
+from webapp.chat.importing import Skipped, parse_export
+from webapp.chat.service import ChatService
+from webapp.db.records import ConversationInfo, MessageRecord
+from webapp.errors import MalformedBody, NotFound
+
+EXPORT_FORMAT = "r1-chat-history"  # names this app's export of every conversation
+_UNSAFE_NAME = re.compile(r"[^\w\- ]+")
+NAME_CHARS = 60
+
+
+@dataclass(frozen=True, slots=True)
+class Imported:
+    ids: list[str]
+    skipped: list[Skipped]
+
+
+def decode(raw: bytes) -> object:
+    """The JSON document in an uploaded file, or MalformedBody (400) saying what is wrong with it."""
+    if raw.startswith(b"\xef\xbb\xbf"):
+        raw = raw[3:]  # a UTF-8 byte order mark, as some editors save
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        try:
+            raw.decode("utf-8")
+        except UnicodeDecodeError as bad:
+            raise MalformedBody(
+                f"The file is not UTF-8 text (byte {bad.start:,} cannot be read).",
+                hint="Exports are UTF-8 JSON files: upload the file as it was exported.",
+            ) from exc
+        raise MalformedBody(f"The file is not valid JSON: {exc}.", hint="Upload the exported .json file.") from exc
+
+
+async def import_history(service: ChatService, owner: str, raw: bytes) -> Imported:
+    """Store the conversations of an exported file as new conversations of the owner's."""
+    document = decode(raw)
+    del raw  # the caller's bytes are its own; the document is all that is read from here on
+    parsed = parse_export(document, max_user_chars=service.max_message_chars)
+    del document
+    service.new_conversations.admit(owner, None)  # one import counts as one new conversation
+    drafts = [draft for _index, draft in parsed.conversations]
+    stored = await asyncio.to_thread(service.store.add_conversations, owner, drafts, most=service.max_conversations)
+    skipped = list(parsed.skipped)
+    for index, draft in parsed.conversations[len(stored) :]:
+        limit = service.max_conversations
+        skipped.append(
+            Skipped(index, draft.title, f"over the {limit:,} conversations one may keep (MAX_CONVERSATIONS)")
+        )
+    skipped.sort(key=lambda s: s.index)
+    return Imported([info.id for info in stored], skipped)
+
+
+async def _each(service: ChatService, owner: str) -> AsyncIterator[tuple[ConversationInfo, list[MessageRecord]]]:
+    """The owner's conversations one by one with their messages: only one is held at a time."""
+    for info in await asyncio.to_thread(service.store.all_conversations, owner):
+        try:
+            messages = await service.messages(owner, info.id)
+        except NotFound:
+            continue  # deleted since the list was read
+        yield info, messages
+
+
+async def export_json(service: ChatService, owner: str) -> AsyncIterator[bytes]:
+    """Every conversation of the owner's as this app's JSON (what `import_history` reads back), in pieces."""
+    yield f'{{"format": "{EXPORT_FORMAT}", "version": 1, "conversations": ['.encode()
+    first = True
+    async for info, messages in _each(service, owner):
+        yield ("\n" if first else ",\n").encode() + to_json(info, messages).encode()
+        first = False
+    yield b"\n]}\n"
+
+
+def file_name(index: int, title: str) -> str:
+    """A safe file name for a conversation: its number, then its title's letters, digits, spaces and dashes."""
+    words = _UNSAFE_NAME.sub("_", unicodedata.normalize("NFKC", title)).strip(" _")[:NAME_CHARS].strip()
+    return f"{index:04d}-{words or 'conversation'}.md"
+
+
+class _Chunks(io.RawIOBase):
+    """Where a zip is written: bytes gathered until taken (a stream, so the zip is never held whole)."""
+
+    def __init__(self) -> None:
+        self._chunks: list[bytes] = []
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: object) -> int:
+        chunk = bytes(data)  # type: ignore[call-overload]
+        self._chunks.append(chunk)
+        return len(chunk)
+
+    def take(self) -> bytes:
+        out = b"".join(self._chunks)
+        self._chunks.clear()
+        return out
+
+
+async def export_zip(service: ChatService, owner: str) -> AsyncIterator[bytes]:
+    """Every conversation of the owner's as a Markdown file in a zip, written as it is sent."""
+    sink = _Chunks()
+    with zipfile.ZipFile(sink, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        index = 0
+        async for info, messages in _each(service, owner):
+            index += 1
+            archive.writestr(file_name(index, info.title), to_markdown(info, messages))
+            yield sink.take()
+    yield sink.take()

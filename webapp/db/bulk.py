@@ -1,0 +1,62 @@
+"""Whole conversations written at once (imported histories), with the times they carry."""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Sequence
+
+from sqlalchemy import Connection, insert
+
+from webapp.db.records import ConversationDraft, ConversationInfo
+from webapp.db.tables import Conversation, Message
+from webapp.db.text import storable, title_text
+
+AUTO_TITLE_CHARS = 60  # a conversation's title until it is renamed: the start of its first message
+
+
+def _title(draft: ConversationDraft) -> str:
+    title = title_text(draft.title)
+    if title:
+        return title
+    first = next((m.content for m in draft.messages if m.role == "user"), "")
+    return title_text(first, AUTO_TITLE_CHARS)
+
+
+def insert_conversations(db: Connection, owner: str, drafts: Sequence[ConversationDraft]) -> list[ConversationInfo]:
+    """Insert each draft as a new conversation of the owner's with its messages, in the caller's transaction.
+
+    A message without a time takes the one before it (or its conversation's); times never go
+    back, so the order of the messages is the order of their times too.
+    """
+    now = time.time()
+    infos: list[ConversationInfo] = []
+    rows: list[dict[str, object]] = []
+    messages: list[dict[str, object]] = []
+    for draft in drafts:
+        conversation_id = secrets.token_hex(16)
+        created = draft.created_at or next((m.created_at for m in draft.messages if m.created_at), None) or now
+        at = created
+        for message in draft.messages:
+            at = max(at, message.created_at or at)
+            messages.append(
+                {
+                    "conversation_id": conversation_id,
+                    "role": message.role,
+                    "content": storable(message.content),
+                    "reasoning": storable(message.reasoning),
+                    "state": message.state,
+                    "error": storable(message.error) if message.error else None,
+                    "model": title_text(message.model, 200) if message.model else None,
+                    "created_at": at,
+                }
+            )
+        updated = max(draft.updated_at or at, at)
+        info = ConversationInfo(conversation_id, _title(draft), created, updated)
+        infos.append(info)
+        rows.append({"id": info.id, "owner": owner, "title": info.title, "created_at": created, "updated_at": updated})
+    if rows:
+        db.execute(insert(Conversation), rows)
+    if messages:
+        db.execute(insert(Message), messages)
+    return infos
