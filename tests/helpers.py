@@ -381,3 +381,10 @@ async def until(read: Callable[[], T], done: Callable[[T], object], within: floa
             pytest.fail(f"not reached within {within} s: {value}")
         await asyncio.sleep(0.05)
     return value
+
+
+def rate_or_too_quick(rate: float | None) -> bool:
+    """A decode rate as the app keeps it from the real engine: positive, or None when the whole
+    answer arrived within `MIN_RATE_SECONDS` (the tiny model can be that quick). That a rate is
+    there when the answer takes time is tested with paced pieces (test_chat, test_evaluation)."""
+    return rate is None or rate > 0
