@@ -12,6 +12,7 @@ import pytest
 
 from tests.exports import chatgpt_conversation, open_webui_chat
 from tests.helpers import free_port, make_settings, running
+from webapp.chat import transfer
 
 MAX_CONVERSATIONS = 6
 MAX_MESSAGE_CHARS = 500
@@ -127,9 +128,16 @@ def test_invalid_json_and_bad_encoding_are_400s(http: httpx.Client) -> None:
     assert latin.status_code == 400
     assert "not UTF-8" in latin.json()["error"]["message"]
     assert http.post("/api/import").status_code == 422  # no file at all
+    cut = json.dumps([chatgpt_conversation(), chatgpt_conversation()]).encode()[:-200]
+    assert upload(http, cut).status_code == 400
+    assert http.get("/api/conversations").json() == []  # nothing of a file that is not whole
 
 
-def test_partial_failures_name_each_conversation_and_keep_the_good_ones(http: httpx.Client) -> None:
+@pytest.mark.parametrize("batch", [transfer.BATCH, 4])  # one transaction, or several
+def test_partial_failures_name_each_conversation_and_keep_the_good_ones(
+    http: httpx.Client, batch: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(transfer, "BATCH", batch)  # the app is served in this process
     too_long = {"title": "Long", "messages": [{"role": "user", "content": "x" * (MAX_MESSAGE_CHARS + 1)}]}
     chats = [open_webui_chat(f"T{n}") for n in range(MAX_CONVERSATIONS + 1)]
     response = upload(http, [too_long, *chats])

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import io
+import json
+
 import pytest
 
 from tests.exports import chatgpt_conversation, node
 from webapp.chat.importing import epoch, parse_export
-from webapp.chat.transfer import decode, file_name
+from webapp.chat.transfer import decode, file_name, parse_file
 from webapp.db.records import ConversationDraft
 from webapp.errors import InvalidInput, MalformedBody
 
@@ -123,3 +126,28 @@ def test_zip_names_are_safe() -> None:
     assert file_name(3, "../../etc/passwd") == "0003-etc_passwd.md"
     assert file_name(1, "数学 question: 2/3?") == "0001-数学 question_ 2_3.md"
     assert file_name(2, "") == "0002-conversation.md"
+
+
+def test_a_list_is_read_one_entry_at_a_time_and_anything_else_whole() -> None:
+    listed = b"\xef\xbb\xbf \n\t" + json.dumps([chatgpt_conversation(), {"x": 1}]).encode()
+    parsed = parse_file(io.BytesIO(listed), max_user_chars=LIMIT)
+    assert [index for index, _ in parsed.conversations] == [1]
+    assert [s.index for s in parsed.skipped] == [2]
+    assert parsed.conversations[0][1].created_at == 1_700_000_000.5  # a float, not a Decimal
+    one = json.dumps({"title": "One", "messages": [{"role": "user", "content": "Hi"}]}).encode()
+    assert len(parse_file(io.BytesIO(one), max_user_chars=LIMIT).conversations) == 1
+
+
+@pytest.mark.parametrize(
+    ("raw", "said"),
+    [
+        (b"", "not valid JSON"),
+        (b'[{"title": "cut', "not valid JSON"),
+        (b"[1, 2] trailing", "not valid JSON"),
+        ('[{"title": "café"}]'.encode("latin-1"), "not UTF-8"),
+        ('{"title": "café"}'.encode("latin-1"), "not UTF-8"),
+    ],
+)
+def test_a_file_read_as_it_comes_says_what_is_wrong(raw: bytes, said: str) -> None:
+    with pytest.raises(MalformedBody, match=said):
+        parse_file(io.BytesIO(raw), max_user_chars=LIMIT)

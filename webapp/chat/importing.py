@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -57,10 +57,17 @@ class Unusable(ValueError):
 
 def parse_export(document: object, *, max_user_chars: int) -> Parsed:
     """The conversations of an exported history, or InvalidInput (422) when it is none of the formats."""
-    items = _items(document)
+    return parse_items(_items(document), max_user_chars=max_user_chars)
+
+
+def parse_items(items: Iterable[Any], *, max_user_chars: int) -> Parsed:
+    """The conversations among the entries of an exported list, read one at a time (a file's
+    entries may come as they are parsed: only their drafts are kept)."""
     parsed = Parsed()
     recognised = 0
+    first: object = None
     for index, item in enumerate(items, start=1):
+        first = item if index == 1 else first
         reader = _reader(item)
         title = _title_of(item)
         if reader is None:
@@ -73,8 +80,8 @@ def parse_export(document: object, *, max_user_chars: int) -> Parsed:
             parsed.skipped.append(Skipped(index, title, str(exc)))
         except (AttributeError, KeyError, TypeError) as exc:  # a field of an unexpected type: this one alone
             parsed.skipped.append(Skipped(index, title, f"malformed ({type(exc).__name__}: {exc})"))
-    if items and not recognised:
-        raise InvalidInput(f"This file is no exported history. {EXPECTED}", hint=_first_keys(items[0]))
+    if (parsed.skipped or parsed.conversations) and not recognised:
+        raise InvalidInput(f"This file is no exported history. {EXPECTED}", hint=_first_keys(first))
     return parsed
 
 

@@ -14,11 +14,13 @@ import unicodedata
 import zipfile
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from typing import BinaryIO
 
+import ijson  # type: ignore[import-untyped]
 import orjson
 
 from webapp.chat.export import to_json, to_markdown
-from webapp.chat.importing import Skipped, parse_export
+from webapp.chat.importing import Parsed, Skipped, parse_export, parse_items
 from webapp.chat.service import ChatService
 from webapp.db.records import ConversationInfo, MessageRecord
 from webapp.errors import MalformedBody, NotFound
@@ -26,6 +28,8 @@ from webapp.errors import MalformedBody, NotFound
 EXPORT_FORMAT = "r1-chat-history"  # names this app's export of every conversation
 _UNSAFE_NAME = re.compile(r"[^\w\- ]+")
 NAME_CHARS = 60
+BATCH = 200  # conversations stored per transaction: a large ChatGPT export holds thousands
+UTF8_HINT = "Exports are UTF-8 JSON files: upload the file as it was exported."
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,20 +50,44 @@ def decode(raw: bytes) -> object:
         except UnicodeDecodeError as bad:
             raise MalformedBody(
                 f"The file is not UTF-8 text (byte {bad.start:,} cannot be read).",
-                hint="Exports are UTF-8 JSON files: upload the file as it was exported.",
+                hint=UTF8_HINT,
             ) from exc
         raise MalformedBody(f"The file is not valid JSON: {exc}.", hint="Upload the exported .json file.") from exc
 
 
-async def import_history(service: ChatService, owner: str, raw: bytes) -> Imported:
+def parse_file(file: BinaryIO, *, max_user_chars: int) -> Parsed:
+    """The conversations of an uploaded export. A list (ChatGPT's, Open WebUI's: the large ones) is
+    parsed one entry at a time, so only the drafts are held, never the whole document; a single
+    object (this app's export) is read whole."""
+    head = file.read(3)
+    if head != b"\xef\xbb\xbf":  # a UTF-8 byte order mark, as some editors save
+        file.seek(0)
+    while (byte := file.read(1)) in b" \t\r\n" and byte:
+        pass
+    file.seek(-len(byte), io.SEEK_CUR)
+    if byte != b"[":
+        return parse_export(decode(file.read()), max_user_chars=max_user_chars)
+    try:
+        return parse_items(ijson.items(file, "item", use_float=True), max_user_chars=max_user_chars)
+    except ijson.JSONError as exc:
+        detail = str(exc).splitlines()[0] if str(exc) else "it ends too soon"
+        if "UTF8" in detail:
+            raise MalformedBody(f"The file is not UTF-8 text ({detail}).", hint=UTF8_HINT) from exc
+        raise MalformedBody(f"The file is not valid JSON: {detail}.", hint="Upload the exported .json file.") from exc
+
+
+async def import_history(service: ChatService, owner: str, file: BinaryIO) -> Imported:
     """Store the conversations of an exported file as new conversations of the owner's."""
-    document = decode(raw)
-    del raw  # the caller's bytes are its own; the document is all that is read from here on
-    parsed = parse_export(document, max_user_chars=service.max_message_chars)
-    del document
+    parsed = await asyncio.to_thread(parse_file, file, max_user_chars=service.max_message_chars)
     service.new_conversations.admit(owner, None)  # one import counts as one new conversation
     drafts = [draft for _index, draft in parsed.conversations]
-    stored = await asyncio.to_thread(service.store.add_conversations, owner, drafts, most=service.max_conversations)
+    stored: list[ConversationInfo] = []
+    for start in range(0, len(drafts), BATCH):  # a transaction each: others' writes wait for one batch only
+        batch = drafts[start : start + BATCH]
+        added = await asyncio.to_thread(service.store.add_conversations, owner, batch, most=service.max_conversations)
+        stored += added
+        if len(added) < len(batch):
+            break  # the owner's conversations are at MAX_CONVERSATIONS
     skipped = list(parsed.skipped)
     for index, draft in parsed.conversations[len(stored) :]:
         limit = service.max_conversations

@@ -29,7 +29,7 @@ def histories_router(service: ChatService) -> APIRouter:
     async def import_(
         owner: Owner, file: Annotated[UploadFile, File(description="The exported .json file.")]
     ) -> ImportedOut:
-        imported = await import_history(service, owner, await file.read())
+        imported = await import_history(service, owner, file.file)
         skipped = [SkippedOut(index=s.index, title=s.title, reason=s.reason) for s in imported.skipped]
         return ImportedOut(imported=len(imported.ids), ids=imported.ids, skipped=skipped)
 
