@@ -15,6 +15,7 @@ from webapp.ui.context import PRIVATE, Page, shown
 from webapp.ui.conversation import Conversation
 from webapp.ui.empty_state import picked
 from webapp.ui.evaluation import EvalTab
+from webapp.ui.folding import FOLD_JS, LANG_JS
 from webapp.ui.i18n import DEFAULT_LANG, Lang, t
 from webapp.ui.settings_panel import SettingsPanel
 from webapp.ui.sidebar import Sidebar
@@ -59,6 +60,7 @@ def build_ui(service: ChatService, auth: Authenticator, monitor: StatusMonitor) 
         with status_tab:
             status = StatusTab(page, status_tab, conversation.banner)
         blocks.load(None, None, None, js=OPEN_SIDEBAR_WHEN_WIDE, **PRIVATE)
+        blocks.load(None, None, None, js=FOLD_JS, **PRIVATE)
         sidebar.wire(conversation.chatbot)
         conversation.wire(sidebar, settings.sampling)
         settings.wire(sidebar, conversation.chatbot)
@@ -93,11 +95,13 @@ def switch_language(page: Page, sidebar: Sidebar, chatbot: gr.Chatbot) -> tuple[
         return [chosen, chosen, *page.labels.updates(chosen)]
 
     opened = page.blocks.load(on_load, None, [page.lang, sidebar.language, *components], **PRIVATE)
+    opened.then(None, [sidebar.language], None, js=LANG_JS, **PRIVATE)
     listed = (sidebar.on_search, [sidebar.search, page.current, page.lang], [sidebar.conversations])
     # `.input`: the load's choice above is not a switch (it has nothing to show again).
     switched = sidebar.language.input(
         relabel, [sidebar.language], [page.lang, *components], js=REMEMBER_LANGUAGE_JS, **PRIVATE
     )
+    switched.then(None, [sidebar.language], None, js=LANG_JS, **PRIVATE)
     switched.then(*listed, **PRIVATE)
     return opened, switched.then(
         sidebar.on_select, [page.current, page.lang], [page.current, chatbot, sidebar.title], **PRIVATE
