@@ -66,6 +66,21 @@ def test_a_chat_streams_typed_events_and_is_stored(http: httpx.Client) -> None:
     assert [m["role"] for m in stored["messages"]] == ["user", "assistant"]
 
 
+@pytest.mark.parametrize(("budget", "cut"), [(3, True), (0, False)])
+def test_a_thinking_budget_cuts_the_stored_thought_and_the_answer_follows(
+    http: httpx.Client, budget: int, cut: bool
+) -> None:
+    conversation_id = new_conversation(http)
+    events = sse_events(chat(http, conversation_id, content="你好", thinking_budget=budget))
+    assert events[-1]["type"] == "done"
+    stored = http.get(f"/api/conversations/{conversation_id}").json()["messages"][-1]
+    assert stored["content"] == SCRIPT_ANSWER
+    # 0 is no cap: the whole thought; 3 tokens: the thought's first pieces only.
+    assert (stored["reasoning"] != SCRIPT_REASONING) is cut
+    assert SCRIPT_REASONING.startswith(stored["reasoning"])
+    assert stored["reasoning_tokens"] <= (budget or len(SCRIPT_REASONING))
+
+
 def test_a_message_sent_while_an_answer_streams_is_a_409_and_stores_nothing(fake_app: FakeApp) -> None:
     fake_app.fake.replies = [Reply(["t"], ["word "] * 300, interval=0.01), Reply(["t"], ["Short."])]
     with httpx.Client(base_url=fake_app.url, timeout=60) as http:
@@ -140,6 +155,9 @@ def test_a_forged_cookie_gets_a_fresh_owner(live_app: LiveApp, http: httpx.Clien
         ({"content": "hi", "top_p": 0}, 422, "top_p: Input should be greater than 0"),
         ({"content": "hi", "max_tokens": 0}, 422, "max_tokens: Input should be greater than or equal to 1"),
         ({"content": "hi", "math": "yes"}, 422, "math: Input should be a valid boolean"),
+        ({"content": "hi", "thinking_budget": -1}, 422, "thinking_budget: Input should be greater than or equal to 0"),
+        ({"content": "hi", "thinking_budget": 10**7}, 422, "thinking_budget: Input should be less than or equal to"),
+        ({"content": "hi", "thinking_budget": 2.5}, 422, "thinking_budget: Input should be a valid integer"),
         ({"content": "hi", "model": "other"}, 422, "model: Extra inputs are not permitted"),
     ],
 )

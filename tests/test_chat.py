@@ -374,6 +374,8 @@ def test_history_sent_to_the_model_has_answers_only() -> None:
         ({"top_p": 0}, "above 0"),
         ({"max_tokens": 0}, "at least 1"),
         ({"persona": "x" * 5000}, "persona"),
+        ({"thinking_budget": 0}, "thinking budget must be between 1"),
+        ({"thinking_budget": 10**7}, "thinking budget must be between 1"),
     ],
 )
 def test_out_of_range_sampling_is_refused(values: dict[str, object], message: str) -> None:
@@ -384,7 +386,9 @@ def test_out_of_range_sampling_is_refused(values: dict[str, object], message: st
 async def test_preferences_are_kept_per_owner_as_one_sampling_and_how_the_thinking_shows(store: Store) -> None:
     service = ChatService(Engine(make_settings()), ModelClient("http://127.0.0.1:9/v1"), store)
     assert await service.preferences(OWNER) == Preferences()
-    mine = Preferences(Sampling(temperature=0.7, top_p=0.9, max_tokens=100, math=True, persona="p"), False)
+    mine = Preferences(
+        Sampling(temperature=0.7, top_p=0.9, max_tokens=100, math=True, persona="p", thinking_budget=256), False
+    )
     assert await service.save_preferences(OWNER, mine) == mine
     assert await service.preferences(OWNER) == mine
     assert await service.preferences("someone else") == Preferences()

@@ -26,7 +26,7 @@ from webapp.errors import (
     ModelNotFound,
 )
 from webapp.llm import client as client_module
-from webapp.llm.client import ModelClient, StreamEnd
+from webapp.llm.client import ModelClient, StreamEnd, chat_body
 from webapp.llm.failures import engine_error
 from webapp.llm.pacer import FULL_READ, MOST_STREAM_PACE, STREAM_PACE, Pacer, until_tick
 from webapp.llm.prompt import r1_messages
@@ -247,6 +247,26 @@ def test_a_length_cut_answer_says_so(client: ModelClient) -> None:
     assert answer == ""
 
 
+@pytest.mark.parametrize("budget", [1, 3, 5])
+async def test_a_thinking_budget_of_n_gives_at_most_n_thinking_tokens_and_then_the_answer(
+    client: ModelClient, budget: int
+) -> None:
+    events = [e async for e in client.astream(HELLO, Sampling(thinking_budget=budget))]
+    reasoning, answer, end = collect(events)
+    # The engine closes the thought: the script's pieces are one token each, so the thought is
+    # the first few of them, no more than the budget, and the whole answer follows it.
+    thought = next(n for n in range(len(REASONING_PIECES) + 1) if "".join(REASONING_PIECES[:n]) == reasoning)
+    assert thought <= budget < len(REASONING_PIECES)
+    assert (answer, end.finish_reason) == (SCRIPT_ANSWER, "stop")
+
+
+async def test_without_a_thinking_budget_the_engine_is_not_told_one(client: ModelClient) -> None:
+    assert "thinking_token_budget" not in chat_body(HELLO, Sampling(), model=SERVED_NAME)
+    assert chat_body(HELLO, Sampling(thinking_budget=7), model=SERVED_NAME)["thinking_token_budget"] == 7
+    reasoning, answer, _ = collect([e async for e in client.astream(HELLO, Sampling(thinking_budget=100))])
+    assert (reasoning, answer) == (SCRIPT_REASONING, SCRIPT_ANSWER)  # a budget the thought fits in cuts nothing
+
+
 def test_the_served_model_name_is_discovered(live_app: LiveApp) -> None:
     client = ModelClient(live_app.engine.base_url, api_key=live_app.engine.api_key)
     assert client.model_name() == SERVED_NAME
@@ -443,6 +463,12 @@ def test_the_parser_gives_only_answer_when_told_and_fails_on_a_cut_or_failed_str
 
 
 CHAT = httpx2.Request("POST", "http://e/v1/chat/completions")
+# vLLM 0.32's answer to `thinking_token_budget` when it runs without --reasoning-parser.
+NO_REASONING_CONFIG = (
+    b'{"error": {"message": "thinking_token_budget is set but reasoning_config is not configured. Please set'
+    b' --reasoning-parser and/or --reasoning-config to use thinking_token_budget.", "type": "BadRequestError",'
+    b' "param": null, "code": 400}}'
+)
 
 
 def refused(status: int, body: bytes) -> openai.APIStatusError:
@@ -456,6 +482,7 @@ def refused(status: int, body: bytes) -> openai.APIStatusError:
     [
         (refused(400, b'{"error": {"message": "maximum context length is 512 tokens"}}'), ContextTooLong, "512"),
         (refused(404, b'{"message": "The model `x` does not exist."}'), ModelNotFound, "does not exist"),
+        (refused(400, NO_REASONING_CONFIG), EngineError, "without a reasoning parser"),
         (refused(401, b'{"error": "Unauthorized"}'), EngineError, "refused the API key"),
         (refused(503, b"loading"), EngineNotReady, "not ready: loading"),
         (refused(500, b""), EngineError, "answered 500: HTTP 500"),

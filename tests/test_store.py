@@ -261,6 +261,31 @@ def test_regenerate_deletes_from_a_message_on(store: Store) -> None:
     assert [m.id for m in store.messages("alice", conversation.id)] == ids[:1]
 
 
+def test_settings_from_before_the_thinking_budget_keep_their_values_with_no_cap(database_url: str) -> None:
+    engine = create_sql_engine(database_url)
+    migrate_to(engine, "0006")
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO owner_settings (owner, temperature, top_p, max_tokens, math, show_reasoning, persona, "
+                "language, updated_at) VALUES ('alice', 0.7, 0.9, 300, :no, :yes, 'p', 'zh', 0)"
+            ),
+            {"yes": True, "no": False},
+        )
+    migrate(engine)
+    store = Store(Database(engine))
+    saved = store.settings("alice")
+    assert saved is not None
+    assert Preferences.from_columns(saved) == Preferences(Sampling(0.7, 0.9, 300, persona="p"), language="zh")
+    store.save_settings("alice", {"thinking_budget": 64}, defaults={})
+    assert Preferences.from_columns(store.settings("alice") or {}).sampling.thinking_budget == 64
+    migrate_to(engine, "0006", down=True)  # and back: the budget goes, the rest stays
+    with engine.connect() as connection:
+        assert "thinking_budget" not in {c["name"] for c in inspect(connection).get_columns("owner_settings")}
+        assert connection.execute(text("SELECT max_tokens FROM owner_settings")).scalar() == 300
+    engine.dispose()
+
+
 def test_settings_are_saved_per_owner(store: Store) -> None:
     assert store.settings("alice") is None
     values = {
@@ -270,6 +295,7 @@ def test_settings_are_saved_per_owner(store: Store) -> None:
         "math": True,
         "show_reasoning": False,
         "persona": "p",
+        "thinking_budget": 512,
         "language": "zh",
     }
     assert store.save_settings("alice", values, defaults={}) == values

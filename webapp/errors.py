@@ -206,6 +206,8 @@ ZH: dict[str, str] = {
     "top_p_range": "Top-p 须大于 0 且不超过 1（现为 {value}）。",
     "max_tokens_range": "最大生成长度至少为 1（现为 {value}）。",
     "persona_too_long": "角色设定超过 {limit:,} 个字符。",
+    "thinking_budget_range": "思考预算须在 1 到 {limit:,} 个 token 之间（或不限），现为 {value}。",
+    "no_thinking_budget": "引擎未启用思考预算：请以 --reasoning-parser deepseek_r1 启动 vLLM，或在设置中清空思考预算。",
     "context_full": "这条消息需要 {needed:,} 个 token，而模型的上下文（含回答空间）只有 {limit:,}。"
     "请缩短消息，或开始新对话。",
     "password_length": "密码须为 {low} 到 {high} 个字符。",

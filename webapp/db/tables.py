@@ -82,6 +82,7 @@ class OwnerSettings(Base):
     math: Mapped[bool] = mapped_column(Boolean, nullable=False)
     show_reasoning: Mapped[bool] = mapped_column(Boolean, nullable=False)
     persona: Mapped[str] = mapped_column(Text, nullable=False)
+    thinking_budget: Mapped[int | None] = mapped_column(Integer)  # None: the thinking is not capped
     language: Mapped[str] = mapped_column(String(8), nullable=False, server_default="")  # "": not chosen
     updated_at: Mapped[float] = mapped_column(Float, nullable=False, default=time.time)
 

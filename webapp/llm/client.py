@@ -107,6 +107,8 @@ def chat_body(
     }
     if sampling.max_tokens is not None:
         body["max_tokens"] = sampling.max_tokens
+    if sampling.thinking_budget is not None:
+        body["thinking_token_budget"] = sampling.thinking_budget  # vLLM's, beside OpenAI's fields
     if prefix is not None:
         # The answer goes on from `prefix` (vLLM's continue_final_message), which the
         # template keeps verbatim while it is still thinking, hence no stripping here.

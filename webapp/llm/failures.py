@@ -30,6 +30,8 @@ from webapp.llm.stream import StreamFailed
 log = logging.getLogger(__name__)
 
 _CONTEXT_LIMIT = re.compile(r"maximum context length is (\d+)")
+# vLLM's refusal of `thinking_token_budget` when it runs without a reasoning config.
+_NO_REASONING_CONFIG = "reasoning_config is not configured"
 
 
 def engine_error(exc: BaseException, *, base_url: str, model: str | None = None) -> AppError:
@@ -81,6 +83,12 @@ def _refusal(status: int, message: str, model: str | None) -> AppError:
         return ContextTooLong(
             f"The conversation is longer than the model's context of {limit.group(1)} tokens.",
             hint="Start a new conversation, shorten the message, or lower max tokens.",
+        )
+    if status == 400 and _NO_REASONING_CONFIG in message:
+        return EngineError(
+            "The engine cannot cap the thinking: it was started without a reasoning parser.",
+            hint="Start vLLM with --reasoning-parser deepseek_r1, or clear the thinking budget.",
+            code="no_thinking_budget",
         )
     if status == 404:
         return ModelNotFound(

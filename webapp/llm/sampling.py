@@ -11,6 +11,7 @@ RECOMMENDED_TOP_P = 0.95
 # None: as many as fit in the context, so R1's long thinking is not cut at an arbitrary 2048.
 DEFAULT_MAX_TOKENS: int | None = None
 MAX_PERSONA_CHARS = 4_000
+MAX_THINKING_BUDGET = 1_000_000  # tokens; more than any context R1 runs with
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,7 +19,8 @@ class Sampling:
     """How one answer is sampled; the defaults are the model card's. Out-of-range values are refused here.
 
     `math` adds R1's math instruction to the prompt; `persona` is a system text the chat service
-    puts before the newest message (the client sends the messages it is given).
+    puts before the newest message (the client sends the messages it is given). `thinking_budget`
+    caps the thinking, in tokens (None: no cap): the engine then closes the thought and the answer follows.
     """
 
     temperature: float = RECOMMENDED_TEMPERATURE
@@ -26,6 +28,7 @@ class Sampling:
     max_tokens: int | None = DEFAULT_MAX_TOKENS
     math: bool = False
     persona: str = ""
+    thinking_budget: int | None = None
 
     def __post_init__(self) -> None:
         if not 0 <= self.temperature <= 2:
@@ -45,6 +48,13 @@ class Sampling:
                 f"max_tokens must be at least 1, not {self.max_tokens}.",
                 code="max_tokens_range",
                 params={"value": self.max_tokens},
+            )
+        if self.thinking_budget is not None and not 1 <= self.thinking_budget <= MAX_THINKING_BUDGET:
+            raise InvalidInput(
+                f"The thinking budget must be between 1 and {MAX_THINKING_BUDGET:,} tokens"
+                f" (or none), not {self.thinking_budget}.",
+                code="thinking_budget_range",
+                params={"value": self.thinking_budget, "limit": MAX_THINKING_BUDGET},
             )
         if len(self.persona) > MAX_PERSONA_CHARS:
             raise InvalidInput(

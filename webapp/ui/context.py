@@ -29,14 +29,19 @@ from webapp.ui.sessions import PageSessions
 PRIVATE: dict[str, Any] = {"api_visibility": "private"}
 
 
-def sampling_from(temperature: float, top_p: float, max_tokens: float | None, math: bool, persona: str) -> Sampling:
-    """The settings panel's values, as Gradio sends them, as a `Sampling`: the UI's one conversion."""
+def sampling_from(
+    temperature: float, top_p: float, max_tokens: float | None, math: bool, persona: str, budget: float | None
+) -> Sampling:
+    """The settings panel's values, as Gradio sends them, as a `Sampling`: the UI's one conversion.
+
+    An empty or 0 budget (Gradio sends None or 0) is no cap."""
     return Sampling(
         temperature=float(temperature),
         top_p=float(top_p),
         max_tokens=int(max_tokens or 0) or None,
         math=bool(math),
         persona=persona or "",
+        thinking_budget=int(budget or 0) or None,
     )
 
 

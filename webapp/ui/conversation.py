@@ -172,14 +172,14 @@ class Conversation:
 
     async def on_send(
         self, text: str, current: str | None, lang: Lang,
-        temperature: float, top_p: float, max_tokens: float, math: bool, persona: str,
+        temperature: float, top_p: float, max_tokens: float, math: bool, persona: str, budget: float | None,
         request: gr.Request,
     ) -> AsyncIterator[tuple[Any, ...]]:  # fmt: skip
         page, service = self.page, self.page.service
         page.acted.mark(request, current)
         owner = await page.owner_of(request)
         with shown(lang):
-            sampling = sampling_from(temperature, top_p, max_tokens, math, persona)
+            sampling = sampling_from(temperature, top_p, max_tokens, math, persona, budget)
             service.validate(text)
             page.admit(owner, request, lang)
             if current is None:
@@ -201,24 +201,24 @@ class Conversation:
 
     async def on_regenerate(
         self, current: str | None, lang: Lang,
-        temperature: float, top_p: float, max_tokens: float, math: bool, persona: str,
+        temperature: float, top_p: float, max_tokens: float, math: bool, persona: str, budget: float | None,
         request: gr.Request,
     ) -> AsyncIterator[tuple[Any, ...]]:  # fmt: skip
         async def again(owner: str, conversation_id: str) -> Begun:
             return await self.page.service.begin_again(owner, conversation_id), None
 
         with shown(lang):
-            settings = sampling_from(temperature, top_p, max_tokens, math, persona)
+            settings = sampling_from(temperature, top_p, max_tokens, math, persona, budget)
         async for update in self.answer_again(current, lang, settings, again, request):
             yield update
 
     async def on_continue(
         self, current: str | None, lang: Lang,
-        temperature: float, top_p: float, max_tokens: float, math: bool, persona: str,
+        temperature: float, top_p: float, max_tokens: float, math: bool, persona: str, budget: float | None,
         request: gr.Request,
     ) -> AsyncIterator[tuple[Any, ...]]:  # fmt: skip
         with shown(lang):
-            settings = sampling_from(temperature, top_p, max_tokens, math, persona)
+            settings = sampling_from(temperature, top_p, max_tokens, math, persona, budget)
         async for update in self.answer_again(current, lang, settings, self.page.service.begin_continuing, request):
             yield update
 
@@ -268,7 +268,7 @@ class Conversation:
 
     async def on_edited(
         self, current: str | None, lang: Lang,
-        temperature: float, top_p: float, max_tokens: float, math: bool, persona: str,
+        temperature: float, top_p: float, max_tokens: float, math: bool, persona: str, budget: float | None,
         edit: gr.EditData, request: gr.Request,
     ) -> AsyncIterator[tuple[Any, ...]]:  # fmt: skip
         """One of the person's messages edited in the chat: it and what followed go, and the new text is answered."""
@@ -283,7 +283,7 @@ class Conversation:
         position = edit.index if isinstance(edit.index, int) else edit.index[0]
         n = len([entry for entry in shown_chat[:position] if entry["role"] == "user"])
         mine = [m for m in history if m.role == "user"]
-        sampling = sampling_from(temperature, top_p, max_tokens, math, persona)
+        sampling = sampling_from(temperature, top_p, max_tokens, math, persona, budget)
         page.admit(owner, request, lang)
         try:
             with shown(lang):

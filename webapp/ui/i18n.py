@@ -31,6 +31,7 @@ TEXT: dict[str, dict[Lang, str]] = {
         "zh": "数学模式（逐步推理，答案放在 \\boxed{} 内）",
         "en": "Math mode (step by step, answer in \\boxed{})",
     },
+    "thinking_budget": {"zh": "思考预算（token，0 = 不限）", "en": "Thinking budget (tokens, 0 = no cap)"},
     "persona": {"zh": "角色设定（并入用户消息）", "en": "Persona (folded into your message)"},
     "thinking": {"zh": "思考中…", "en": "Thinking…"},
     "thought": {"zh": "思考过程", "en": "Thought"},

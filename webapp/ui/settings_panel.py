@@ -1,4 +1,4 @@
-"""The settings panel: sampling, math mode, the thinking shown or not, persona; saved per owner."""
+"""The settings panel: sampling, thinking budget, math mode, the thinking shown or not, persona; saved per owner."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from typing import Any
 import gradio as gr
 
 from webapp.chat.preferences import Preferences
+from webapp.llm.sampling import MAX_THINKING_BUDGET
 from webapp.ui.context import PRIVATE, Page, sampling_from, shown
 from webapp.ui.i18n import DEFAULT_LANG, t
 from webapp.ui.sidebar import Sidebar
@@ -22,6 +23,7 @@ def controls(preferences: Preferences, max_model_len: int | None) -> tuple[Any, 
         sampling.math,
         preferences.show_reasoning,
         sampling.persona,
+        sampling.thinking_budget or 0,
     )
 
 
@@ -39,6 +41,13 @@ class SettingsPanel:
             self.max_tokens = add(
                 gr.Number(value=0, minimum=0, precision=0, label=t("max_tokens", DEFAULT_LANG)), "max_tokens"
             )
+            self.thinking_budget = add(
+                gr.Number(
+                    value=0, minimum=0, maximum=MAX_THINKING_BUDGET, precision=0, elem_id="thinking-budget",
+                    label=t("thinking_budget", DEFAULT_LANG),
+                ),
+                "thinking_budget",
+            )  # fmt: skip
             self.math = add(gr.Checkbox(value=False, label=t("math", DEFAULT_LANG)), "math")
             self.show_reasoning = add(
                 gr.Checkbox(value=True, label=t("show_reasoning", DEFAULT_LANG), elem_id="show-reasoning"),
@@ -46,15 +55,18 @@ class SettingsPanel:
             )
             self.persona = add(gr.Textbox(label=t("persona", DEFAULT_LANG), lines=2, max_lines=6), "persona")
             self.reset = add(gr.Button(t("reset", DEFAULT_LANG), elem_id="reset-settings", size="sm"), "reset", "value")
-        self.controls = [self.temperature, self.top_p, self.max_tokens, self.math, self.show_reasoning, self.persona]
+        self.controls = [
+            self.temperature, self.top_p, self.max_tokens, self.math, self.show_reasoning, self.persona,
+            self.thinking_budget,
+        ]  # fmt: skip
         # What a turn is sent with (the thinking shown or not changes only how the chat looks).
-        self.sampling = [self.temperature, self.top_p, self.max_tokens, self.math, self.persona]
+        self.sampling = [self.temperature, self.top_p, self.max_tokens, self.math, self.persona, self.thinking_budget]
 
     def wire(self, sidebar: Sidebar, chatbot: gr.Chatbot) -> None:
         page = self.page
         reopen = (sidebar.on_select, [page.current, page.lang], [page.current, chatbot, sidebar.title])
         page.blocks.load(self.on_load, None, self.controls, **PRIVATE)
-        for control in (self.max_tokens, self.math, self.persona):
+        for control in (self.max_tokens, self.math, self.persona, self.thinking_budget):
             control.change(self.on_change, self.controls, None, **PRIVATE)
         for slider in (self.temperature, self.top_p):
             slider.release(self.on_change, self.controls, None, **PRIVATE)
@@ -80,10 +92,11 @@ class SettingsPanel:
 
     async def on_change(
         self, temperature: float, top_p: float, max_tokens: float | None, math: bool, show: bool, persona: str,
-        request: gr.Request,
+        budget: float | None, request: gr.Request,
     ) -> None:  # fmt: skip
         with shown(await self.page.language(request)):
-            preferences = Preferences(sampling_from(temperature, top_p, max_tokens, math, persona), bool(show))
+            sampling = sampling_from(temperature, top_p, max_tokens, math, persona, budget)
+            preferences = Preferences(sampling, bool(show))
             await self.page.service.save_preferences((await self.page.owner_of(request)), preferences)
 
     async def on_reset(self, request: gr.Request) -> tuple[Any, ...]:

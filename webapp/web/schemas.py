@@ -8,7 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr
 
 from webapp.db.records import MessageRecord
-from webapp.llm.sampling import RECOMMENDED, Sampling
+from webapp.llm.sampling import MAX_THINKING_BUDGET, RECOMMENDED, Sampling
 
 # -- requests ---------------------------------------------------------------------------------
 
@@ -33,6 +33,9 @@ class NewMessage(StrictBody):
     top_p: StrictFloat | StrictInt | None = Field(None, gt=0, le=1)
     max_tokens: StrictInt | None = Field(None, ge=1, le=1_000_000)
     math: StrictBool = False
+    thinking_budget: StrictInt | None = Field(
+        None, ge=0, le=MAX_THINKING_BUDGET, description="Tokens the model may think for; 0 or null: no cap."
+    )
 
     def sampling(self) -> Sampling:
         """The message's sampling settings: those it leaves out are the model card's."""
@@ -41,6 +44,7 @@ class NewMessage(StrictBody):
             top_p=float(RECOMMENDED.top_p if self.top_p is None else self.top_p),
             max_tokens=self.max_tokens,
             math=self.math,
+            thinking_budget=self.thinking_budget or None,
         )
 
 
