@@ -278,6 +278,20 @@ async def test_a_length_cut_answer_continues_from_the_settings_panel(page: Page)
     await expect(chat).not_to_contain_text("已达长度上限")
 
 
+async def test_a_thinking_budget_set_in_the_panel_cuts_the_thought_and_is_kept(page: Page) -> None:
+    await page.locator("#settings").get_by_text("设置").click()
+    budget = page.get_by_label("思考预算（token，0 = 不限）")
+    await budget.fill("3")
+    await budget.press("Tab")
+    await send(page, "think briefly")
+    chat = page.locator("#chat")
+    await expect(chat).to_contain_text("Hello! I am a tiny scripted model.", timeout=30_000)
+    await expect(chat).to_contain_text("思考 3 tok")  # the script thinks for 6 tokens: cut by the budget
+    await page.reload()
+    await page.locator("#settings").get_by_text("设置").click()
+    await expect(page.get_by_label("思考预算（token，0 = 不限）")).to_have_value("3", timeout=10_000)
+
+
 def test_page_sessions_remember_who_acted_what_they_show_and_forget_the_oldest() -> None:
     sessions = PageSessions(limit=2)
     first, second, third = (gr.Request(session_hash=name) for name in ("first", "second", "third"))

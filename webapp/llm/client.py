@@ -88,6 +88,9 @@ class ChatBackend(Protocol):
     async def aclose(self) -> None: ...
 
 
+PROMPT_THOUGHT_TOKENS = 1  # the `\n` after the `<think>` that opens R1's thought in the prompt
+
+
 def chat_body(
     messages: Iterable[Mapping[str, object]],
     sampling: Sampling,
@@ -107,8 +110,10 @@ def chat_body(
     }
     if sampling.max_tokens is not None:
         body["max_tokens"] = sampling.max_tokens
-    if sampling.thinking_budget is not None:
-        body["thinking_token_budget"] = sampling.thinking_budget  # vLLM's, beside OpenAI's fields
+    if sampling.thinking_budget is not None and prefix in (None, f"{THINK_OPEN}\n"):
+        # vLLM counts the thought from the prompt's last `<think>`: R1's prompt ends `<think>\n`, one
+        # token of it. A continued answer is not capped: its prefix's thought would count too.
+        body["thinking_token_budget"] = sampling.thinking_budget + PROMPT_THOUGHT_TOKENS
     if prefix is not None:
         # The answer goes on from `prefix` (vLLM's continue_final_message), which the
         # template keeps verbatim while it is still thinking, hence no stripping here.
