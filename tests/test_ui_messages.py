@@ -104,3 +104,38 @@ async def test_the_answer_being_written_is_not_folded_until_it_is_done(fake_page
     await expect(page.locator("#send")).to_be_enabled(timeout=15_000)
     await expect(chat.locator(".bot-row .fold-toggle")).to_have_count(1)
     await expect(chat.locator(".bot-row .fold-toggle")).to_be_in_viewport()
+
+
+async def test_a_message_sent_right_after_opening_a_chat_goes_to_that_chat(
+    fake_page: Page, fake_app: FakeApp, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake_app.fake.replies = [Reply(["a"], ["Answer A."]), Reply(["b"], ["Answer B."]), Reply(["c"], ["Answer C."])]
+    page, chat = fake_page, fake_page.locator("#chat")
+    await send(page, "question A")
+    await expect(chat).to_contain_text("Answer A.", timeout=10_000)
+    await expect(page.locator("#send")).to_be_enabled(timeout=10_000)
+    await page.locator("#new-chat").click()
+    await expect(chat).not_to_contain_text("Answer A.")
+    await send(page, "question B")
+    await expect(chat).to_contain_text("Answer B.", timeout=10_000)
+    await expect(page.locator("#send")).to_be_enabled(timeout=10_000)
+
+    service = fake_app.service
+    read = service.conversations
+
+    async def slow_open(owner: str, search: str = "") -> Any:
+        if sys._getframe(2).f_code.co_name == "on_open":  # the opened chat's list: it comes back late
+            await asyncio.sleep(1.5)
+        return await read(owner, search)
+
+    monkeypatch.setattr(service, "conversations", slow_open)
+    box = page.locator("#prompt textarea")
+    await box.fill("question C")
+    await page.locator("#conversations .chat-item", has_text="question A").click()
+    await box.press("Enter")
+    await expect(chat).to_contain_text("Answer C.", timeout=15_000)
+    await expect(chat).to_contain_text("Answer A.")
+    await expect(chat).not_to_contain_text("Answer B.")
+    await page.locator("#conversations .chat-item", has_text="question B").click()
+    await expect(chat).to_contain_text("Answer B.", timeout=10_000)
+    await expect(chat).not_to_contain_text("question C")

@@ -16,9 +16,10 @@ def _picked(event: gr.EventData, key: str) -> str:
     return str((event._data or {}).get(key) or "")
 
 
-# While New chat's event is on its way, Enter in the message box and Send are held (not lost:
-# the text stays in the box); once the event is over, a held send goes, to the new chat.
-HOLD_SENDS = """() => {
+# While an event changing the open chat (New chat, a listed chat opened) is on its way, Enter in
+# the message box and Send are held (not lost: the text stays in the box); once the event is
+# over, a held send goes, to the chat it opened. The event's inputs pass through unchanged.
+HOLD_SENDS = """(...inputs) => {
   const held = (window.heldSends ||= { pending: 0, send: false });
   if (!held.listening) {
     held.listening = true;
@@ -36,6 +37,7 @@ HOLD_SENDS = """() => {
     }, true);
   }
   held.pending += 1;
+  return inputs;
 }"""
 RELEASE_SENDS = """() => {
   const held = window.heldSends;
@@ -89,11 +91,13 @@ class Sidebar:
         opened = [page.current, chatbot, self.title]
         listed = [self.conversations]
         page.blocks.load(self.on_load, None, [page.current, *listed, chatbot, self.title], **PRIVATE)
-        self.conversations.open(self.on_open, [self.search, page.lang], [*opened, *listed], **PRIVATE)
+        self.conversations.open(
+            self.on_open, [self.search, page.lang], [*opened, *listed], js=HOLD_SENDS, **PRIVATE
+        ).then(None, js=RELEASE_SENDS, **PRIVATE)
         self.conversations.rename(self.on_rename, [self.search, page.current, page.lang], listed, **PRIVATE)
         self.conversations.delete(self.on_delete, [self.search, page.current, page.lang], [*opened, *listed], **PRIVATE)
         # A message sent while New chat's event is on its way would go with the old chat's id
-        # (the page's state changes when the event returns): Enter and Send wait for it.
+        # (the page's state changes when the event returns): Enter and Send wait for it (`HOLD_SENDS`).
         self.new.click(None, js=HOLD_SENDS, **PRIVATE).then(
             self.on_new, [self.search, page.lang], [*opened, *listed], **PRIVATE
         ).then(None, js=RELEASE_SENDS, **PRIVATE)
