@@ -469,7 +469,7 @@ def test_the_parser_gives_only_answer_when_told_and_fails_on_a_cut_or_failed_str
 
 
 CHAT = httpx2.Request("POST", "http://e/v1/chat/completions")
-# vLLM 0.32's answer to `thinking_token_budget` when it runs without --reasoning-parser.
+# vLLM 0.32's answer to `thinking_token_budget` when it runs without --reasoning-parser (in the stream, to a streamed request).
 NO_REASONING_CONFIG = (
     b'{"error": {"message": "thinking_token_budget is set but reasoning_config is not configured. Please set'
     b' --reasoning-parser and/or --reasoning-config to use thinking_token_budget.", "type": "BadRequestError",'
@@ -489,6 +489,7 @@ def refused(status: int, body: bytes) -> openai.APIStatusError:
         (refused(400, b'{"error": {"message": "maximum context length is 512 tokens"}}'), ContextTooLong, "512"),
         (refused(404, b'{"message": "The model `x` does not exist."}'), ModelNotFound, "does not exist"),
         (refused(400, NO_REASONING_CONFIG), EngineError, "without a reasoning parser"),
+        (StreamFailed(f"The engine stream failed: {json.loads(NO_REASONING_CONFIG)['error']}"), EngineError, "parser"),
         (refused(401, b'{"error": "Unauthorized"}'), EngineError, "refused the API key"),
         (refused(503, b"loading"), EngineNotReady, "not ready: loading"),
         (refused(500, b""), EngineError, "answered 500: HTTP 500"),

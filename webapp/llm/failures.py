@@ -64,7 +64,8 @@ def _translated(exc: BaseException, base_url: str, model: str | None) -> AppErro
     if isinstance(exc, openai.APIStatusError):
         return _refusal(exc.status_code, _server_message(exc), model)
     if isinstance(exc, StreamFailed):
-        return EngineError(str(exc))
+        # vLLM refuses a streamed request's fields in the stream itself, not with a status.
+        return _no_thinking_budget() if _NO_REASONING_CONFIG in str(exc) else EngineError(str(exc))
     # A timeout is a connection error (the SDK's) or an OSError (the builtin's) too: asked first.
     if isinstance(exc, openai.APITimeoutError | httpx2.TimeoutException | TimeoutError):
         return EngineTimeout(
@@ -78,6 +79,14 @@ def _translated(exc: BaseException, base_url: str, model: str | None) -> AppErro
     return EngineError(f"The engine stream failed: {type(exc).__name__}: {exc}")
 
 
+def _no_thinking_budget() -> EngineError:
+    return EngineError(
+        "The engine cannot cap the thinking: it was started without a reasoning parser.",
+        hint="Start vLLM with --reasoning-parser deepseek_r1, or clear the thinking budget.",
+        code="no_thinking_budget",
+    )
+
+
 def _refusal(status: int, message: str, model: str | None) -> AppError:
     if status == 400 and (limit := _CONTEXT_LIMIT.search(message)):
         return ContextTooLong(
@@ -85,11 +94,7 @@ def _refusal(status: int, message: str, model: str | None) -> AppError:
             hint="Start a new conversation, shorten the message, or lower max tokens.",
         )
     if status == 400 and _NO_REASONING_CONFIG in message:
-        return EngineError(
-            "The engine cannot cap the thinking: it was started without a reasoning parser.",
-            hint="Start vLLM with --reasoning-parser deepseek_r1, or clear the thinking budget.",
-            code="no_thinking_budget",
-        )
+        return _no_thinking_budget()
     if status == 404:
         return ModelNotFound(
             f"The engine does not serve the model {model!r}: {message}",
