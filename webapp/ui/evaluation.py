@@ -90,7 +90,8 @@ def view(results: Sequence[RunResult], questions: Sequence[Question], total: int
     progress = t("eval_progress", language).format(done=len(results), total=total, errors=errors)
     table = pd.DataFrame(summary_rows(summarise(results, questions)), columns=summary_headers(language))
     frame = runs_frame(results)
-    return progress, table, frame, frame, frame
+    rated = frame.dropna(subset=["tokens_per_s"])  # a run with no rate gets no bar (not one at 0)
+    return progress, table, frame, frame, rated
 
 
 class EvalTab:
