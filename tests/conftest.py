@@ -17,7 +17,7 @@ from typing import Any
 import aiohttp
 import httpx
 import pytest
-from playwright.async_api import Browser, BrowserContext, async_playwright
+from playwright.async_api import Browser, BrowserContext, Page, async_playwright
 
 from tests.fakes import FakeEngine, serve_fake
 from tests.helpers import (
@@ -195,3 +195,13 @@ async def browser() -> AsyncIterator[Browser]:
         setattr(browser, "new_context", new_context)  # noqa: B010  (mypy refuses assigning to a method)
         yield browser
         await browser.close()
+
+
+@pytest.fixture
+async def fake_page(browser: Browser, fake_app: FakeApp) -> AsyncIterator[Page]:
+    """The app in front of a fake engine: for output a real model cannot be made to write."""
+    context = await browser.new_context(viewport={"width": 1200, "height": 900})
+    page = await context.new_page()
+    await page.goto(fake_app.url)
+    yield page
+    await context.close()

@@ -41,16 +41,6 @@ async def page(browser: Browser, live_app: LiveApp, requested_hosts: set[str]) -
     await context.close()
 
 
-@pytest.fixture
-async def fake_page(browser: Browser, fake_app: FakeApp) -> AsyncIterator[Page]:
-    """The app in front of a fake engine: for output a real model cannot be made to write."""
-    context = await browser.new_context(viewport={"width": 1200, "height": 900})
-    page = await context.new_page()
-    await page.goto(fake_app.url)
-    yield page
-    await context.close()
-
-
 async def test_a_question_streams_its_thinking_and_answer(page: Page) -> None:
     await send(page, "你好")
     chat = page.locator("#chat")

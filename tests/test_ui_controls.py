@@ -4,10 +4,8 @@ message going on from there, and the trash that deletes the chat (asked first) r
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
-from playwright.async_api import Browser, Dialog, Page, expect
+from playwright.async_api import Dialog, Page, expect
 
 from tests.fakes import Reply
 from tests.helpers import FakeApp, send
@@ -16,13 +14,9 @@ pytestmark = pytest.mark.browser
 
 
 @pytest.fixture
-async def page(browser: Browser, fake_app: FakeApp) -> AsyncIterator[Page]:
-    context = await browser.new_context(viewport={"width": 1200, "height": 900})
-    page = await context.new_page()
-    await page.goto(fake_app.url)
-    await expect(page.locator("#send")).to_have_text("发送", timeout=15_000)
-    yield page
-    await context.close()
+async def page(fake_page: Page) -> Page:
+    await expect(fake_page.locator("#send")).to_have_text("发送", timeout=15_000)
+    return fake_page
 
 
 async def test_stop_shows_only_while_an_answer_is_written(page: Page, fake_app: FakeApp) -> None:

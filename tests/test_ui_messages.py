@@ -5,25 +5,15 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from playwright.async_api import Browser, Page, expect
+from playwright.async_api import Page, expect
 
 from tests.fakes import Reply
 from tests.helpers import FakeApp, send
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture
-async def fake_page(browser: Browser, fake_app: FakeApp) -> AsyncIterator[Page]:
-    context = await browser.new_context(viewport={"width": 1200, "height": 900})
-    page = await context.new_page()
-    await page.goto(fake_app.url)
-    yield page
-    await context.close()
 
 
 async def test_a_message_sent_right_after_new_chat_goes_to_the_new_chat(
