@@ -38,7 +38,17 @@ def differences_from_the_models(connection: Connection) -> list[Any]:
     return list(compare_metadata(context, Base.metadata))
 
 
-MODEL_TABLES = {"conversations", "messages", "owner_settings", "users", "sessions", "api_tokens", "shares"}
+MODEL_TABLES = {
+    "conversations",
+    "messages",
+    "owner_settings",
+    "users",
+    "sessions",
+    "api_tokens",
+    "shares",
+    "usage",
+    "quotas",
+}
 # SQLite's search index: the FTS5 table and the shadow tables it keeps its index in.
 FTS_TABLES = {"messages_fts", "messages_fts_config", "messages_fts_data", "messages_fts_docsize", "messages_fts_idx"}
 
@@ -317,10 +327,13 @@ def test_answers_that_end_together_are_written_in_one_transaction(store: Store) 
     event.listen(store.database.sql, "commit", commits.append)
     final = {"content": "so far, so good", "state": MessageState.COMPLETE, "answer_tokens": 5}
     rewritten, lost, new = store.save_answers(
-        [("alice", conversation.id, checkpointed.id, final), ("alice", gone.id, None, final),
-         ("alice", conversation.id, None, final | {"content": "another"})]
+        [("alice", conversation.id, checkpointed.id, final, (10, 5)), ("alice", gone.id, None, final, (3, 2)),
+         ("alice", conversation.id, None, final | {"content": "another"}, None)]
     )  # fmt: skip
-    assert len(commits) == 1
+    assert len(commits) == 1  # the usage too: an answer and its tokens are written together
+    [today] = store.usage.days("0000-00-00")
+    # The lost answer's tokens count all the same: the engine spent them.
+    assert (today.owner, today.prompt_tokens, today.completion_tokens, today.turns) == ("alice", 13, 7, 2)
     assert isinstance(lost, NotFound)  # its conversation was deleted meanwhile: alone
     assert isinstance(rewritten, MessageRecord) and isinstance(new, MessageRecord)
     assert (rewritten.id, rewritten.content, rewritten.state) == (checkpointed.id, "so far, so good", "complete")
@@ -373,7 +386,7 @@ def test_nul_in_a_message_or_answer_is_left_out_and_surrogates_are_paired(store:
     assert (answer.content, answer.reasoning) == ("x", "y")
     updated = store.update_message(answer.id, content="done\x00", error="lone \udc00")
     assert (updated.content, updated.error) == ("done", "lone \ufffd")
-    [saved] = store.save_answers([("alice", conversation.id, None, {"content": "e\x00f", "state": "complete"})])
+    [saved] = store.save_answers([("alice", conversation.id, None, {"content": "e\x00f", "state": "complete"}, None)])
     assert isinstance(saved, MessageRecord) and saved.content == "ef"
     assert [m.content for m in store.messages("alice", conversation.id)] == ["ab \U0001f600", "cd", "done", "ef"]
 

@@ -38,6 +38,7 @@ from webapp.web.openai_api import openai_router
 from webapp.web.openai_edge import OpenAIEdge
 from webapp.web.shares import share_router
 from webapp.web.signin import sign_in_router
+from webapp.web.usage import usage_router
 
 log = logging.getLogger(__name__)
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
@@ -117,6 +118,7 @@ def create_app(settings: Settings) -> FastAPI:
         sign_in_router(auth),
         tokens_router(auth),
         admin_router(auth, engine),
+        usage_router(service, accounts),
         openai_router(service, accounts=settings.accounts, started=time.time()),
     ):
         app.include_router(router)
@@ -157,6 +159,7 @@ def chat_service(settings: Settings, engine: Engine, client: ChatBackend, store:
             parse_rate(settings.conversation_rate), None, acts="new conversations", verb="start"
         ),
         max_conversations=settings.max_conversations,
+        daily_tokens=settings.daily_tokens_per_user,
     )
 
 

@@ -164,6 +164,16 @@ class RateLimited(AppError):
         super().__init__(message, hint=hint, code=code, params={"seconds": self.retry_after})
 
 
+class QuotaExceeded(RateLimited):
+    """The owner has spent their tokens for the day (OpenAI's `insufficient_quota`)."""
+
+    kind = "insufficient_quota"
+
+    def __init__(self, message: str, *, retry_after: float, quota: int, resets: str) -> None:
+        self.retry_after = max(1, round(retry_after + 0.5))
+        AppError.__init__(self, message, code="quota_exceeded", params={"quota": quota, "resets": resets})
+
+
 def error_body(error: AppError) -> dict[str, Any]:
     """The JSON shape of every error the app answers with over HTTP."""
     return {"error": {"kind": error.kind, "message": error.message, "hint": error.hint}}
@@ -187,11 +197,14 @@ ZH_KINDS: dict[str, str] = {
     "forbidden": "不允许此操作",
     "conflict": "与现有内容冲突",
     "rate_limited": "请求过于频繁",
+    "insufficient_quota": "今日额度已用完",
 }
 
 # Each error's words in Chinese, by `AppError.code`; `{name}`s are its `params`.
 ZH: dict[str, str] = {
     "too_many": "请求过于频繁，请 {seconds} 秒后再试。",
+    "quota_exceeded": "你今天的 {quota:,} 个 token 额度已用完，将于 {resets}（UTC 午夜）重置。这条消息没有发送。",
+    "quota_range": "每日额度须为 0 到 {limit:,} 个 token 之间的整数（或不限）。",
     "engine_loading": "模型仍在加载，请稍后再试。",
     "engine_stopped": "模型引擎已停止。",
     "engine_downloading": "正在下载模型权重，下载并加载完成后即可对话。",

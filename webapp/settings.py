@@ -185,6 +185,15 @@ class Settings(BaseSettings):
         validation_alias="CONVERSATION_RATE",
         description="New conversations one user (or anonymous browser) may start (`0` for no limit).",
     )
+    daily_tokens_per_user: int | None = Field(
+        None,
+        ge=0,
+        validation_alias="DAILY_TOKENS_PER_USER",
+        description=(
+            "Tokens (prompt plus answer) one user (or anonymous browser) may spend per UTC day; past it a "
+            "message is refused with 429 until midnight UTC. Empty: no quota. An admin may set a user's own."
+        ),
+    )
     max_body_bytes: int = Field(
         2 * 1024 * 1024,
         ge=1024,
@@ -237,7 +246,15 @@ class Settings(BaseSettings):
         description="Log every HTTP request (the page's polling included); always on with LOG_LEVEL=debug.",
     )
 
-    @field_validator("quantization", "vllm_base_url", "vllm_api_key", "database_url", "secret_key", mode="before")
+    @field_validator(
+        "quantization",
+        "vllm_base_url",
+        "vllm_api_key",
+        "database_url",
+        "secret_key",
+        "daily_tokens_per_user",
+        mode="before",
+    )
     @classmethod
     def _blank_is_none(cls, value: object) -> object:
         # An empty variable in a compose file or `.env` means "not set".

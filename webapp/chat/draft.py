@@ -27,6 +27,17 @@ def decode_rate(tokens: int, first_tokens: int, first: float | None, last: float
     return (tokens - first_tokens) / (last - first)
 
 
+def turn_cost(end: StreamEnd | None, prompt_estimate: int | None, pieces: int) -> tuple[int, int] | None:
+    """The (prompt, completion) tokens a turn cost: the engine's own counts; for a stream cut before
+    it gave them, the prompt as fitting it counted (or bounded) it and the tokens that came; None
+    when nothing came (the engine refused the request, or was never asked)."""
+    if end is not None and end.prompt_tokens is not None and end.completion_tokens is not None:
+        return end.prompt_tokens, end.completion_tokens
+    if prompt_estimate is None or not pieces:
+        return None
+    return prompt_estimate, pieces
+
+
 @dataclass
 class Draft:
     """An answer being written."""
@@ -44,6 +55,7 @@ class Draft:
     message_id: int | None = None
     earlier_reasoning_tokens: int = 0  # a continued answer keeps its first part's counts
     earlier_answer_tokens: int = 0
+    prompt_estimate: int | None = None  # the prompt's tokens as counted to fit it, or their bound
 
     @classmethod
     def continuing(cls, message: MessageRecord) -> Draft:
@@ -71,6 +83,10 @@ class Draft:
                 self.answer_began = now
             self.content.append(piece.text)
             self.answer_deltas += piece.tokens
+
+    def spent(self) -> tuple[int, int] | None:
+        """The (prompt, completion) tokens this turn cost (`turn_cost`)."""
+        return turn_cost(self.end, self.prompt_estimate, self.reasoning_deltas + self.answer_deltas)
 
     def fields(self) -> dict[str, Any]:
         now = time.monotonic()

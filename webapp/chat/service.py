@@ -22,6 +22,7 @@ from webapp.chat.draft import Draft, final_fields
 from webapp.chat.events import ChatEvent, Notice, TurnEnded
 from webapp.chat.metrics import ChatMetrics
 from webapp.chat.preferences import Preferences, language_of
+from webapp.chat.usage import Quotas
 from webapp.db.records import ConversationInfo, MessageRecord, SharedSnapshot, ShareInfo
 from webapp.db.store import FinalAnswer, Store
 from webapp.db.tables import MessageState
@@ -79,6 +80,7 @@ class ChatService:
         max_message_chars: int = MAX_MESSAGE_CHARS,
         new_conversations: Admission | None = None,
         max_conversations: int | None = None,
+        daily_tokens: int | None = None,
     ) -> None:
         self.engine = engine
         self.client = client
@@ -89,6 +91,7 @@ class ChatService:
         self.max_message_chars = max_message_chars
         self.new_conversations = new_conversations or Admission(None, None)
         self.max_conversations = max_conversations
+        self.quotas = Quotas(store.usage, daily_tokens)
         self._turn_starts: Batches[tuple[str, str, str], list[MessageRecord]] = Batches(store.begin_turns)
         self._answer_saves: Batches[FinalAnswer, MessageRecord] = Batches(store.save_answers)
         self._claims = TurnClaims()
@@ -191,6 +194,7 @@ class ChatService:
         (a user message's id), that message and what follows it, and the conversation goes on from there.
         """
         text = self.validate(content)
+        await self.quotas.check(owner)  # past the day's quota: refused before the message is stored
         with self._claims.claimed((owner, conversation_id)):
             if replace_last or replacing is not None:
                 history = await self.messages(owner, conversation_id)
@@ -204,6 +208,7 @@ class ChatService:
 
     async def begin_again(self, owner: str, conversation_id: str) -> list[MessageRecord]:
         """Make ready to answer the last user message again (what follows it goes): the conversation now."""
+        await self.quotas.check(owner)
         with self._claims.claimed((owner, conversation_id)):
             history = await self.messages(owner, conversation_id)
             last_user = next((m for m in reversed(history) if m.role == "user"), None)
@@ -216,6 +221,7 @@ class ChatService:
 
     async def begin_continuing(self, owner: str, conversation_id: str) -> tuple[list[MessageRecord], MessageRecord]:
         """Make ready to go on with the last answer, cut by the length limit: the history before it, and it."""
+        await self.quotas.check(owner)
         with self._claims.claimed((owner, conversation_id)):
             history = await self.messages(owner, conversation_id)
             if not history or history[-1].role != "assistant" or history[-1].state != MessageState.TRUNCATED:
@@ -276,19 +282,20 @@ class ChatService:
 
     async def _fit(
         self, messages: list[dict[str, str]], sampling: Sampling, prefix: str | None
-    ) -> tuple[list[dict[str, str]], int, int]:
-        """The newest turns that fit, how many messages were left out, and the max tokens to ask for (0: all)."""
+    ) -> tuple[list[dict[str, str]], int, int, int]:
+        """The newest turns that fit, how many messages were left out, the max tokens to ask for (0: all),
+        and the prompt's tokens (counted by the engine, or else their bound)."""
         known = self.client.context_length
+        bound = prompt_token_bound(r1_messages(messages, math=sampling.math), prefix)
         if known is not None:
-            bound = prompt_token_bound(r1_messages(messages, math=sampling.math), prefix)
             requested = sampling.max_tokens
             if bound <= history_target(known, requested) and (requested is None or bound + requested <= known):
                 # Surely fits, answer and all: no need to have the engine count it (a round trip
                 # and a tokenization per turn). With no max tokens asked, the engine gives the rest.
-                return messages, 0, requested or 0
+                return messages, 0, requested or 0, bound
         cost = await self.client.acount_tokens(messages, math=sampling.math, prefix=prefix)
         if cost is None:  # not a vLLM server: no exact counts, the engine enforces its own limit
-            return messages, 0, sampling.max_tokens or 0
+            return messages, 0, sampling.max_tokens or 0, bound
         target = history_target(cost.max_model_len, sampling.max_tokens)
         fitted, count = messages, cost.count
         cuts = cut_points(messages)
@@ -308,7 +315,7 @@ class ChatService:
             chosen = min(low, len(cuts) - 1)  # nothing fits: keep the newest message alone
             fitted, count = messages[cuts[chosen] :], measured[chosen]
         budget = answer_budget(count, cost.max_model_len, sampling.max_tokens)
-        return fitted, len(messages) - len(fitted), budget
+        return fitted, len(messages) - len(fitted), budget, count
 
     async def _answer(
         self,
@@ -338,7 +345,7 @@ class ChatService:
             try:
                 self.engine.require_ready()
                 model = await self.client.amodel_name()
-                fitted, dropped, max_tokens = await self._fit(messages, sampling, prefix)
+                fitted, dropped, max_tokens, draft.prompt_estimate = await self._fit(messages, sampling, prefix)
                 if dropped:
                     yield Notice(f"{dropped} earlier messages were left out to fit the model's context.")
                 draft.started = time.monotonic()
@@ -374,7 +381,8 @@ class ChatService:
                 # Written by a thread that a cancellation cannot stop, so a stopped turn still keeps
                 # what it had; a second cancellation while it writes ends the wait, not the write.
                 # Answers that end together are written together, as turns that start together are.
-                final = (owner, conversation_id, draft.message_id, final_fields(draft, state, error, model, sampling))
+                fields = final_fields(draft, state, error, model, sampling)
+                final = (owner, conversation_id, draft.message_id, fields, draft.spent())
                 record = await asyncio.shield(self._answer_saves.call(final))
         finally:
             # Once the answer is written (the next turn reads it), and before TurnEnded: a reader

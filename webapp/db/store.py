@@ -32,6 +32,7 @@ from webapp.db.database import Database
 from webapp.db.records import ConversationDraft, ConversationInfo, MessageRecord, SharedSnapshot, ShareInfo
 from webapp.db.tables import Conversation, Message, MessageState, OwnerSettings, Share
 from webapp.db.text import storable, title_text, unstorable
+from webapp.db.usage import UsageBook, add_usage
 from webapp.errors import Conflict, InvalidInput, NotFound
 
 # The advisory locks (one per owner) under which an owner's conversations are counted and created:
@@ -44,8 +45,8 @@ _MESSAGE_TEXTS = ("content", "reasoning", "error")
 
 
 # An answer as its turn ended: owner, conversation id, its checkpointed message's id (None if
-# it has none yet), and its columns.
-FinalAnswer = tuple[str, str, int | None, dict[str, Any]]
+# it has none yet), its columns, and the (prompt, completion) tokens its turn spent (None: none).
+FinalAnswer = tuple[str, str, int | None, dict[str, Any], tuple[int, int] | None]
 
 
 def _lock_key(owner: str) -> int:
@@ -127,6 +128,7 @@ class Store:
 
     def __init__(self, database: Database) -> None:
         self.database = database
+        self.usage = UsageBook(database)
 
     @classmethod
     def open(cls, url: str) -> Store:
@@ -264,11 +266,14 @@ class Store:
         return out
 
     def save_answers(self, answers: list[FinalAnswer]) -> list[MessageRecord | Exception]:
-        """Write each answer as its turn ended (a new message, or its checkpointed one rewritten),
-        all in one transaction; one whose conversation or message is gone fails alone."""
+        """Write each answer as its turn ended (a new message, or its checkpointed one rewritten)
+        and the tokens it spent, all in one transaction; one whose conversation or message is gone
+        fails alone (its tokens still count: they were spent)."""
         out: list[MessageRecord | Exception] = []
         with self.database.transaction() as db:
-            for owner, conversation_id, message_id, fields in answers:
+            for owner, conversation_id, message_id, fields, spent in answers:
+                if spent is not None:
+                    add_usage(db, owner, *spent)
                 try:
                     if message_id is None:
                         out.append(_add_message(db, owner, conversation_id, {"role": "assistant"} | fields))

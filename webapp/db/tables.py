@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 import time
 
-from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, String, Text, false
+from sqlalchemy import BigInteger, Boolean, Float, ForeignKey, Index, Integer, String, Text, false
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
@@ -152,3 +152,27 @@ class Share(Base):
     expires_at: Mapped[float | None] = mapped_column(Float)
 
     __table_args__ = (Index("ix_shares_owner", "owner", "created_at"),)
+
+
+class Usage(Base):
+    """Tokens an owner spent on one UTC day, in the engine's counts (`webapp.db.usage`)."""
+
+    __tablename__ = "usage"
+
+    owner: Mapped[str] = mapped_column(String(64), primary_key=True)
+    day: Mapped[str] = mapped_column(String(10), primary_key=True)  # YYYY-MM-DD, UTC
+    prompt_tokens: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
+    completion_tokens: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
+    turns: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+
+    __table_args__ = (Index("ix_usage_day", "day"),)
+
+
+class Quota(Base):
+    """An owner's own daily token quota, set by an admin over DAILY_TOKENS_PER_USER."""
+
+    __tablename__ = "quotas"
+
+    owner: Mapped[str] = mapped_column(String(64), primary_key=True)
+    daily_tokens: Mapped[int | None] = mapped_column(BigInteger)  # None: no quota for this owner
+    updated_at: Mapped[float] = mapped_column(Float, nullable=False, default=time.time)

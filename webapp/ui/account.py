@@ -21,6 +21,7 @@ from webapp.auth.admin import delete_user, require_admin
 from webapp.db.records import ShareInfo
 from webapp.ui.context import PRIVATE, Page, refusal, shown
 from webapp.ui.i18n import DEFAULT_LANG, Lang, t
+from webapp.ui.usage_panel import UsagePanel
 
 # (component, text key, property): what the language switch sets (`Labels.extend`).
 Labels = list[tuple[Any, str, str]]
@@ -235,6 +236,7 @@ def build_admin_tab(page: Page) -> Labels:
             set_password = gr.Button(t("set_password", DEFAULT_LANG), size="sm", elem_id="set-password")
             delete = gr.Button(t("delete_user", DEFAULT_LANG), variant="stop", size="sm", elem_id="delete-user")
             sign_out = gr.Button(t("sign_out_everywhere", DEFAULT_LANG), size="sm", elem_id="sign-out-everywhere")
+        UsagePanel(page, quotas=True)
     blocks.load(on_load, None, [tab, users], **PRIVATE)
     lang.change(on_language, [lang], [users], **PRIVATE)
     # No progress shown on the table: a refused action would mark it "Error" in red over the users.

@@ -20,6 +20,7 @@ from webapp.ui.i18n import DEFAULT_LANG, Lang, t
 from webapp.ui.settings_panel import SettingsPanel
 from webapp.ui.sidebar import Sidebar
 from webapp.ui.status_tab import StatusTab
+from webapp.ui.usage_panel import UsagePanel
 
 # The sidebar overlays the page below this width (Gradio's own breakpoint): there it starts closed.
 OPEN_SIDEBAR_WHEN_WIDE = """() => {
@@ -59,6 +60,8 @@ def build_ui(service: ChatService, auth: Authenticator, monitor: StatusMonitor) 
             conversation = Conversation(page)
         with status_tab:
             status = StatusTab(page, status_tab, conversation.banner)
+            if not auth.required:  # the admin is whoever is on this machine: no users tab
+                UsagePanel(page, quotas=False)
         blocks.load(None, None, None, js=OPEN_SIDEBAR_WHEN_WIDE, **PRIVATE)
         blocks.load(None, None, None, js=FOLD_JS, **PRIVATE)
         sidebar.wire(conversation.chatbot)

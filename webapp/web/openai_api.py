@@ -3,12 +3,13 @@
 It answers through the chat service's own pieces, so R1's rules hold as in the page: system
 text joins the next user turn and earlier reasoning is dropped (`llm.prompt`), sampling is
 the model card's unless the client sets it, `max_tokens` is fitted to the context
-(`chat.context`), and turns count against the chat rate limits. Nothing is stored: a client
-sends the whole history each time. The engine's own key and port stay private.
+(`chat.context`), and turns count against the chat rate limits and the day's tokens. Nothing
+else is stored: a client sends the whole history each time. The engine's key and port stay private.
 """
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
@@ -23,6 +24,7 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from webapp.auth.authenticator import identity
 from webapp.auth.gate import from_this_machine
 from webapp.chat.context import answer_budget, history_target, prompt_token_bound
+from webapp.chat.draft import turn_cost
 from webapp.chat.service import ChatService
 from webapp.errors import AppError, Forbidden, InvalidInput, NotFound
 from webapp.llm.client import ChatBackend, StreamEnd, StreamEvent
@@ -149,8 +151,25 @@ def error_chunk(error: AppError) -> bytes:
     return b"data: " + orjson.dumps(body) + b"\n\n"
 
 
+@dataclass
+class Spending:
+    """Whose turn it is and what it costs so far: counted once it ends, however it ends."""
+
+    owner: str
+    prompt_estimate: int
+    pieces: int = 0
+
+    async def settle(self, service: ChatService, end: StreamEnd | None) -> None:
+        # Shielded: a client gone mid-answer still has what the engine spent counted.
+        await asyncio.shield(service.quotas.spend(self.owner, turn_cost(end, self.prompt_estimate, self.pieces)))
+
+
 async def streamed(
-    service: ChatService, completion: Completion, turn: AsyncIterator[StreamEvent], include_usage: bool
+    service: ChatService,
+    completion: Completion,
+    turn: AsyncIterator[StreamEvent],
+    include_usage: bool,
+    spending: Spending,
 ) -> AsyncIterator[bytes]:
     """The answer as `chat.completion.chunk`s, ending `data: [DONE]`."""
     end: StreamEnd | None = None
@@ -163,6 +182,7 @@ async def streamed(
                     end = event
                     continue
                 service.metrics.tokens.inc(event.tokens)
+                spending.pieces += event.tokens
                 yield completion.chunk(delta_of(event))
         yield completion.chunk({}, (end.finish_reason if end else None) or "stop")
         if include_usage:
@@ -172,10 +192,13 @@ async def streamed(
         yield error_chunk(exc)
     finally:
         service.metrics.active.dec()
+        await spending.settle(service, end)
     yield b"data: [DONE]\n\n"
 
 
-async def whole(service: ChatService, completion: Completion, turn: AsyncIterator[StreamEvent]) -> ChatCompletion:
+async def whole(
+    service: ChatService, completion: Completion, turn: AsyncIterator[StreamEvent], spending: Spending
+) -> ChatCompletion:
     parts: dict[str, list[str]] = {"reasoning": [], "content": []}
     end: StreamEnd | None = None
     service.metrics.active.inc()
@@ -187,11 +210,13 @@ async def whole(service: ChatService, completion: Completion, turn: AsyncIterato
                 else:
                     parts[event.kind].append(event.text)
                     service.metrics.tokens.inc(event.tokens)
+                    spending.pieces += event.tokens
     except AppError as exc:
         service.metrics.errors.labels(exc.kind).inc()
         raise
     finally:
         service.metrics.active.dec()
+        await spending.settle(service, end)
     thinking = "".join(parts["reasoning"])
     message = {"content": "".join(parts["content"]), "reasoning_content": thinking, "reasoning": thinking}
     return ChatCompletion.model_validate(
@@ -249,17 +274,19 @@ def openai_router(service: ChatService, *, accounts: bool, started: float) -> AP
         name = await service.client.amodel_name()
         served_model(name, body.model)
         max_tokens = await fitted_max_tokens(service.client, messages, sampling.max_tokens)
+        await service.quotas.check(who)  # past the day's quota: 429 `insufficient_quota`
         service.admit(who, request.client.host if request.client else None)
         sampling = Sampling(temperature=sampling.temperature, top_p=sampling.top_p, max_tokens=max_tokens)
         completion = Completion.new(name)
         headers = {CLAMP_HEADER: ", ".join(clamped)} if clamped else {}
         service.metrics.requests.inc()
         turn = service.client.astream(messages, sampling)
+        spending = Spending(who, prompt_token_bound(r1_messages(messages)))
         if body.stream:
             include_usage = body.stream_options is not None and body.stream_options.include_usage
-            chunks = streamed(service, completion, turn, include_usage)
+            chunks = streamed(service, completion, turn, include_usage, spending)
             return StreamingResponse(chunks, media_type="text/event-stream", headers=SSE_HEADERS | headers)
-        answer = await whole(service, completion, turn)
+        answer = await whole(service, completion, turn, spending)
         return JSONResponse(answer.model_dump(), headers=headers)
 
     return router
