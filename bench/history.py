@@ -87,11 +87,14 @@ def fill(
                 for i, cid in enumerate(ids)
             ],
         )  # fmt: skip
+        next_id = 1
         for i, cid in enumerate(ids):
             for turn in range(per_conversation):
                 user = turn % 2 == 0
                 pending.append(
                     {
+                        "id": next_id,
+                        "parent_id": next_id - 1 if turn else None,  # one branch: each follows the one before
                         "conversation_id": cid,
                         "role": "user" if user else "assistant",
                         "content": _slice(rng, corpus, 20, 300) if user else _slice(rng, corpus, 200, 1500),
@@ -101,6 +104,7 @@ def fill(
                         "created_at": now + i * 60 + turn,
                     }
                 )
+                next_id += 1
             if len(pending) >= INSERT_BATCH:
                 connection.execute(insert(Message), pending)
                 pending.clear()

@@ -14,8 +14,8 @@ import socket
 import threading
 import time
 import warnings
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -33,13 +33,15 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import NullPool
 
-from tests.fakes import FakeEngine
+from tests.fakes import FakeEngine, serve_fake
 from webapp.application import create_app
+from webapp.chat.events import ChatEvent
 from webapp.chat.service import ChatService
 from webapp.db.database import MIGRATIONS
 from webapp.db.store import Store
 from webapp.engine import preflight
 from webapp.engine.supervisor import Engine
+from webapp.llm.client import ModelClient
 from webapp.settings import Settings
 
 T = TypeVar("T")
@@ -388,3 +390,27 @@ def rate_or_too_quick(rate: float | None) -> bool:
     answer arrived within `MIN_RATE_SECONDS` (the tiny model can be that quick). That a rate is
     there when the answer takes time is tested with paced pieces (test_chat, test_evaluation)."""
     return rate is None or rate > 0
+
+
+# -- the chat service on a scripted engine ---------------------------------------------------------
+
+
+@asynccontextmanager
+async def external_service(
+    fake: FakeEngine, store: Store, *, checkpoint_seconds: float = 5.0
+) -> AsyncIterator[ChatService]:
+    """A chat service on `fake`, served while inside; its engine watch and client closed on leaving."""
+    with serve_fake(fake) as url:
+        engine = Engine(make_settings(vllm_base_url=url))
+        await engine.start()
+        client = ModelClient(url)
+        try:
+            assert (await engine.wait_ready(within=10)).ready
+            yield ChatService(engine, client, store, checkpoint_seconds=checkpoint_seconds)
+        finally:
+            await client.aclose()
+            await engine.stop()
+
+
+async def run(turn: AsyncIterator[ChatEvent]) -> list[ChatEvent]:
+    return [event async for event in turn]

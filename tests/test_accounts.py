@@ -162,6 +162,32 @@ def give_history(store: Store, owner: str) -> str:
     return store.share(owner, conversation.id, expires_at=None).token
 
 
+def give_old_history(engine: Engine, owner: str) -> None:
+    """`give_history` in the columns every schema since 0003 has (the Store of today reads newer ones)."""
+    conversation = f"c-{owner}"[:32]
+    with engine.begin() as connection:
+        connection.execute(
+            text("INSERT INTO conversations (id, owner, title, created_at, updated_at) VALUES (:c, :o, '', 0, 0)"),
+            {"c": conversation, "o": owner},
+        )
+        for role, content in (("user", "my secret question"), ("assistant", "the answer")):
+            connection.execute(
+                text(
+                    "INSERT INTO messages (conversation_id, role, content, reasoning, state, math, created_at) "
+                    "VALUES (:c, :role, :content, '', 'complete', false, 0)"
+                ),
+                {"c": conversation, "role": role, "content": content},
+            )
+        connection.execute(insert(OwnerSettings).values(owner=owner, updated_at=0.0, **SETTINGS))
+        connection.execute(
+            text(
+                "INSERT INTO shares (token, conversation_id, owner, title, snapshot, created_at) "
+                "VALUES (:t, :c, :o, '', '[]', 0)"
+            ),
+            {"t": f"t-{owner}", "c": conversation, "o": owner},
+        )
+
+
 def test_a_deleted_users_id_and_data_never_pass_to_a_new_user(accounts: Accounts, store: Store) -> None:
     accounts.create_user("root", "rootpass1", is_admin=True)
     alice = accounts.create_user("alice", "wonderland")
@@ -293,7 +319,6 @@ def insert_user(engine: Engine, name: str) -> int:
 def test_the_upgrade_keeps_sessions_and_tokens_and_deletes_what_deleted_users_left(database_url: str) -> None:
     engine = create_sql_engine(database_url)
     migrate_to(engine, "0004")
-    before = Store(Database(engine))
     alice, bob, carol = (insert_user(engine, name) for name in ("alice", "bob", "carol"))
     session, token = "s" * 43, "r1c_" + "t" * 43
     with engine.begin() as connection:
@@ -305,7 +330,7 @@ def test_the_upgrade_keeps_sessions_and_tokens_and_deletes_what_deleted_users_le
             {"hash": digest(token), "user": bob},
         )
     for owner in (owner_id(alice), owner_id(carol), "0" * 32):
-        give_history(before, owner)
+        give_old_history(engine, owner)
     with engine.begin() as connection:  # carol deleted before this fix: her history stayed
         connection.execute(text("DELETE FROM users WHERE id = :id"), {"id": carol})
     migrate(engine)

@@ -5,18 +5,18 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
 from sqlalchemy import event
 
-from tests.fakes import FakeEngine, Reply, serve_fake
-from tests.helpers import SERVED_NAME, LiveApp, make_settings, rate_or_too_quick
+from tests.fakes import FakeEngine, Reply
+from tests.helpers import SERVED_NAME, LiveApp, external_service, make_settings, rate_or_too_quick, run
+from webapp.chat.context import model_messages
 from webapp.chat.draft import Draft
 from webapp.chat.events import ChatEvent, Notice, TurnEnded
 from webapp.chat.preferences import Preferences
-from webapp.chat.service import ChatService, model_messages
+from webapp.chat.service import ChatService
 from webapp.db.records import MessageRecord
 from webapp.db.store import FinalAnswer, Store
 from webapp.db.tables import MessageState
@@ -35,27 +35,6 @@ async def live_service(live_app: LiveApp, store: Store) -> AsyncIterator[ChatSer
     client = ModelClient(live_app.engine.base_url, api_key=live_app.engine.api_key, model=SERVED_NAME)
     yield ChatService(live_app.engine, client, store)
     await client.aclose()
-
-
-@asynccontextmanager
-async def external_service(
-    fake: FakeEngine, store: Store, *, checkpoint_seconds: float = 5.0
-) -> AsyncIterator[ChatService]:
-    """A chat service on `fake`, served while inside; its engine watch and client closed on leaving."""
-    with serve_fake(fake) as url:
-        engine = Engine(make_settings(vllm_base_url=url))
-        await engine.start()
-        client = ModelClient(url)
-        try:
-            assert (await engine.wait_ready(within=10)).ready
-            yield ChatService(engine, client, store, checkpoint_seconds=checkpoint_seconds)
-        finally:
-            await client.aclose()
-            await engine.stop()
-
-
-async def run(turn: AsyncIterator[ChatEvent]) -> list[ChatEvent]:
-    return [event async for event in turn]
 
 
 def ended(events: list[ChatEvent]) -> TurnEnded:
@@ -435,9 +414,10 @@ async def test_an_earlier_message_edited_goes_on_from_there(store: Store) -> Non
         asked: Any = fake.requests[-1]["messages"]
         assert [m["content"] for m in asked] == ["first", "One.", "second, edited"]
         answer = stored[1]
-        for wrong in (answer.id, 10**9):  # an answer is not the user's to edit; an id not in it
-            with pytest.raises(InvalidInput, match="no message to edit"):
-                await service.begin(OWNER, conversation.id, "x", replacing=wrong)
+        with pytest.raises(InvalidInput, match="Only your own messages"):  # an answer is not the user's to edit
+            await service.begin(OWNER, conversation.id, "x", replacing=answer.id)
+        with pytest.raises(NotFound):  # an id not in it
+            await service.begin(OWNER, conversation.id, "x", replacing=10**9)
         assert [m.content for m in await service.messages(OWNER, conversation.id)] == [m.content for m in stored]
 
 

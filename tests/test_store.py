@@ -178,7 +178,7 @@ def test_a_turn_begins_with_the_message_stored_and_the_conversation_read_back(st
     first = store.add_message("alice", conversation.id, role="user", content="one")
     answer = store.add_message("alice", conversation.id, role="assistant", content="two", state=MessageState.STREAMING)
     assert (answer.state, answer.reasoning, answer.math, answer.error) == ("streaming", "", False, None)  # defaults
-    [history] = store.begin_turns([("alice", conversation.id, "three")])
+    [history] = store.begin_turns([("alice", conversation.id, "three", None)])
     assert isinstance(history, list)
     assert [(m.role, m.content) for m in history] == [("user", "one"), ("assistant", "two"), ("user", "three")]
     assert history[0] == first and history == store.messages("alice", conversation.id)
@@ -204,11 +204,14 @@ def test_another_owner_sees_nothing(store: Store) -> None:
         lambda: store.delete_conversation("bob", mine.id),
         lambda: store.add_message("bob", mine.id, role="user", content="x"),
         lambda: store.update_message(10**9, content="x"),
-        lambda: store.delete_messages_from("bob", mine.id, 1),
+        lambda: store.choose("bob", mine.id, 1),
+        lambda: store.tree("bob", mine.id),
     ):
         with pytest.raises(NotFound):
             attempt()
-    assert [type(r) for r in store.begin_turns([("bob", mine.id, "x")])] == [NotFound]
+    assert [type(r) for r in store.begin_turns([("bob", mine.id, "x", None), ("bob", mine.id, "x", 1)])] == [
+        NotFound
+    ] * 2
     assert store.conversation("alice", mine.id).title == "secret"
     assert len(store.messages("alice", mine.id)) == 1
 
@@ -218,8 +221,12 @@ def test_turns_that_start_together_are_stored_in_one_transaction(store: Store) -
     theirs = store.create_conversation("bob")
     commits: list[object] = []
     event.listen(store.database.sql, "commit", commits.append)
-    turns = [("alice", mine.id, "one"), ("alice", theirs.id, "not mine"), ("alice", other.id, "two")]
-    turns.append(("alice", mine.id, "three"))
+    turns: list[tuple[str, str, str, int | None]] = [
+        ("alice", mine.id, "one", None),
+        ("alice", theirs.id, "not mine", None),
+        ("alice", other.id, "two", None),
+    ]
+    turns.append(("alice", mine.id, "three", None))
     first, refused, second, third = store.begin_turns(turns)
     assert len(commits) == 1
     assert isinstance(refused, NotFound)  # alone: the others are stored
@@ -262,13 +269,6 @@ def test_an_answer_left_streaming_by_a_dead_process_is_kept_as_an_error(database
     assert kept.content == "half an ans"
     assert kept.state == MessageState.ERROR
     assert kept.error and "stopped while" in kept.error
-
-
-def test_regenerate_deletes_from_a_message_on(store: Store) -> None:
-    conversation = store.create_conversation("alice")
-    ids = [store.add_message("alice", conversation.id, role=r, content=r).id for r in ("user", "assistant", "user")]
-    assert store.delete_messages_from("alice", conversation.id, ids[1]) == 2
-    assert [m.id for m in store.messages("alice", conversation.id)] == ids[:1]
 
 
 def test_settings_from_before_the_thinking_budget_keep_their_values_with_no_cap(database_url: str) -> None:
@@ -378,7 +378,7 @@ def test_nul_in_a_message_or_answer_is_left_out_and_surrogates_are_paired(store:
     conversation = store.create_conversation("alice")
     asked = store.add_message("alice", conversation.id, role="user", content="a\x00b \ud83d\ude00")
     assert asked.content == "ab \U0001f600"
-    [history] = store.begin_turns([("alice", conversation.id, "c\x00d")])
+    [history] = store.begin_turns([("alice", conversation.id, "c\x00d", None)])
     assert isinstance(history, list) and history[-1].content == "cd"
     answer = store.add_message(
         "alice", conversation.id, role="assistant", content="x\x00", reasoning="\x00y", state=MessageState.STREAMING

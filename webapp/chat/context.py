@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from webapp.db.records import MessageRecord
 from webapp.errors import ContextTooLong
 
 # Leave the answer at least this many tokens, or it is cut before it can say anything.
@@ -53,3 +54,13 @@ def cut_points(messages: Sequence[Mapping[str, Any]]) -> list[int]:
     """
     users = [i for i, m in enumerate(messages) if m.get("role") == "user"]
     return [u - 1 if u > 0 and messages[u - 1].get("role") == "system" else u for u in users[1:]]
+
+
+def model_messages(history: Sequence[MessageRecord]) -> list[dict[str, str]]:
+    """Stored messages (a branch) as model input: answers only; failed answers with no text left out."""
+    out: list[dict[str, str]] = []
+    for message in history:
+        if message.role == "assistant" and not message.content.strip():
+            continue
+        out.append({"role": message.role, "content": message.content})
+    return out

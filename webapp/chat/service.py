@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncGenerator, Callable, Sequence
+from collections.abc import AsyncGenerator, Callable
 from contextlib import aclosing
 from dataclasses import replace
 from typing import Any, TypeVar
 
 from webapp.chat.batches import Batches
 from webapp.chat.claims import TurnClaims
-from webapp.chat.context import answer_budget, cut_points, history_target, prompt_token_bound
+from webapp.chat.context import answer_budget, cut_points, history_target, model_messages, prompt_token_bound
 from webapp.chat.draft import Draft, final_fields
 from webapp.chat.events import ChatEvent, Notice, TurnEnded
 from webapp.chat.metrics import ChatMetrics
@@ -26,8 +26,9 @@ from webapp.chat.usage import Quotas
 from webapp.db.records import ConversationInfo, MessageRecord, SharedSnapshot, ShareInfo
 from webapp.db.store import FinalAnswer, Store
 from webapp.db.tables import MessageState
+from webapp.db.tree import Tree
 from webapp.engine.supervisor import Engine
-from webapp.errors import AppError, InvalidInput, TooLarge
+from webapp.errors import AppError, InvalidInput, NotFound, TooLarge
 from webapp.limits import Admission
 from webapp.llm.client import ChatBackend, StreamEnd
 from webapp.llm.prompt import r1_messages
@@ -53,16 +54,6 @@ def validate_message(text: object, limit: int = MAX_MESSAGE_CHARS) -> str:
             params={"chars": len(text), "limit": limit},
         )
     return text
-
-
-def model_messages(history: Sequence[MessageRecord]) -> list[dict[str, str]]:
-    """Stored messages as model input: answers only; failed answers with no text left out."""
-    out: list[dict[str, str]] = []
-    for message in history:
-        if message.role == "assistant" and not message.content.strip():
-            continue
-        out.append({"role": message.role, "content": message.content})
-    return out
 
 
 class ChatService:
@@ -92,7 +83,7 @@ class ChatService:
         self.new_conversations = new_conversations or Admission(None, None)
         self.max_conversations = max_conversations
         self.quotas = Quotas(store.usage, daily_tokens)
-        self._turn_starts: Batches[tuple[str, str, str], list[MessageRecord]] = Batches(store.begin_turns)
+        self._turn_starts: Batches[tuple[str, str, str, int | None], list[MessageRecord]] = Batches(store.begin_turns)
         self._answer_saves: Batches[FinalAnswer, MessageRecord] = Batches(store.save_answers)
         self._claims = TurnClaims()
 
@@ -123,7 +114,16 @@ class ChatService:
         return await self._db(self.store.conversation, owner, conversation_id)
 
     async def messages(self, owner: str, conversation_id: str) -> list[MessageRecord]:
+        """The branch shown: the conversation as the page and the model see it."""
         return await self._db(self.store.messages, owner, conversation_id)
+
+    async def tree(self, owner: str, conversation_id: str) -> Tree:
+        """Every version of every message (`webapp.db.tree`)."""
+        return await self._db(self.store.tree, owner, conversation_id)
+
+    async def choose(self, owner: str, conversation_id: str, message_id: int) -> list[MessageRecord]:
+        """Show a message among its versions; what follows is its own latest branch. The branch then."""
+        return await self._db(self.store.choose, owner, conversation_id, message_id)
 
     async def preferences(self, owner: str) -> Preferences:
         """The owner's saved settings, or the model card's recommendations."""
@@ -149,7 +149,10 @@ class ChatService:
         while True:
             history = await self.messages(owner, conversation_id)
             last = history[-1] if history else None
-            unsettled = last is not None and (last.role == "user" or last.state == MessageState.STREAMING)
+            # A new answer version is saved only as its turn ends: until then the old one is shown.
+            unsettled = (owner, conversation_id) in self._claims or (
+                last is not None and (last.role == "user" or last.state == MessageState.STREAMING)
+            )
             if not unsettled or time.monotonic() > deadline:
                 return history
             await asyncio.sleep(0.05)
@@ -187,37 +190,35 @@ class ChatService:
         replace_last: bool = False,
         replacing: int | None = None,
     ) -> list[MessageRecord]:
-        """Store the user's message, before any model is called: the conversation as it now stands.
+        """Store the user's message, before any model is called: the branch it ends, as the model sees it.
 
-        Refused (Conflict) while another turn of this conversation is under way. An edit: with
-        `replace_last`, the last user message and what follows it go first; with `replacing`
-        (a user message's id), that message and what follows it, and the conversation goes on from there.
+        Refused (Conflict) while another turn of this conversation is under way. An edit is a new
+        version of a user message, a branch of its own (the old one is kept): of the last user
+        message shown with `replace_last`, of the user message `replacing` (its id) otherwise.
         """
         text = self.validate(content)
         await self.quotas.check(owner)  # past the day's quota: refused before the message is stored
         with self._claims.claimed((owner, conversation_id)):
-            if replace_last or replacing is not None:
+            if replace_last:
                 history = await self.messages(owner, conversation_id)
-                mine = [m for m in history if m.role == "user"]
-                edited = mine[-1] if replace_last and mine else next((m for m in mine if m.id == replacing), None)
-                if edited is None:
+                replacing = next((m.id for m in reversed(history) if m.role == "user"), None)
+                if replacing is None:
                     raise InvalidInput("There is no message to edit.", code="nothing_to_edit")
-                await self._db(self.store.delete_messages_from, owner, conversation_id, edited.id)
             # Turns that start together store their messages in one transaction (`webapp.chat.batches`).
-            return await self._turn_starts.call((owner, conversation_id, text))
+            return await self._turn_starts.call((owner, conversation_id, text, replacing))
 
-    async def begin_again(self, owner: str, conversation_id: str) -> list[MessageRecord]:
-        """Make ready to answer the last user message again (what follows it goes): the conversation now."""
+    async def begin_again(self, owner: str, conversation_id: str, message_id: int | None = None) -> list[MessageRecord]:
+        """Make ready for a new version of an answer (the others are kept): of `message_id` (an answer,
+        or the question it answers), else of the last one shown. The history to answer, as the model sees it."""
         await self.quotas.check(owner)
         with self._claims.claimed((owner, conversation_id)):
-            history = await self.messages(owner, conversation_id)
-            last_user = next((m for m in reversed(history) if m.role == "user"), None)
-            if last_user is None:
+            tree = await self.tree(owner, conversation_id)
+            if message_id is not None and message_id not in tree.by_id:
+                raise NotFound("No such message in this conversation.", code="no_message")
+            question = tree.question(message_id)
+            if question is None:
                 raise InvalidInput("There is no message to answer again.", code="nothing_to_answer")
-            later = [m for m in history if m.id > last_user.id]
-            if later:
-                await self._db(self.store.delete_messages_from, owner, conversation_id, later[0].id)
-            return [m for m in history if m.id <= last_user.id]
+            return tree.path_to(question.id)
 
     async def begin_continuing(self, owner: str, conversation_id: str) -> tuple[list[MessageRecord], MessageRecord]:
         """Make ready to go on with the last answer, cut by the length limit: the history before it, and it."""
@@ -256,17 +257,17 @@ class ChatService:
     async def edit_last(
         self, owner: str, conversation_id: str, content: object, sampling: Sampling = RECOMMENDED
     ) -> AsyncGenerator[ChatEvent, None]:
-        """Replace the last user message (and its answer) and send the new text."""
+        """A new version of the last user message (a branch of its own), answered."""
         history = await self.begin(owner, conversation_id, content, replace_last=True)
         async with aclosing(self.answer(owner, conversation_id, history, sampling)) as events:
             async for event in events:
                 yield event
 
     async def regenerate(
-        self, owner: str, conversation_id: str, sampling: Sampling = RECOMMENDED
+        self, owner: str, conversation_id: str, sampling: Sampling = RECOMMENDED, message_id: int | None = None
     ) -> AsyncGenerator[ChatEvent, None]:
-        """Answer the last user message again, replacing the answer after it."""
-        history = await self.begin_again(owner, conversation_id)
+        """A new version of an answer (the others are kept): see `begin_again`."""
+        history = await self.begin_again(owner, conversation_id, message_id)
         async with aclosing(self.answer(owner, conversation_id, history, sampling)) as events:
             async for event in events:
                 yield event
@@ -366,7 +367,7 @@ class ChatService:
                     yield event
                     if time.monotonic() - last_checkpoint >= self.checkpoint_seconds:
                         last_checkpoint = time.monotonic()
-                        await self._checkpoint(owner, conversation_id, draft)
+                        await self._checkpoint(owner, conversation_id, draft, history[-1].id)
                 finish = draft.end.finish_reason if draft.end else None
                 state = MessageState.TRUNCATED if finish == "length" else MessageState.COMPLETE
             except AppError as exc:
@@ -381,7 +382,7 @@ class ChatService:
                 # Written by a thread that a cancellation cannot stop, so a stopped turn still keeps
                 # what it had; a second cancellation while it writes ends the wait, not the write.
                 # Answers that end together are written together, as turns that start together are.
-                fields = final_fields(draft, state, error, model, sampling)
+                fields = final_fields(draft, state, error, model, sampling) | {"parent_id": history[-1].id}
                 final = (owner, conversation_id, draft.message_id, fields, draft.spent())
                 record = await asyncio.shield(self._answer_saves.call(final))
         finally:
@@ -390,8 +391,8 @@ class ChatService:
             self._claims.release(key)
         yield TurnEnded(record, error)
 
-    async def _checkpoint(self, owner: str, conversation_id: str, draft: Draft) -> None:
-        fields = draft.fields() | {"state": MessageState.STREAMING}
+    async def _checkpoint(self, owner: str, conversation_id: str, draft: Draft, parent_id: int) -> None:
+        fields = draft.fields() | {"state": MessageState.STREAMING, "parent_id": parent_id}
         if draft.message_id is None:
             record = await self._db(self.store.add_message, owner, conversation_id, role="assistant", **fields)
             draft.message_id = record.id

@@ -6,13 +6,19 @@ import secrets
 import time
 from collections.abc import Sequence
 
-from sqlalchemy import Connection, insert
+from sqlalchemy import Connection, bindparam, insert, text
 
 from webapp.db.records import ConversationDraft, ConversationInfo
 from webapp.db.tables import Conversation, Message
 from webapp.db.text import storable, title_text
 
 AUTO_TITLE_CHARS = 60  # a conversation's title until it is renamed: the start of its first message
+# A conversation written whole is one branch (`webapp.db.tree`): each message follows the one before it.
+LINK_IN_ORDER = text(
+    "UPDATE messages SET parent_id = (SELECT max(earlier.id) FROM messages AS earlier "
+    "WHERE earlier.conversation_id = messages.conversation_id AND earlier.id < messages.id) "
+    "WHERE conversation_id IN :ids"
+).bindparams(bindparam("ids", expanding=True))
 
 
 def _title(draft: ConversationDraft) -> str:
@@ -59,4 +65,5 @@ def insert_conversations(db: Connection, owner: str, drafts: Sequence[Conversati
         db.execute(insert(Conversation), rows)
     if messages:
         db.execute(insert(Message), messages)
+        db.execute(LINK_IN_ORDER, {"ids": [info.id for info in infos]})
     return infos

@@ -67,6 +67,8 @@ class MessageRecord:
     max_tokens: int | None
     math: bool
     created_at: float
+    parent_id: int | None = None  # the message it follows (None: the first of its branch)
+    chosen_at: float | None = None  # when it was last chosen among its versions (None: never)
 
     def as_dict(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in self.__slots__}

@@ -33,6 +33,8 @@ from webapp.db.records import ConversationDraft, ConversationInfo, MessageRecord
 from webapp.db.tables import Conversation, Message, MessageState, OwnerSettings, Share
 from webapp.db.text import storable, title_text, unstorable
 from webapp.db.usage import UsageBook, add_usage
+from webapp.db.tree import Tree
+from webapp.db.versions import MESSAGE_COLUMNS, choose, edit_point, read_tree
 from webapp.errors import Conflict, InvalidInput, NotFound
 
 # The advisory locks (one per owner) under which an owner's conversations are counted and created:
@@ -67,12 +69,8 @@ def _info(conversation: Conversation) -> ConversationInfo:
 # A turn reads and writes messages several times, through these: SQLAlchemy Core statements
 # built once (building one costs more than running it on SQLite) and run on a plain
 # connection, without the ORM's identity map and unit of work.
-MESSAGE_COLUMNS = [getattr(Message, name) for name in MessageRecord.__slots__]
 OWNED = select(Conversation.id, Conversation.title, Conversation.created_at, Conversation.updated_at).where(
     Conversation.id == bindparam("conversation_id"), Conversation.owner == bindparam("owner")
-)
-MESSAGES_OF = (
-    select(*MESSAGE_COLUMNS).where(Message.conversation_id == bindparam("conversation_id")).order_by(Message.id)
 )
 ADD_MESSAGE = insert(Message).returning(*MESSAGE_COLUMNS)  # the columns come from each call's values
 UPDATE_MESSAGE = update(Message).where(Message.id == bindparam("message_id")).returning(*MESSAGE_COLUMNS)
@@ -104,6 +102,7 @@ def _no_such_conversation() -> NotFound:
 
 
 def _add_message(db: Connection, owner: str, conversation_id: str, fields: dict[str, Any]) -> MessageRecord:
+    """Store a message after `fields["parent_id"]`, or else at the end of the branch shown."""
     if unstorable(conversation_id):
         raise _no_such_conversation()
     now = time.time()
@@ -112,6 +111,9 @@ def _add_message(db: Connection, owner: str, conversation_id: str, fields: dict[
     touch = {"conversation": conversation_id, "owned_by": owner, "now": now, "first_title": title}
     if db.execute(TOUCH_OWNED, touch).first() is None:
         raise _no_such_conversation()
+    if "parent_id" not in fields:
+        branch = read_tree(db, conversation_id).branch()
+        fields = fields | {"parent_id": branch[-1].id if branch else None}
     row = db.execute(ADD_MESSAGE, fields | {"conversation_id": conversation_id, "created_at": now}).one()
     return MessageRecord(*row)
 
@@ -239,30 +241,44 @@ class Store:
     # fraction of the ORM's cost per call (its identity map and unit of work buy nothing here).
 
     def messages(self, owner: str, conversation_id: str) -> list[MessageRecord]:
+        """The branch shown (`webapp.db.tree`): the conversation as the page and the model see it."""
+        return self.tree(owner, conversation_id).branch()
+
+    def tree(self, owner: str, conversation_id: str) -> Tree:
+        """Every message of the conversation, every version of each."""
         with self.database.connection() as db:
             _owned_info(db, owner, conversation_id)
-            return [MessageRecord(*row) for row in db.execute(MESSAGES_OF, {"conversation_id": conversation_id})]
+            return read_tree(db, conversation_id)
+
+    def choose(self, owner: str, conversation_id: str, message_id: int) -> list[MessageRecord]:
+        """Show a message among its versions (what follows it: its own latest branch): the branch then."""
+        with self.database.transaction() as db:
+            _owned_info(db, owner, conversation_id)
+            return choose(db, conversation_id, message_id)
 
     def add_message(self, owner: str, conversation_id: str, **fields: Any) -> MessageRecord:
         """Store a message; the conversation's title defaults to its first user message."""
         with self.database.transaction() as db:
             return _add_message(db, owner, conversation_id, fields)
 
-    def begin_turns(self, turns: list[tuple[str, str, str]]) -> list[list[MessageRecord] | Exception]:
-        """Store each (owner, conversation id, user message) and read its conversation back, all in
-        one transaction (how turns begin: those that start together commit together). An unknown
-        conversation fails alone: its ownership check comes before any write, so nothing is undone."""
+    def begin_turns(self, turns: list[tuple[str, str, str, int | None]]) -> list[list[MessageRecord] | Exception]:
+        """Store each (owner, conversation id, user message, the user message it is a new version of
+        or None) and return the branch it ends, all in one transaction (how turns begin: those that
+        start together commit together). A turn refused (an unknown conversation, no such message to
+        edit) fails alone: its checks come before any write, so nothing is undone."""
         out: list[list[MessageRecord] | Exception] = []
         with self.database.transaction() as db:
-            for owner, conversation_id, content in turns:
+            for owner, conversation_id, content, replacing in turns:
                 try:
-                    _add_message(db, owner, conversation_id, {"role": "user", "content": content})
-                except NotFound as exc:
+                    if replacing is not None:  # no message of another owner's is looked for
+                        _owned_info(db, owner, conversation_id)
+                    elif unstorable(conversation_id):
+                        raise _no_such_conversation()
+                    before = edit_point(read_tree(db, conversation_id), replacing)
+                    fields = {"role": "user", "content": content, "parent_id": before[-1].id if before else None}
+                    out.append([*before, _add_message(db, owner, conversation_id, fields)])
+                except (NotFound, InvalidInput) as exc:
                     out.append(exc)
-                    continue
-                out.append(
-                    [MessageRecord(*row) for row in db.execute(MESSAGES_OF, {"conversation_id": conversation_id})]
-                )
         return out
 
     def save_answers(self, answers: list[FinalAnswer]) -> list[MessageRecord | Exception]:
@@ -287,15 +303,6 @@ class Store:
         """Rewrite an answer at a checkpoint (its final state goes through `save_answers`)."""
         with self.database.transaction() as db:
             return _update_message(db, message_id, fields)
-
-    def delete_messages_from(self, owner: str, conversation_id: str, message_id: int) -> int:
-        """Delete a message and every later one (regenerate, edit and resend)."""
-        with self.database.writing() as session:
-            self._owned(session, owner, conversation_id)
-            result = session.execute(
-                delete(Message).where(Message.conversation_id == conversation_id, Message.id >= message_id)
-            )
-            return int(getattr(result, "rowcount", 0) or 0)
 
     def close_interrupted(self) -> int:
         """Answers still `streaming` belong to a process that died: keep them as errors."""
@@ -340,11 +347,8 @@ class Store:
         """
         with self.database.writing() as session:
             conversation = self._owned(session, owner, conversation_id)
-            rows = session.scalars(
-                select(Message)
-                .where(Message.conversation_id == conversation_id, Message.state != MessageState.STREAMING)
-                .order_by(Message.id)
-            )
+            branch = read_tree(session.connection(), conversation_id).branch()
+            rows = [m for m in branch if m.state != MessageState.STREAMING]
             snapshot = json.dumps(
                 [{"role": m.role, "content": m.content, "reasoning": m.reasoning} for m in rows], ensure_ascii=False
             )

@@ -64,6 +64,10 @@ class Message(Base):
     max_tokens: Mapped[int | None] = mapped_column(Integer)
     math: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
     created_at: Mapped[float] = mapped_column(Float, nullable=False, default=time.time)
+    # The versions tree (`webapp.db.tree`): the message this one follows, None for a first one;
+    # when it was last chosen among its versions, None if never (then its creation counts).
+    parent_id: Mapped[int | None] = mapped_column(Integer)
+    chosen_at: Mapped[float | None] = mapped_column(Float)
 
     conversation: Mapped[Conversation] = relationship(back_populates="messages")
 
