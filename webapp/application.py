@@ -39,6 +39,7 @@ from webapp.web.openai_edge import OpenAIEdge
 from webapp.web.shares import share_router
 from webapp.web.signin import sign_in_router
 from webapp.web.usage import usage_router
+from webapp.web.versions import versions_router
 
 log = logging.getLogger(__name__)
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
@@ -113,6 +114,7 @@ def create_app(settings: Settings) -> FastAPI:
     for router in (
         health_router(engine, monitor, service.metrics),
         conversations_router(service),
+        versions_router(service),
         histories_router(service),
         share_router(service),
         sign_in_router(auth),

@@ -32,8 +32,8 @@ from webapp.db.database import Database
 from webapp.db.records import ConversationDraft, ConversationInfo, MessageRecord, SharedSnapshot, ShareInfo
 from webapp.db.tables import Conversation, Message, MessageState, OwnerSettings, Share
 from webapp.db.text import storable, title_text, unstorable
-from webapp.db.usage import UsageBook, add_usage
 from webapp.db.tree import Tree
+from webapp.db.usage import UsageBook, add_usage
 from webapp.db.versions import MESSAGE_COLUMNS, choose, edit_point, read_tree
 from webapp.errors import Conflict, InvalidInput, NotFound
 

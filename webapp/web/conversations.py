@@ -16,7 +16,17 @@ from webapp.db.records import ConversationInfo
 from webapp.errors import AppError
 from webapp.llm.reasoning import Piece
 from webapp.web.deps import Owner
-from webapp.web.schemas import ERRORS, ConversationDetail, ConversationOut, Created, NewConversation, NewMessage, Rename
+from webapp.web.schemas import (
+    ERRORS,
+    BranchMessage,
+    ConversationDetail,
+    ConversationOut,
+    Created,
+    NewConversation,
+    NewMessage,
+    Rename,
+    VersionOut,
+)
 
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 EVENTS_DOC = (
@@ -53,6 +63,18 @@ async def events(turn: AsyncIterator[ChatEvent]) -> AsyncIterator[bytes]:
         yield _sse({"type": "error", "kind": exc.kind, "message": str(exc)})
 
 
+async def detail(service: ChatService, owner: str, conversation_id: str, *, with_tree: bool) -> ConversationDetail:
+    """A conversation as `GET /api/conversations/{id}` gives it."""
+    info = await service.conversation(owner, conversation_id)
+    tree = await service.tree(owner, conversation_id)
+    branch = tree.branch()
+    messages = [
+        BranchMessage(**m.as_dict(), version=VersionOut(index=v.index, count=v.count, ids=list(v.ids)))
+        for m, v in zip(branch, tree.versions(branch), strict=True)
+    ]
+    return ConversationDetail(**_out(info).model_dump(), messages=messages, tree=tree.messages if with_tree else None)
+
+
 def conversations_router(service: ChatService) -> APIRouter:
     router = APIRouter(prefix="/api/conversations", tags=["conversations"], responses=ERRORS)
 
@@ -67,10 +89,9 @@ def conversations_router(service: ChatService) -> APIRouter:
         return [_out(c) for c in await service.conversations(owner, search)]
 
     @router.get("/{conversation_id}")
-    async def read(owner: Owner, conversation_id: str) -> ConversationDetail:
-        info = await service.conversation(owner, conversation_id)
-        messages = await service.messages(owner, conversation_id)
-        return ConversationDetail(**_out(info).model_dump(), messages=messages)
+    async def read(owner: Owner, conversation_id: str, tree: bool = False) -> ConversationDetail:
+        """The branch shown, each message with its versions; `tree=true` adds every version of every message."""
+        return await detail(service, owner, conversation_id, with_tree=tree)
 
     @router.patch("/{conversation_id}")
     async def rename(owner: Owner, conversation_id: str, body: Rename) -> ConversationOut:
@@ -94,11 +115,15 @@ def conversations_router(service: ChatService) -> APIRouter:
             }
         },
     )
-    async def export(owner: Owner, conversation_id: str, format: Literal["md", "json"] = "md") -> Response:
+    async def export(
+        owner: Owner, conversation_id: str, format: Literal["md", "json"] = "md", tree: bool = False
+    ) -> Response:
+        """The branch shown; JSON with `tree=true` also has every version of every message (`tree`)."""
         info = await service.conversation(owner, conversation_id)
-        messages = await service.messages(owner, conversation_id)
+        versions = await service.tree(owner, conversation_id)
+        messages = versions.branch()
         if format == "json":
-            body, media = to_json(info, messages), "application/json"
+            body, media = to_json(info, messages, versions.messages if tree else None), "application/json"
         else:
             body, media = to_markdown(info, messages), "text/markdown; charset=utf-8"
         filename = f"conversation-{info.id}.{format}"

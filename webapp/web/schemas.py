@@ -3,6 +3,7 @@ and `/openapi.json` describe every request and response."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr
@@ -27,8 +28,9 @@ class Rename(StrictBody):
     title: StrictStr = Field(min_length=1, max_length=200)
 
 
-class NewMessage(StrictBody):
-    content: StrictStr
+class SamplingOptions(StrictBody):
+    """How an answer is sampled; what a body leaves out is the model card's."""
+
     temperature: StrictFloat | StrictInt | None = Field(None, ge=0, le=2)
     top_p: StrictFloat | StrictInt | None = Field(None, gt=0, le=1)
     max_tokens: StrictInt | None = Field(None, ge=1, le=1_000_000)
@@ -46,6 +48,16 @@ class NewMessage(StrictBody):
             math=self.math,
             thinking_budget=self.thinking_budget or None,
         )
+
+
+class NewMessage(SamplingOptions):
+    content: StrictStr
+
+
+class Regenerate(SamplingOptions):
+    message_id: StrictInt | None = Field(
+        None, description="The answer to give a new version of (or the message it answers); null: the last one shown."
+    )
 
 
 class NewShare(StrictBody):
@@ -92,8 +104,24 @@ class ConversationOut(BaseModel):
     updated_at: float
 
 
+class VersionOut(BaseModel):
+    index: int = Field(description="This message's place among its versions, from 1.")
+    count: int = Field(description="How many versions there are (1: none but this).")
+    ids: list[int] = Field(description="The versions' message ids, oldest first: choose one to switch to it.")
+
+
+@dataclass(frozen=True, slots=True)
+class BranchMessage(MessageRecord):
+    """A message of the branch shown, and where it stands among its versions."""
+
+    version: VersionOut | None = None
+
+
 class ConversationDetail(ConversationOut):
-    messages: list[MessageRecord]
+    messages: list[BranchMessage] = Field(description="The branch shown, as the model sees it.")
+    tree: list[MessageRecord] | None = Field(
+        None, description="With `?tree=true`: every message, every version, oldest first (`parent_id` links them)."
+    )
 
 
 class SkippedOut(BaseModel):
