@@ -37,7 +37,7 @@ async def test_an_admin_sees_usage_sets_a_quota_and_the_user_is_refused_in_their
         await expect(table).to_contain_text("carol", timeout=10_000)
         await expect(table).to_contain_text("Completion tokens")
         await admin.locator("#quota-user input, #quota-user textarea").first.fill("carol")
-        await admin.locator("#quota-tokens input").fill("1")
+        await admin.locator("#quota-tokens input, #quota-tokens textarea").first.fill("1")
         await admin.locator("#set-quota").click()
         await expect(table).to_contain_text("1 *", timeout=10_000)
 

@@ -38,6 +38,7 @@ from webapp.web.openai_api import openai_router
 from webapp.web.openai_edge import OpenAIEdge
 from webapp.web.shares import share_router
 from webapp.web.signin import sign_in_router
+from webapp.web.temporary import temporary_router
 from webapp.web.usage import usage_router
 from webapp.web.versions import versions_router
 
@@ -121,6 +122,7 @@ def create_app(settings: Settings) -> FastAPI:
         tokens_router(auth),
         admin_router(auth, engine),
         usage_router(service, accounts),
+        temporary_router(service),
         openai_router(service, accounts=settings.accounts, started=time.time()),
     ):
         app.include_router(router)

@@ -281,7 +281,7 @@ class ChatService:
             async for event in events:
                 yield event
 
-    async def _fit(
+    async def fit(
         self, messages: list[dict[str, str]], sampling: Sampling, prefix: str | None
     ) -> tuple[list[dict[str, str]], int, int, int]:
         """The newest turns that fit, how many messages were left out, the max tokens to ask for (0: all),
@@ -346,7 +346,7 @@ class ChatService:
             try:
                 self.engine.require_ready()
                 model = await self.client.amodel_name()
-                fitted, dropped, max_tokens, draft.prompt_estimate = await self._fit(messages, sampling, prefix)
+                fitted, dropped, max_tokens, draft.prompt_estimate = await self.fit(messages, sampling, prefix)
                 if dropped:
                     yield Notice(f"{dropped} earlier messages were left out to fit the model's context.")
                 draft.started = time.monotonic()

@@ -146,6 +146,13 @@ TEXT: dict[str, dict[Lang, str]] = {
         "and the change applies at the next start; one removed there is disabled, their data kept. "
         "A new password, a deletion or “Sign out everywhere” ends all of the user's sessions and API tokens.",
     },
+    "temporary_switch": {"zh": "临时对话（不保存）", "en": "Temporary chat (not saved)"},
+    "temporary_note": {
+        "zh": "**临时对话**：不会保存到历史记录，也不会写入数据库；关闭此开关或离开页面后即消失。"
+        "消耗的 token 仍计入你的用量和每日额度。",
+        "en": "**Temporary chat**: not saved to your history, nothing of it written to the database; it is "
+        "gone once you turn this off or leave the page. Its tokens still count in your usage and daily quota.",
+    },
     "usage_title": {"zh": "用量（最近 30 天）", "en": "Usage (last 30 days)"},
     "usage_note": {
         "zh": "自 {since} 起每位用户消耗的 token（提示 + 生成，按引擎计数）。每日额度于 {resets}（UTC 午夜）重置；"

@@ -20,6 +20,7 @@ from webapp.ui.i18n import DEFAULT_LANG, Lang, t
 from webapp.ui.settings_panel import SettingsPanel
 from webapp.ui.sidebar import Sidebar
 from webapp.ui.status_tab import StatusTab
+from webapp.ui.temporary_chat import TemporaryChat
 from webapp.ui.usage_panel import UsagePanel
 
 # The sidebar overlays the page below this width (Gradio's own breakpoint): there it starts closed.
@@ -38,6 +39,7 @@ def build_ui(service: ChatService, auth: Authenticator, monitor: StatusMonitor) 
         labels = page.labels
         # Closed as built: a phone's first view is the chat and its message box; a wide screen opens it.
         with gr.Sidebar(elem_id="sidebar", open=False):
+            temporary = TemporaryChat(page)  # first: a long chat list would push it out of sight
             sidebar = Sidebar(page)
             share_panel = gr.Accordion(t("share_panel", DEFAULT_LANG), open=False, elem_id="share-panel")
             with labels.add(share_panel, "share_panel"):
@@ -57,7 +59,9 @@ def build_ui(service: ChatService, auth: Authenticator, monitor: StatusMonitor) 
                 labels.extend(build_admin_tab(page))
             EvalTab(page).wire()
         with chat_tab:
-            conversation = Conversation(page)
+            temporary.build_chat()
+            with gr.Column(elem_id="saved-chat") as saved_chat:
+                conversation = Conversation(page)
         with status_tab:
             status = StatusTab(page, status_tab, conversation.banner)
             if not auth.required:  # the admin is whoever is on this machine: no users tab
@@ -67,6 +71,7 @@ def build_ui(service: ChatService, auth: Authenticator, monitor: StatusMonitor) 
         sidebar.wire(conversation.chatbot)
         conversation.wire(sidebar, settings.sampling)
         settings.wire(sidebar, conversation.chatbot)
+        temporary.wire(saved_chat, settings.sampling)
         status.wire()
         conversation.chatbot.example_select(picked, [page.lang], [conversation.box, settings.math], **PRIVATE)
         for relabelled in switch_language(page, sidebar, conversation.chatbot):

@@ -68,15 +68,15 @@ class UsagePanel:
             self.refresh = labels.add(gr.Button(t("usage_refresh", DEFAULT_LANG), size="sm", elem_id="usage-refresh"),
                                       "usage_refresh", "value")  # fmt: skip
             if quotas:
-                with gr.Row(equal_height=True):
+                with gr.Row():
                     self.user = labels.add(
                         gr.Textbox(label=t("user_name", DEFAULT_LANG), max_lines=1, elem_id="quota-user"), "user_name"
                     )
                     self.quota = labels.add(
-                        gr.Number(label=t("usage_quota_input", DEFAULT_LANG), precision=0, minimum=0,
-                                  elem_id="quota-tokens"),
+                        gr.Textbox(label=t("usage_quota_input", DEFAULT_LANG), max_lines=1, elem_id="quota-tokens"),
                         "usage_quota_input",
                     )  # fmt: skip
+                with gr.Row():
                     self.set_quota = labels.add(
                         gr.Button(t("usage_set_quota", DEFAULT_LANG), size="sm", elem_id="set-quota"),
                         "usage_set_quota", "value",
@@ -111,10 +111,13 @@ class UsagePanel:
         async def on_load(request: gr.Request) -> tuple[Any, ...]:
             return await self._shown(await page.language(request), request)
 
-        async def on_set(name: str, tokens: float | None, lang: Lang, request: gr.Request) -> tuple[Any, ...]:
+        async def on_set(name: str, tokens: str, lang: Lang, request: gr.Request) -> tuple[Any, ...]:
+            typed = (tokens or "").strip().replace(",", "")
             with shown(lang):
                 require_admin(await page.identity_of(request))
-                await page.service.quotas.set(await self._owner_named(name, lang), None if tokens is None else tokens)
+                # Empty: no quota for them; anything but a whole number is refused as the quota's range.
+                quota: object = None if not typed else int(typed) if typed.isdigit() else typed
+                await page.service.quotas.set(await self._owner_named(name, lang), quota)
             return await self._shown(lang, request)
 
         async def on_reset(name: str, lang: Lang, request: gr.Request) -> tuple[Any, ...]:
