@@ -316,7 +316,7 @@ async def test_persona_and_math_reach_the_engine_inside_the_user_turn(store: Sto
     assert (request["temperature"], request["top_p"]) == (0.6, 0.95)
 
 
-async def test_regenerate_and_edit_replace_the_last_turn(live_service: ChatService) -> None:
+async def test_regenerate_and_edit_show_new_versions_of_the_last_turn(live_service: ChatService) -> None:
     conversation = await live_service.new_conversation(OWNER)
     await run(live_service.send(OWNER, conversation.id, "first"))
     await run(live_service.regenerate(OWNER, conversation.id))

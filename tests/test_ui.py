@@ -146,7 +146,7 @@ async def test_opening_another_chat_mid_answer_lets_the_person_chat_there_while_
     await expect(chat).not_to_contain_text("仍在生成")
 
 
-async def test_regenerate_replaces_the_last_answer(fake_page: Page, fake_app: FakeApp) -> None:
+async def test_regenerate_shows_a_new_version_of_the_last_answer(fake_page: Page, fake_app: FakeApp) -> None:
     fake_app.fake.replies = [Reply(["one"], ["First take."]), Reply(["two"], ["Second take."])]
     await send(fake_page, "say something")
     chat = fake_page.locator("#chat")

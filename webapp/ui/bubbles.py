@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from webapp.chat.events import ChatEvent, Notice
@@ -44,8 +44,8 @@ def thought_block(reasoning: str, lang: Lang, *, done: bool, seconds: float) -> 
     return {"role": "assistant", "content": display(reasoning), "metadata": metadata}
 
 
-def answer_bubbles(message: MessageRecord, lang: Lang, show_reasoning: bool = True) -> Chat:
-    """A stored answer as the chat shows it: thought block, answer, state, figures."""
+def answer_bubbles(message: MessageRecord, lang: Lang, show_reasoning: bool = True, versions: str = "") -> Chat:
+    """A stored answer as the chat shows it: thought block, answer, state, figures, `versions` (markup)."""
     out: Chat = []
     if message.reasoning and show_reasoning:
         out.append(thought_block(message.reasoning, lang, done=True, seconds=message.thinking_s or 0.0))
@@ -62,6 +62,8 @@ def answer_bubbles(message: MessageRecord, lang: Lang, show_reasoning: bool = Tr
     figures = stats_line(message, lang)
     if figures and message.state != MessageState.ERROR:
         notes.append(figures)
+    if versions:
+        notes.append(versions)
     footer = "\n\n".join(f"<sub>{note}</sub>" for note in notes)
     content = "\n\n".join(part for part in (body, footer) if part)
     if content:
@@ -69,13 +71,16 @@ def answer_bubbles(message: MessageRecord, lang: Lang, show_reasoning: bool = Tr
     return out
 
 
-def render(history: Sequence[MessageRecord], lang: Lang, show_reasoning: bool = True) -> Chat:
+def render(
+    history: Sequence[MessageRecord], lang: Lang, show_reasoning: bool = True, versions: Mapping[int, str] | None = None
+) -> Chat:
+    """The chat; `versions`: the arrows' markup under an answer, by its id (`ui/version_nav.py`)."""
     chat: Chat = []
     for message in history:
         if message.role == "user":
             chat.append({"role": "user", "content": display(message.content)})
         else:
-            chat.extend(answer_bubbles(message, lang, show_reasoning))
+            chat.extend(answer_bubbles(message, lang, show_reasoning, (versions or {}).get(message.id, "")))
     return chat
 
 

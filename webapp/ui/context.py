@@ -15,6 +15,7 @@ from webapp.auth.authenticator import Authenticator
 from webapp.auth.gate import from_this_machine
 from webapp.chat.service import ChatService
 from webapp.db.records import MessageRecord
+from webapp.db.tree import Tree
 from webapp.errors import AppError, Unauthorized
 from webapp.language import LANG_COOKIE, chosen_language
 from webapp.llm.sampling import Sampling
@@ -24,6 +25,7 @@ from webapp.ui.chat_list import chat_list
 from webapp.ui.i18n import Lang, t
 from webapp.ui.labels import Labels
 from webapp.ui.sessions import PageSessions
+from webapp.ui.version_nav import footers
 
 # Events of the page are not part of the app's API (that is /api, documented at /docs).
 PRIVATE: dict[str, Any] = {"api_visibility": "private"}
@@ -109,12 +111,16 @@ class Page:
         self.background.add(task := asyncio.create_task(run(), name=name))
         task.add_done_callback(self.background.discard)
 
-    async def view(self, owner: str, history: Sequence[MessageRecord], lang: Lang) -> Chat:
-        """The chat as this owner has chosen to see it (with or without the thinking)."""
-        return render(history, lang, (await self.service.preferences(owner)).show_reasoning)
+    async def view(self, owner: str, history: Sequence[MessageRecord], lang: Lang, tree: Tree | None = None) -> Chat:
+        """The chat as this owner has chosen to see it (with or without the thinking); with the
+        conversation's `tree`, each answer with its versions' arrows."""
+        arrows = footers(tree, history, lang) if tree is not None else None
+        return render(history, lang, (await self.service.preferences(owner)).show_reasoning, arrows)
 
     async def open(self, owner: str, conversation_id: str, lang: Lang) -> Chat:
-        return await self.view(owner, await self.service.messages(owner, conversation_id), lang)
+        """The conversation's branch shown, with its versions' arrows."""
+        tree = await self.service.tree(owner, conversation_id)
+        return await self.view(owner, tree.branch(), lang, tree)
 
     async def sidebar(self, owner: str, lang: Lang, selected: str | None, search: str = "") -> Any:
         """The conversation list, `selected` highlighted."""

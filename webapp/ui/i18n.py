@@ -38,6 +38,13 @@ TEXT: dict[str, dict[Lang, str]] = {
     "show_more": {"zh": "显示更多", "en": "Show more"},
     "show_less": {"zh": "收起", "en": "Show less"},
     "stopped": {"zh": "已停止", "en": "Stopped"},
+    "answer_versions": {"zh": "回答版本", "en": "Answer versions"},
+    "question_versions": {"zh": "提问版本", "en": "Question versions"},
+    "previous_answer": {"zh": "上一个回答版本", "en": "Previous answer version"},
+    "next_answer": {"zh": "下一个回答版本", "en": "Next answer version"},
+    "previous_question": {"zh": "上一个提问版本", "en": "Previous question version"},
+    "next_question": {"zh": "下一个提问版本", "en": "Next question version"},
+    "version_of": {"zh": "第 {index} 个，共 {count} 个", "en": "{index} of {count}"},
     "writing": {
         "zh": "仍在生成，重新打开此对话可见后续",
         "en": "Still being written — reopen the chat to see more",

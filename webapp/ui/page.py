@@ -22,6 +22,7 @@ from webapp.ui.sidebar import Sidebar
 from webapp.ui.status_tab import StatusTab
 from webapp.ui.temporary_chat import TemporaryChat
 from webapp.ui.usage_panel import UsagePanel
+from webapp.ui.versions import VersionSwitch
 
 # The sidebar overlays the page below this width (Gradio's own breakpoint): there it starts closed.
 OPEN_SIDEBAR_WHEN_WIDE = """() => {
@@ -62,6 +63,7 @@ def build_ui(service: ChatService, auth: Authenticator, monitor: StatusMonitor) 
             temporary.build_chat()
             with gr.Column(elem_id="saved-chat") as saved_chat:
                 conversation = Conversation(page)
+                versions = VersionSwitch(page)
         with status_tab:
             status = StatusTab(page, status_tab, conversation.banner)
             if not auth.required:  # the admin is whoever is on this machine: no users tab
@@ -70,6 +72,7 @@ def build_ui(service: ChatService, auth: Authenticator, monitor: StatusMonitor) 
         blocks.load(None, None, None, js=FOLD_JS, **PRIVATE)
         sidebar.wire(conversation.chatbot)
         conversation.wire(sidebar, settings.sampling)
+        versions.wire(conversation.chatbot)
         settings.wire(sidebar, conversation.chatbot)
         temporary.wire(saved_chat, settings.sampling)
         status.wire()
