@@ -132,8 +132,20 @@ def test_exports_are_the_branch_shown_and_json_carries_the_tree_on_asking(
     document = exported.json()
     assert [m["content"] for m in document["messages"]] == ["question", "New answer."]
     assert [m["content"] for m in document["tree"]] == ["question", "Old answer.", "New answer."]
-    # Imported again: the branch shown comes back.
+    # Imported again: every version, and the branch that was shown (the older one, chosen, here).
+    old = document["tree"][1]["id"]
+    assert http.post(f"{base}/messages/{old}/choose").status_code == 200
+    exported = http.get(f"{base}/export", params={"format": "json", "tree": "true"})
     imported = http.post("/api/import", files={"file": ("c.json", exported.content, "application/json")})
     assert imported.status_code == 201, imported.text
     [copy] = imported.json()["ids"]
-    assert texts(shown(http, copy)) == ["question", "New answer."]
+    again = shown(http, copy, tree="true")
+    assert texts(again) == ["question", "Old answer."]
+    assert [m["content"] for m in again["tree"]] == ["question", "Old answer.", "New answer."]
+    assert again["messages"][1]["version"]["count"] == 2
+    new = again["messages"][1]["version"]["ids"][1]
+    assert texts(http.post(f"/api/conversations/{copy}/messages/{new}/choose").json()) == ["question", "New answer."]
+    # Without the tree, the branch shown in it.
+    plain_import = http.post("/api/import", files={"file": ("c.json", exported.content.replace(b'"tree"', b'"x"'))})
+    [flat] = plain_import.json()["ids"]
+    assert [m["content"] for m in shown(http, flat, tree="true")["tree"]] == ["question", "Old answer."]

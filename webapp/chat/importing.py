@@ -6,7 +6,8 @@
 - Open WebUI (its chats' JSON export): a list of chats whose `chat.history` is a tree of messages
   with `currentId` (or, older, a flat `chat.messages`); its folded thinking becomes reasoning.
 - This app's JSON (`/api/conversations/{id}/export?format=json` or `/api/export?format=json`):
-  one conversation, a list of them, or `{"conversations": [...]}`.
+  one conversation, a list of them, or `{"conversations": [...]}`; with its `tree` (`tree=true`),
+  every version of every message, and the branch that was shown is shown again.
 
 An answer whose text still holds R1's `<think>…</think>` gets its thinking apart, as a live one
 does. A conversation that cannot be used is skipped, with why; the others are kept.
@@ -17,7 +18,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from webapp.db.records import ConversationDraft, MessageDraft
@@ -310,8 +311,30 @@ def _own_message(message: object) -> MessageDraft | None:
     )
 
 
+def _own_tree(entries: list[Any]) -> tuple[tuple[MessageDraft, ...], tuple[int | None, ...]]:
+    """Every version of an export's `tree`, and each one's parent (its place; None: a first one,
+    or one whose parent was left out)."""
+    places: dict[object, int] = {}
+    messages: list[MessageDraft] = []
+    parents: list[int | None] = []
+    for entry in entries:
+        message = _own_message(entry)
+        if message is None or not isinstance(entry.get("id"), int) or isinstance(entry.get("id"), bool):
+            continue
+        parent = entry.get("parent_id")
+        parents.append(places.get(parent) if isinstance(parent, int) else None)
+        places[entry["id"]] = len(messages)
+        messages.append(replace(message, chosen_at=epoch(entry.get("chosen_at"))))
+    return tuple(messages), tuple(parents)
+
+
 def _own(item: Mapping[str, Any]) -> ConversationDraft:
-    messages = (m for m in map(_own_message, item["messages"]) if m is not None)
+    title, created, updated = _title_of(item), epoch(item.get("created_at")), epoch(item.get("updated_at"))
+    tree = item.get("tree")
+    if isinstance(tree, list):  # every version (an export with `tree=true`), not only the branch shown
+        messages, parents = _own_tree(tree)
+        if messages:
+            return ConversationDraft(title, messages, created, updated, parents=parents)
     return ConversationDraft(
-        _title_of(item), _joined(messages), epoch(item.get("created_at")), epoch(item.get("updated_at"))
+        title, _joined(m for m in map(_own_message, item["messages"]) if m is not None), created, updated
     )

@@ -6,7 +6,7 @@ import secrets
 import time
 from collections.abc import Sequence
 
-from sqlalchemy import Connection, bindparam, insert, text
+from sqlalchemy import Connection, bindparam, insert, text, update
 
 from webapp.db.records import ConversationDraft, ConversationInfo
 from webapp.db.tables import Conversation, Message
@@ -34,18 +34,21 @@ def insert_conversations(db: Connection, owner: str, drafts: Sequence[Conversati
 
     A message without a time takes the one before it (or its conversation's); times never go
     back, so the order of the messages is the order of their times too.
+    A draft with `parents` keeps its tree of versions; any other is one branch.
     """
     now = time.time()
     infos: list[ConversationInfo] = []
     rows: list[dict[str, object]] = []
     messages: list[dict[str, object]] = []
+    trees: list[tuple[list[dict[str, object]], tuple[int | None, ...]]] = []
     for draft in drafts:
         conversation_id = secrets.token_hex(16)
         created = draft.created_at or next((m.created_at for m in draft.messages if m.created_at), None) or now
         at = created
+        own: list[dict[str, object]] = []
         for message in draft.messages:
             at = max(at, message.created_at or at)
-            messages.append(
+            own.append(
                 {
                     "conversation_id": conversation_id,
                     "role": message.role,
@@ -55,8 +58,13 @@ def insert_conversations(db: Connection, owner: str, drafts: Sequence[Conversati
                     "error": storable(message.error) if message.error else None,
                     "model": title_text(message.model, 200) if message.model else None,
                     "created_at": at,
+                    "chosen_at": message.chosen_at,
                 }
             )
+        if draft.parents is None:
+            messages += own
+        else:
+            trees.append((own, draft.parents))
         updated = max(draft.updated_at or at, at)
         info = ConversationInfo(conversation_id, _title(draft), created, updated)
         infos.append(info)
@@ -66,4 +74,12 @@ def insert_conversations(db: Connection, owner: str, drafts: Sequence[Conversati
     if messages:
         db.execute(insert(Message), messages)
         db.execute(LINK_IN_ORDER, {"ids": [info.id for info in infos]})
+    for own, parents in trees:
+        ids = db.execute(insert(Message).returning(Message.id, sort_by_parameter_order=True), own).scalars().all()
+        links = [{"child": ids[n], "parent": ids[p]} for n, p in enumerate(parents) if p is not None]
+        if links:
+            db.execute(LINK, links)
     return infos
+
+
+LINK = update(Message).where(Message.id == bindparam("child")).values(parent_id=bindparam("parent"))

@@ -85,6 +85,7 @@ class MessageDraft:
     state: str = "complete"
     error: str | None = None
     model: str | None = None
+    chosen_at: float | None = None  # when it was last chosen among its versions (`webapp.db.tree`)
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,3 +96,5 @@ class ConversationDraft:
     messages: tuple[MessageDraft, ...]
     created_at: float | None = None  # None: now
     updated_at: float | None = None  # None: its last message's time
+    # Each message's parent, as its place in `messages` (None: a first one); None: one branch, in order.
+    parents: tuple[int | None, ...] | None = None
