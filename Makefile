@@ -18,7 +18,7 @@ PG_PORT     ?= 55432
 PG_TESTS    ?= tests/test_store.py tests/test_search.py tests/test_accounts.py tests/test_replicas.py \
                tests/test_access.py tests/test_api.py tests/test_app.py tests/test_account_routes.py \
                tests/test_chat.py tests/test_import_api.py tests/test_bulk.py tests/test_openai_api.py \
-               tests/test_usage.py tests/test_usage_api.py \
+               tests/test_usage.py tests/test_usage_api.py tests/test_feedback.py \
                tests/test_versions.py tests/test_versions_api.py
 
 .PHONY: run demo test test-postgres bench lint venv browser postgres postgres-stop clean

@@ -48,6 +48,7 @@ MODEL_TABLES = {
     "shares",
     "usage",
     "quotas",
+    "feedback",
 }
 # SQLite's search index: the FTS5 table and the shadow tables it keeps its index in.
 FTS_TABLES = {"messages_fts", "messages_fts_config", "messages_fts_data", "messages_fts_docsize", "messages_fts_idx"}

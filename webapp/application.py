@@ -31,6 +31,7 @@ from webapp.ops.status import StatusMonitor
 from webapp.settings import Settings
 from webapp.web.accounts import admin_router, tokens_router
 from webapp.web.conversations import conversations_router
+from webapp.web.feedback import feedback_router
 from webapp.web.health import health_router
 from webapp.web.histories import IMPORT_PATH, histories_router
 from webapp.web.http_errors import install_error_handlers
@@ -123,6 +124,7 @@ def create_app(settings: Settings) -> FastAPI:
         admin_router(auth, engine),
         usage_router(service, accounts),
         temporary_router(service),
+        feedback_router(service, accounts),
         openai_router(service, accounts=settings.accounts, started=time.time()),
     ):
         app.include_router(router)

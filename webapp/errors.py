@@ -204,6 +204,8 @@ ZH_KINDS: dict[str, str] = {
 ZH: dict[str, str] = {
     "too_many": "请求过于频繁，请 {seconds} 秒后再试。",
     "quota_exceeded": "你今天的 {quota:,} 个 token 额度已用完，将于 {resets}（UTC 午夜）重置。这条消息没有发送。",
+    "rating_value": '评价只能是 "up"（赞）或 "down"（踩）。',
+    "note_too_long": "备注最多 {limit:,} 个字符。",
     "quota_range": "每日额度须为 0 到 {limit:,} 个 token 之间的整数（或不限）。",
     "engine_loading": "模型仍在加载，请稍后再试。",
     "engine_stopped": "模型引擎已停止。",

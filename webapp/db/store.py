@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 from webapp.db import search as history_search
 from webapp.db.bulk import AUTO_TITLE_CHARS, insert_conversations
 from webapp.db.database import Database
+from webapp.db.feedback import FeedbackBook
 from webapp.db.records import ConversationDraft, ConversationInfo, MessageRecord, SharedSnapshot, ShareInfo
 from webapp.db.tables import Conversation, Message, MessageState, OwnerSettings, Share
 from webapp.db.text import storable, title_text, unstorable
@@ -131,6 +132,7 @@ class Store:
     def __init__(self, database: Database) -> None:
         self.database = database
         self.usage = UsageBook(database)
+        self.feedback = FeedbackBook(database)
 
     @classmethod
     def open(cls, url: str) -> Store:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 import time
 
-from sqlalchemy import BigInteger, Boolean, Float, ForeignKey, Index, Integer, String, Text, false
+from sqlalchemy import BigInteger, Boolean, Float, ForeignKey, Index, Integer, SmallInteger, String, Text, false
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
@@ -179,4 +179,15 @@ class Quota(Base):
 
     owner: Mapped[str] = mapped_column(String(64), primary_key=True)
     daily_tokens: Mapped[int | None] = mapped_column(BigInteger)  # None: no quota for this owner
+    updated_at: Mapped[float] = mapped_column(Float, nullable=False, default=time.time)
+
+
+class Feedback(Base):
+    """A person's rating of an answer (+1 or -1) with an optional note; deleted with the answer."""
+
+    __tablename__ = "feedback"
+
+    message_id: Mapped[int] = mapped_column(Integer, ForeignKey("messages.id", ondelete="CASCADE"), primary_key=True)
+    rating: Mapped[int] = mapped_column(SmallInteger, nullable=False)
+    note: Mapped[str] = mapped_column(Text, nullable=False, default="")
     updated_at: Mapped[float] = mapped_column(Float, nullable=False, default=time.time)
