@@ -21,6 +21,7 @@ from webapp.llm.sampling import Sampling
 from webapp.ui.bubbles import LATEX_DELIMITERS, Chat, LiveAnswer
 from webapp.ui.context import PRIVATE, Page, sampling_from, shown
 from webapp.ui.empty_state import empty_chat, examples, welcome
+from webapp.ui.feedback import FeedbackControls
 from webapp.ui.i18n import DEFAULT_LANG, Lang, t
 from webapp.ui.sidebar import Sidebar
 from webapp.ui.streaming import PageUpdates
@@ -50,7 +51,7 @@ class Conversation:
                 latex_delimiters=LATEX_DELIMITERS,
                 buttons=["copy"],
                 editable="user",  # `.edit`: the conversation goes on from the edited message
-                feedback_options=None,
+                feedback_options=("Like", "Dislike"),  # 👍/👎 (`ui/feedback.py`)
                 sanitize_html=True,
                 allow_tags=False,
                 placeholder=welcome(DEFAULT_LANG, model),
@@ -58,6 +59,7 @@ class Conversation:
             ),
             lambda lang: empty_chat(lang, model),
         )
+        self.feedback = FeedbackControls(page)  # a rating's note, between the chat and the message box
         with gr.Row(equal_height=True):
             self.box = page.labels.add_update(
                 gr.Textbox(

@@ -153,6 +153,11 @@ TEXT: dict[str, dict[Lang, str]] = {
         "and the change applies at the next start; one removed there is disabled, their data kept. "
         "A new password, a deletion or “Sign out everywhere” ends all of the user's sessions and API tokens.",
     },
+    "feedback_note": {
+        "zh": "补充说明（可选）：这个回答好在哪里或错在哪里？",
+        "en": "A note (optional): what was good or wrong?",
+    },
+    "feedback_save": {"zh": "保存说明", "en": "Save note"},
     "temporary_switch": {"zh": "临时对话（不保存）", "en": "Temporary chat (not saved)"},
     "temporary_note": {
         "zh": "**临时对话**：不会保存到历史记录，也不会写入数据库；关闭此开关或离开页面后即消失。"

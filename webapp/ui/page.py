@@ -75,6 +75,7 @@ def build_ui(service: ChatService, auth: Authenticator, monitor: StatusMonitor) 
         versions.wire(conversation.chatbot)
         settings.wire(sidebar, conversation.chatbot)
         temporary.wire(saved_chat, settings.sampling)
+        conversation.feedback.wire(conversation.chatbot)
         status.wire()
         conversation.chatbot.example_select(picked, [page.lang], [conversation.box, settings.math], **PRIVATE)
         for relabelled in switch_language(page, sidebar, conversation.chatbot):
