@@ -7,9 +7,23 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import inspect, text
 
 from tests.fakes import FakeEngine, Reply, serve_fake
-from tests.helpers import ADMIN_PASSWORD, CAROL, chat, new_conversation, running, settings_for, sign_in, sse_events
+from tests.helpers import (
+    ADMIN_PASSWORD,
+    CAROL,
+    chat,
+    migrate_to,
+    new_conversation,
+    running,
+    settings_for,
+    sign_in,
+    sse_events,
+)
+from webapp.db.database import Database, create_sql_engine, migrate
+from webapp.db.store import Store
+from webapp.errors import NotFound
 
 
 @pytest.fixture(scope="module")
@@ -48,3 +62,36 @@ def test_an_answer_is_rated_changed_shown_exported_and_gone_with_it(url: str) ->
         carol.put(path, json={"rating": "up"})
         assert carol.delete(f"/api/conversations/{conversation}").status_code == 204
         assert admin.get("/api/feedback.jsonl").text == ""  # gone with its answer
+
+
+def test_a_history_from_before_usage_and_feedback_is_rated_after_the_upgrade(database_url: str) -> None:
+    engine = create_sql_engine(database_url)
+    migrate_to(engine, "0007")  # before the usage, quota, versions and feedback tables
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO conversations (id, owner, title, created_at, updated_at) VALUES ('c1', 'user:1', 't', 0, 0)"
+            )
+        )
+        for role, content in (("user", "2+2?"), ("assistant", "4")):
+            connection.execute(
+                text(
+                    "INSERT INTO messages (conversation_id, role, content, reasoning, state, math, created_at) "
+                    "VALUES ('c1', :role, :content, '', 'complete', :no, 0)"
+                ),
+                {"role": role, "content": content, "no": False},
+            )
+    migrate(engine)
+    store = Store(Database(engine))
+    assert store.usage.days("0000-00-00") == [] and store.usage.quotas() == {}
+    question, answer = store.messages("user:1", "c1")
+    store.feedback.rate("user:1", "c1", answer.id, 1, "good")
+    [rated] = store.feedback.ratings_after(0)
+    assert (rated["prompt"], rated["answer"], rated["rating"], rated["note"]) == ("2+2?", "4", "up", "good")
+    with pytest.raises(NotFound):
+        store.feedback.rate("user:1", "c1", question.id, 1, "")
+    migrate_to(engine, "0007", down=True)  # and back: the new tables go, the history stays
+    with engine.connect() as connection:
+        assert not {"usage", "quotas", "feedback"} & set(inspect(connection).get_table_names())
+        assert connection.execute(text("SELECT count(*) FROM messages")).scalar() == 2
+    engine.dispose()

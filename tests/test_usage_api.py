@@ -90,6 +90,8 @@ def test_past_the_quota_rest_and_v1_refuse_with_429_and_keep_the_message_unsent(
         assert error["kind"] == "insufficient_quota"
         assert "1 tokens" in error["message"] and "midnight UTC" in error["message"]
         assert 0 < int(refused.headers["retry-after"]) <= 86_400
+        again = alice.post(f"/api/conversations/{conversation}/regenerate", json={})
+        assert again.status_code == 429 and again.json()["error"]["kind"] == "insufficient_quota"
         stored = alice.get(f"/api/conversations/{conversation}").json()["messages"]
         assert "one more" not in [m["content"] for m in stored]  # refused before it was stored
         with pytest.raises(openai.RateLimitError) as limited:
