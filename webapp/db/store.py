@@ -33,9 +33,9 @@ from webapp.db.feedback import FeedbackBook
 from webapp.db.records import ConversationDraft, ConversationInfo, MessageRecord, SharedSnapshot, ShareInfo
 from webapp.db.tables import Conversation, Message, MessageState, OwnerSettings, Share
 from webapp.db.text import storable, title_text, unstorable
-from webapp.db.tree import Tree
+from webapp.db.tree import Tree, branch_of
 from webapp.db.usage import UsageBook, add_usage
-from webapp.db.versions import MESSAGE_COLUMNS, choose, edit_point, read_tree
+from webapp.db.versions import MESSAGE_COLUMNS, MESSAGES_OF, choose, edit_point, read_tree
 from webapp.errors import Conflict, InvalidInput, NotFound
 
 # The advisory locks (one per owner) under which an owner's conversations are counted and created:
@@ -244,7 +244,11 @@ class Store:
 
     def messages(self, owner: str, conversation_id: str) -> list[MessageRecord]:
         """The branch shown (`webapp.db.tree`): the conversation as the page and the model see it."""
-        return self.tree(owner, conversation_id).branch()
+        with self.database.connection() as db:
+            _owned_info(db, owner, conversation_id)
+            return branch_of(
+                [MessageRecord(*row) for row in db.execute(MESSAGES_OF, {"conversation_id": conversation_id})]
+            )
 
     def tree(self, owner: str, conversation_id: str) -> Tree:
         """Every message of the conversation, every version of each."""

@@ -29,6 +29,17 @@ def _rank(message: MessageRecord) -> tuple[float, int]:
     return (message.chosen_at if message.chosen_at is not None else message.created_at, message.id)
 
 
+def branch_of(messages: Sequence[MessageRecord]) -> list[MessageRecord]:
+    """The branch shown of a conversation's messages (oldest first): at once when it is one branch
+    (most are: each message follows the one before it), else through its `Tree`."""
+    previous = None
+    for message in messages:
+        if message.parent_id != previous:
+            return Tree(messages).branch()
+        previous = message.id
+    return list(messages)
+
+
 class Tree:
     """Every message of one conversation (oldest first), and the ways through them."""
 
