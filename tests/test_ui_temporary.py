@@ -53,3 +53,28 @@ async def test_a_temporary_chat_is_said_plainly_answered_and_not_saved(browser: 
     with sqlite3.connect(database) as db:
         assert db.execute("SELECT count(*) FROM messages").fetchone() == (0,)
         assert db.execute("SELECT count(*) FROM conversations").fetchone() == (0,)
+
+
+async def test_a_temporary_answer_can_be_stopped_and_the_chat_goes_on(browser: Browser, tmp_path: Path) -> None:
+    fake = FakeEngine([Reply(["still thinking "] * 60, ["never"], interval=0.2), Reply(["ok"], ["next answer"])])
+    with serve_fake(fake) as engine_url, running(make_settings(vllm_base_url=engine_url, port=free_port(),
+                                                               data_dir=tmp_path)) as url:  # fmt: skip
+        context = await browser.new_context(locale="en-US", viewport={"width": 1280, "height": 800})
+        page = await context.new_page()
+        try:
+            await page.goto(url)
+            await page.locator("#temporary-switch input").check()
+            box = page.locator("#temporary-prompt textarea")
+            await box.fill("a long one")
+            await box.press("Enter")
+            await expect(page.locator("#temporary-chatbot")).to_contain_text("still thinking", timeout=30_000)
+            await page.locator("#temporary-stop").click()
+            await expect(page.locator("#temporary-send")).to_be_enabled(timeout=10_000)
+            await box.fill("and now?")
+            await box.press("Enter")
+            await expect(page.locator("#temporary-chatbot")).to_contain_text("next answer", timeout=30_000)
+            # The stopped answer never joined the history the model is sent.
+            sent = str(fake.requests[-1]["messages"])
+            assert "a long one" in sent and "and now?" in sent and "still thinking" not in sent
+        finally:
+            await context.close()

@@ -185,6 +185,7 @@ class Conversation:
             service.validate(text)
             page.admit(owner, request, lang)
             if current is None:
+                await service.quotas.check(owner)  # past the quota: no empty new chat left behind
                 current = (await service.new_conversation(owner)).id
                 page.acted.mark(request, current)
             # Stored (or refused: a turn of this conversation still under way) before the box is

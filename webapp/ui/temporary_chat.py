@@ -63,6 +63,10 @@ class TemporaryChat:
                               min_width=80),
                     "send", "value",
                 )  # fmt: skip
+                self.stop = labels.add(
+                    gr.Button(t("stop", DEFAULT_LANG), elem_id="temporary-stop", scale=1, min_width=80),
+                    "stop", "value",
+                )  # fmt: skip
 
     def wire(self, saved: gr.Column, sampling: list[Any]) -> None:
         def on_switch(on: bool) -> tuple[Any, ...]:
@@ -73,10 +77,16 @@ class TemporaryChat:
         self.chatbot.clear(lambda: [], None, [self.history], **PRIVATE)  # the trash: a new temporary chat
         inputs = [self.box, self.history, self.page.lang, *sampling]
         outputs = [self.box, self.chatbot, self.history, self.send]
-        for trigger in (self.box.submit, self.send.click):
-            trigger(self.on_send, inputs, outputs, **STREAMING).then(
-                lambda: gr.update(interactive=True), None, [self.send], **PRIVATE
-            )
+        turns: list[Any] = [
+            trigger(self.on_send, inputs, outputs, **STREAMING) for trigger in (self.box.submit, self.send.click)
+        ]
+        for turn in turns:
+            turn.then(lambda: gr.update(interactive=True), None, [self.send], **PRIVATE)
+        # Stopped, the question stays in the chat's history and the answer so far only on the screen:
+        # the model is not sent an answer it never finished.
+        self.stop.click(None, cancels=turns, **PRIVATE).then(
+            lambda: gr.update(interactive=True), None, [self.send], **PRIVATE
+        )
 
     async def on_send(
         self, text: str, history: list[MessageRecord], lang: Lang,
@@ -94,7 +104,7 @@ class TemporaryChat:
         show = (await service.preferences(owner)).show_reasoning
         asked = [*history, unsaved_question(text)]
         live = LiveAnswer(render(asked, lang, show), lang, show)
-        yield "", live.render(), history, gr.update(interactive=False)
+        yield "", live.render(), asked, gr.update(interactive=False)  # a stop keeps the question
         answer: MessageRecord | None = None
         last = 0.0
         with self.updates.streaming_page():
