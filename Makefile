@@ -15,7 +15,7 @@ SUDO        := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # The throwaway PostgreSQL server of `make postgres` (.ci/postgres), and the tests run on it:
 # every one that opens a store or starts an app, each on a new database of its own.
 PG_PORT     ?= 55432
-PG_TESTS    ?= tests/test_store.py tests/test_search.py tests/test_accounts.py tests/test_replicas.py \
+PG_TESTS    ?= tests/test_store.py tests/test_keeping.py tests/test_search.py tests/test_accounts.py tests/test_replicas.py \
                tests/test_access.py tests/test_api.py tests/test_app.py tests/test_account_routes.py \
                tests/test_chat.py tests/test_import_api.py tests/test_bulk.py tests/test_openai_api.py \
                tests/test_usage.py tests/test_usage_api.py tests/test_feedback.py \

@@ -28,7 +28,7 @@ from alembic.config import Config
 from fastapi import FastAPI
 from playwright.async_api import BrowserContext, Page, expect
 from sqlalchemy import Engine as DatabaseEngine
-from sqlalchemy import create_engine
+from sqlalchemy import create_engine, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import NullPool
@@ -130,6 +130,26 @@ def assert_index_in_step(store: Store) -> None:
     if store.database.backend == "sqlite":
         with store.database.sql.begin() as connection:
             connection.exec_driver_sql("INSERT INTO messages_fts(messages_fts, rank) VALUES ('integrity-check', 1)")
+
+
+def old_conversation(store: Store, owner: str, *messages: tuple[str, str]) -> str:
+    """A new conversation with its (role, content) messages, written with only the columns every
+    schema has had (a store on an older schema than its models' cannot write them); its id."""
+    conversation_id = secrets.token_hex(16)
+    with store.database.sql.begin() as connection:
+        connection.execute(
+            text("INSERT INTO conversations (id, owner, title, created_at, updated_at) VALUES (:id, :owner, '', 0, 0)"),
+            {"id": conversation_id, "owner": owner},
+        )
+        for role, content in messages:
+            connection.execute(
+                text(
+                    "INSERT INTO messages (conversation_id, role, content, reasoning, state, math, created_at) "
+                    "VALUES (:id, :role, :content, '', 'complete', :no, 0)"
+                ),
+                {"id": conversation_id, "role": role, "content": content, "no": False},
+            )
+    return conversation_id
 
 
 def migrate_to(engine: DatabaseEngine, revision: str, *, down: bool = False) -> None:
@@ -341,11 +361,17 @@ async def send(page: Page, text: str) -> None:
     await box.press("Enter")
 
 
-async def rename_chat(page: Page, shown: str, title: str) -> None:
-    """Rename the listed chat whose title holds `shown` as a person would: its rename button, type, Enter."""
+async def chat_menu(page: Page, shown: str, entry: str) -> None:
+    """Pick `entry` (a selector: `.chat-pin`, `.chat-rename`, ...) in the menu of the listed chat whose title holds `shown`."""
     item = page.locator("#conversations .chat-item", has_text=shown)
     await item.hover()
-    await item.locator(".chat-rename").click()
+    await item.locator(".chat-more").click()
+    await page.locator(f".chat-menu {entry}").click()
+
+
+async def rename_chat(page: Page, shown: str, title: str) -> None:
+    """Rename the listed chat whose title holds `shown` as a person would: its rename button, type, Enter."""
+    await chat_menu(page, shown, ".chat-rename")
     field = page.locator("#conversations .chat-rename-input")
     await field.fill(title)
     await field.press("Enter")
@@ -353,11 +379,8 @@ async def rename_chat(page: Page, shown: str, title: str) -> None:
 
 
 async def delete_chat(page: Page, shown: str) -> None:
-    """Delete the listed chat whose title holds `shown`, accepting the confirmation it asks."""
-    item = page.locator("#conversations .chat-item", has_text=shown)
-    page.once("dialog", lambda dialog: asyncio.ensure_future(dialog.accept()))
-    await item.hover()
-    await item.locator(".chat-delete").click()
+    """Delete the listed chat whose title holds `shown` from its menu (an undo bar follows, no question)."""
+    await chat_menu(page, shown, ".chat-delete")
 
 
 async def signed_in(context: BrowserContext, url: str, name: str, password: str) -> Page:

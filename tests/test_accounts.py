@@ -5,12 +5,13 @@ users, sessions, tokens, snapshots.
 from __future__ import annotations
 
 import logging
+import secrets
 import time
 
 import pytest
 from sqlalchemy import Engine, func, insert, select, text, update
 
-from tests.helpers import assert_index_in_step, migrate_to
+from tests.helpers import assert_index_in_step, migrate_to, old_conversation
 from webapp.auth.accounts import Accounts, Identity, digest, owner_id
 from webapp.auth.passwords import UserSpec, hash_password
 from webapp.db.database import Database, create_sql_engine, migrate
@@ -154,12 +155,18 @@ def owned_rows(store: Store, owner: str) -> list[int]:
 
 def give_history(store: Store, owner: str) -> str:
     """A conversation with two messages, settings and a share link for `owner`; the link's token."""
-    conversation = store.create_conversation(owner)
-    store.add_message(owner, conversation.id, role="user", content="my secret question")
-    store.add_message(owner, conversation.id, role="assistant", content="the answer")
-    with store.database.sql.begin() as connection:  # only the columns every schema since 0002 has
+    conversation_id = old_conversation(store, owner, ("user", "my secret question"), ("assistant", "the answer"))
+    token = secrets.token_urlsafe(32)
+    with store.database.sql.begin() as connection:  # only the columns every schema since 0003 has
         connection.execute(insert(OwnerSettings).values(owner=owner, updated_at=0.0, **SETTINGS))
-    return store.share(owner, conversation.id, expires_at=None).token
+        connection.execute(
+            text(
+                "INSERT INTO shares (token, conversation_id, owner, title, snapshot, created_at) "
+                "VALUES (:token, :id, :owner, '', '[]', 0)"
+            ),
+            {"token": token, "id": conversation_id, "owner": owner},
+        )
+    return token
 
 
 def give_old_history(engine: Engine, owner: str) -> None:

@@ -328,3 +328,33 @@ def test_readyz_tells_why_only_to_the_signed_in_when_accounts_are_on(tmp_path: P
         for path in ("/healthz", "/metrics"):  # the other public probes say nothing of paths or settings
             probe = stranger.get(path)
             assert probe.status_code == 200 and str(tmp_path) not in probe.text
+
+
+def test_a_chat_is_pinned_and_unpinned_through_patch_and_listed_first(fake_http: httpx.Client) -> None:
+    first, second = new_conversation(fake_http), new_conversation(fake_http)
+    pinned = fake_http.patch(f"/api/conversations/{first}", json={"pinned": True})
+    assert pinned.status_code == 200 and pinned.json()["pinned"] is True
+    listed = fake_http.get("/api/conversations").json()
+    assert [(c["id"], c["pinned"]) for c in listed[:2]] == [(first, True), (second, False)]
+    both = fake_http.patch(f"/api/conversations/{first}", json={"title": "Kept on top", "pinned": False}).json()
+    assert (both["title"], both["pinned"]) == ("Kept on top", False)
+    assert fake_http.patch(f"/api/conversations/{first}", json={}).status_code == 422
+    assert fake_http.patch(f"/api/conversations/{first}", json={"pinned": "yes"}).status_code == 422
+    assert fake_http.patch("/api/conversations/nope", json={"pinned": True}).status_code == 404
+
+
+def test_a_chat_whose_answer_is_being_written_is_not_deleted_until_it_ends(
+    fake_http: httpx.Client, fake_app: FakeApp
+) -> None:
+    fake_app.fake.replies = [Reply(["t "] * 3, ["word "] * 40, interval=0.05)]
+    conversation_id = new_conversation(fake_http)
+    with fake_http.stream("POST", f"/api/conversations/{conversation_id}/messages", json={"content": "hi"}) as stream:
+        lines = stream.iter_lines()
+        assert next(line for line in lines if line.startswith("data: "))  # the answer has begun
+        refused = fake_http.delete(f"/api/conversations/{conversation_id}")
+        assert refused.status_code == 409
+        assert refused.json()["error"]["message"].startswith("An answer is still being written in this chat")
+        assert '"type":"done"' in "".join(lines)  # the answer ends whole, and is kept
+    assert fake_http.get(f"/api/conversations/{conversation_id}").json()["messages"][-1]["state"] == "complete"
+    assert fake_http.delete(f"/api/conversations/{conversation_id}").status_code == 204
+    assert fake_http.get(f"/api/conversations/{conversation_id}").status_code == 404

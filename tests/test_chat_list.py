@@ -14,8 +14,9 @@ NOW = time.mktime((2026, 12, 5, 15, 0, 0, 0, 0, -1))  # a Saturday afternoon, lo
 HOUR = 3600.0
 
 
-def chat(name: str, hours_ago: float) -> ConversationInfo:
-    return ConversationInfo(id=name, title=name, created_at=NOW - hours_ago * HOUR, updated_at=NOW - hours_ago * HOUR)
+def chat(name: str, hours_ago: float, pinned: bool = False) -> ConversationInfo:
+    at = NOW - hours_ago * HOUR
+    return ConversationInfo(id=name, title=name, created_at=at, updated_at=at, pinned=pinned)
 
 
 @pytest.mark.parametrize(
@@ -58,6 +59,19 @@ def test_group_names_and_untitled_chats_are_in_the_pages_language() -> None:
     untitled = ConversationInfo(id="x", title="", created_at=NOW, updated_at=NOW)
     assert chat_list([untitled], "zh", None, NOW)["groups"][0] == {
         "name": "今天",
-        "items": [{"id": "x", "title": "新对话", "current": False, "tab": 0}],
+        "items": [{"id": "x", "title": "新对话", "current": False, "tab": 0, "pinned": False}],
     }
     assert chat_list([untitled], "en", None, NOW)["groups"][0]["name"] == "Today"
+
+
+def test_pinned_chats_come_first_in_a_group_of_their_own_whatever_their_day() -> None:
+    chats = [chat("now", 0), chat("old pin", 24 * 30, pinned=True), chat("pin", 3, pinned=True)]
+    assert [(key, [c.id for c in items]) for key, items in day_groups(chats, NOW)] == [
+        ("pinned", ["pin", "old pin"]),
+        ("today", ["now"]),
+    ]
+    value = chat_list(chats, "zh", None, NOW)
+    assert [group["name"] for group in value["groups"]] == ["已置顶", "今天"]
+    assert [item["pinned"] for item in value["groups"][0]["items"]] == [True, True]
+    assert (value["words"]["pin"], value["words"]["unpin"]) == ("置顶", "取消置顶")
+    assert chat_list(chats, "en", None, NOW)["groups"][0]["name"] == "Pinned"

@@ -211,6 +211,8 @@ ZH: dict[str, str] = {
     "engine_stopped": "模型引擎已停止。",
     "engine_downloading": "正在下载模型权重，下载并加载完成后即可对话。",
     "busy": "此对话中仍有回答在生成：请等它结束，或先停止它。",
+    "busy_delete": "此对话中仍有回答在生成：请先停止它，再删除对话。",
+    "not_restorable": "此对话已被永久删除，无法恢复。",
     "message_not_text": "消息必须是文本。",
     "message_empty": "消息是空的，请先输入问题。",
     "message_too_long": "消息有 {chars:,} 个字符，上限为 {limit:,}。请缩短或分成几条发送。",

@@ -34,12 +34,17 @@ class TurnClaims:
         # The time of the claim while its answer has not started; None once it has (held until released).
         self._claims: dict[Key, float | None] = {}
 
+    def busy(self, key: Key) -> bool:
+        """Whether a turn of the conversation is under way: its answer started, or about to."""
+        if key not in self._claims:
+            return False
+        since = self._claims[key]
+        return since is None or self._clock() - since < self.unstarted_seconds
+
     def claim(self, key: Key) -> None:
         """Hold the conversation for a new turn, or raise Conflict if one is under way."""
-        if key in self._claims:
-            since = self._claims[key]
-            if since is None or self._clock() - since < self.unstarted_seconds:
-                raise Conflict(BUSY, code="busy")
+        if self.busy(key):
+            raise Conflict(BUSY, code="busy")
         self._claims[key] = self._clock()
 
     @contextmanager

@@ -20,6 +20,7 @@ from webapp.chat.claims import TurnClaims
 from webapp.chat.context import answer_budget, cut_points, history_target, model_messages, prompt_token_bound
 from webapp.chat.draft import Draft, final_fields
 from webapp.chat.events import ChatEvent, Notice, TurnEnded
+from webapp.chat.keeping import ListKeeping
 from webapp.chat.metrics import ChatMetrics
 from webapp.chat.preferences import Preferences, language_of
 from webapp.chat.usage import Quotas
@@ -56,7 +57,7 @@ def validate_message(text: object, limit: int = MAX_MESSAGE_CHARS) -> str:
     return text
 
 
-class ChatService:
+class ChatService(ListKeeping):
     """Conversations and chat turns for one owner at a time; the UI and the API both call this."""
 
     def __init__(
@@ -160,9 +161,6 @@ class ChatService:
     async def rename(self, owner: str, conversation_id: str, title: str) -> ConversationInfo:
         """Rename (the store makes the title one line of text, and refuses an empty one)."""
         return await self._db(self.store.rename, owner, conversation_id, title)
-
-    async def delete(self, owner: str, conversation_id: str) -> None:
-        await self._db(self.store.delete_conversation, owner, conversation_id)
 
     # -- share links ----------------------------------------------------------
 

@@ -12,6 +12,7 @@ class ConversationInfo:
     title: str
     created_at: float
     updated_at: float
+    pinned: bool = False  # first in the owner's list
 
 
 @dataclass(frozen=True, slots=True)

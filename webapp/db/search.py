@@ -42,7 +42,7 @@ _BATCH = text(
 _WALK = text(
     "SELECT c.id, c.title, c.created_at, c.updated_at, c.title LIKE :pattern ESCAPE '\\', "
     "(SELECT min(m.id) FROM messages AS m WHERE m.conversation_id = c.id) "
-    "FROM conversations AS c WHERE c.owner = :owner ORDER BY c.updated_at DESC"
+    "FROM conversations AS c WHERE c.owner = :owner AND c.deleted_at IS NULL ORDER BY c.updated_at DESC"
 )
 # How many of a conversation's messages older than the batch were read (at most `most`), and whether one matched.
 _OLDER = text(
@@ -50,7 +50,7 @@ _OLDER = text(
     "(SELECT content FROM messages WHERE conversation_id = :id AND id < :below ORDER BY id DESC LIMIT :most)"
 )
 _KNOWN = text(
-    "SELECT id, title, created_at, updated_at FROM conversations WHERE owner = :owner AND "
+    "SELECT id, title, created_at, updated_at FROM conversations WHERE owner = :owner AND deleted_at IS NULL AND "
     "(title LIKE :pattern ESCAPE '\\' OR id IN (SELECT value FROM json_each(:found))) "
     "ORDER BY updated_at DESC LIMIT :limit"
 )
@@ -102,7 +102,9 @@ def _scan(connection: Connection, owner: str, term: str, limit: int) -> list[Fou
     in_messages = select(Message.conversation_id).where(content)
     query = (
         select(Conversation.id, Conversation.title, Conversation.created_at, Conversation.updated_at)
-        .where(Conversation.owner == owner, or_(title, Conversation.id.in_(in_messages)))
+        .where(
+            Conversation.owner == owner, Conversation.deleted_at.is_(None), or_(title, Conversation.id.in_(in_messages))
+        )
         .order_by(Conversation.updated_at.desc())
         .limit(limit)
     )

@@ -30,6 +30,7 @@ from webapp.db import search as history_search
 from webapp.db.bulk import AUTO_TITLE_CHARS, insert_conversations
 from webapp.db.database import Database
 from webapp.db.feedback import FeedbackBook
+from webapp.db.keeping import INFO_COLUMNS, KEPT, UNDO_SECONDS, Keeping, no_such_conversation, pinned_first, trashed
 from webapp.db.records import ConversationDraft, ConversationInfo, MessageRecord, SharedSnapshot, ShareInfo
 from webapp.db.tables import Conversation, Message, MessageState, OwnerSettings, Share
 from webapp.db.text import storable, title_text, unstorable
@@ -64,14 +65,16 @@ def _storable_fields(fields: dict[str, Any]) -> dict[str, Any]:
 
 
 def _info(conversation: Conversation) -> ConversationInfo:
-    return ConversationInfo(conversation.id, conversation.title, conversation.created_at, conversation.updated_at)
+    return ConversationInfo(
+        conversation.id, conversation.title, conversation.created_at, conversation.updated_at, conversation.pinned
+    )
 
 
 # A turn reads and writes messages several times, through these: SQLAlchemy Core statements
 # built once (building one costs more than running it on SQLite) and run on a plain
 # connection, without the ORM's identity map and unit of work.
-OWNED = select(Conversation.id, Conversation.title, Conversation.created_at, Conversation.updated_at).where(
-    Conversation.id == bindparam("conversation_id"), Conversation.owner == bindparam("owner")
+OWNED = select(*INFO_COLUMNS).where(
+    Conversation.id == bindparam("conversation_id"), Conversation.owner == bindparam("owner"), KEPT
 )
 ADD_MESSAGE = insert(Message).returning(*MESSAGE_COLUMNS)  # the columns come from each call's values
 UPDATE_MESSAGE = update(Message).where(Message.id == bindparam("message_id")).returning(*MESSAGE_COLUMNS)
@@ -79,7 +82,7 @@ UPDATE_MESSAGE = update(Message).where(Message.id == bindparam("message_id")).re
 # One statement where a SELECT then an UPDATE would be two: it runs twice per turn.
 TOUCH_OWNED = (
     update(Conversation)
-    .where(Conversation.id == bindparam("conversation"), Conversation.owner == bindparam("owned_by"))
+    .where(Conversation.id == bindparam("conversation"), Conversation.owner == bindparam("owned_by"), KEPT)
     .values(
         updated_at=bindparam("now"),
         title=case((Conversation.title == "", bindparam("first_title")), else_=Conversation.title),
@@ -90,28 +93,23 @@ TOUCH_OWNED = (
 
 def _owned_info(db: Connection, owner: str, conversation_id: str) -> ConversationInfo:
     if unstorable(conversation_id):  # no id holds one, and PostgreSQL would refuse the query
-        raise _no_such_conversation()
+        raise no_such_conversation()
     row = db.execute(OWNED, {"conversation_id": conversation_id, "owner": owner}).first()
     if row is None:
-        raise _no_such_conversation()
+        raise no_such_conversation()
     return ConversationInfo(*row)
-
-
-def _no_such_conversation() -> NotFound:
-    # The same answer for an unknown id and another owner's: neither says which it is.
-    return NotFound("No such conversation.", hint="It may have been deleted.", code="no_conversation")
 
 
 def _add_message(db: Connection, owner: str, conversation_id: str, fields: dict[str, Any]) -> MessageRecord:
     """Store a message after `fields["parent_id"]`, or else at the end of the branch shown."""
     if unstorable(conversation_id):
-        raise _no_such_conversation()
+        raise no_such_conversation()
     now = time.time()
     fields = _storable_fields(fields)
     title = title_text(str(fields.get("content", "")), AUTO_TITLE_CHARS) if fields.get("role") == "user" else ""
     touch = {"conversation": conversation_id, "owned_by": owner, "now": now, "first_title": title}
     if db.execute(TOUCH_OWNED, touch).first() is None:
-        raise _no_such_conversation()
+        raise no_such_conversation()
     if "parent_id" not in fields:
         branch = read_tree(db, conversation_id).branch()
         fields = fields | {"parent_id": branch[-1].id if branch else None}
@@ -126,7 +124,7 @@ def _update_message(db: Connection, message_id: int, fields: dict[str, Any]) -> 
     return MessageRecord(*row)
 
 
-class Store:
+class Store(Keeping):
     """Conversations and messages, always scoped to an owner."""
 
     def __init__(self, database: Database) -> None:
@@ -142,9 +140,11 @@ class Store:
         return store
 
     def prepare(self) -> None:
-        """Migrate the schema, and close answers a previous process left unfinished."""
+        """Migrate the schema, close answers a previous process left unfinished, and delete for good
+        the conversations deleted before its end (their undo timer ended with it)."""
         self.database.migrate()
         self.close_interrupted()
+        self.purge_deleted(time.time() - UNDO_SECONDS)
 
     def close(self) -> None:
         self.database.close()
@@ -190,16 +190,16 @@ class Store:
 
     def all_conversations(self, owner: str) -> list[ConversationInfo]:
         """Every conversation of the owner's, oldest first (an export of them all)."""
-        query = select(Conversation).where(Conversation.owner == owner).order_by(Conversation.created_at)
+        query = select(Conversation).where(Conversation.owner == owner, KEPT).order_by(Conversation.created_at)
         with self.database.reading() as session:
             return [_info(c) for c in session.scalars(query)]
 
     def _owned(self, session: Session, owner: str, conversation_id: str) -> Conversation:
         if unstorable(conversation_id):  # no id holds one, and PostgreSQL would refuse the query
-            raise _no_such_conversation()
+            raise no_such_conversation()
         conversation = session.get(Conversation, conversation_id)
-        if conversation is None or conversation.owner != owner:
-            raise _no_such_conversation()
+        if conversation is None or conversation.owner != owner or conversation.deleted_at is not None:
+            raise no_such_conversation()
         return conversation
 
     def conversation(self, owner: str, conversation_id: str) -> ConversationInfo:
@@ -207,7 +207,8 @@ class Store:
             return _owned_info(db, owner, conversation_id)
 
     def list_conversations(self, owner: str, *, search: str = "", limit: int = 200) -> list[ConversationInfo]:
-        """The owner's conversations, newest first; `search` keeps those whose title or message text contains it.
+        """The owner's conversations, pinned ones first, then newest first; `search` keeps those whose
+        title or message text contains it.
 
         What "contains" means, and how an index serves it, is `webapp.db.search`'s.
         """
@@ -216,12 +217,10 @@ class Store:
             return []
         with self.database.reading() as session:
             if term:
-                return [
-                    ConversationInfo(*found)
-                    for found in history_search.conversations(session.connection(), owner, term, limit)
-                ]
-            query = select(Conversation).where(Conversation.owner == owner)
-            query = query.order_by(Conversation.updated_at.desc()).limit(limit)
+                found = history_search.conversations(session.connection(), owner, term, limit)
+                return pinned_first(session.connection(), owner, [ConversationInfo(*row) for row in found])
+            query = select(Conversation).where(Conversation.owner == owner, KEPT)
+            query = query.order_by(Conversation.pinned.desc(), Conversation.updated_at.desc()).limit(limit)
             return [_info(c) for c in session.scalars(query)]
 
     def rename(self, owner: str, conversation_id: str, title: str) -> ConversationInfo:
@@ -279,7 +278,7 @@ class Store:
                     if replacing is not None:  # no message of another owner's is looked for
                         _owned_info(db, owner, conversation_id)
                     elif unstorable(conversation_id):
-                        raise _no_such_conversation()
+                        raise no_such_conversation()
                     before = edit_point(read_tree(db, conversation_id), replacing)
                     fields = {"role": "user", "content": content, "parent_id": before[-1].id if before else None}
                     out.append([*before, _add_message(db, owner, conversation_id, fields)])
@@ -381,7 +380,12 @@ class Store:
 
     def shares(self, owner: str) -> list[ShareInfo]:
         """The owner's links that still work, newest first."""
-        query = select(Share).where(Share.owner == owner).order_by(Share.created_at.desc())
+        query = (
+            select(Share)
+            .join(Conversation, Conversation.id == Share.conversation_id)
+            .where(Share.owner == owner, KEPT)
+            .order_by(Share.created_at.desc())
+        )
         with self.database.reading() as session:
             now = time.time()
             return [
@@ -394,6 +398,7 @@ class Store:
         """The snapshot behind a link; NotFound when there is none, it was revoked, or it expired."""
         with self.database.reading() as session:
             share = session.get(Share, token) if 20 <= len(token) <= 64 and not unstorable(token) else None
-            if share is None or (share.expires_at is not None and share.expires_at <= time.time()):
+            expired = share is not None and share.expires_at is not None and share.expires_at <= time.time()
+            if share is None or expired or trashed(session.connection(), share.conversation_id):
                 raise NotFound("This link does not exist, was revoked, or has expired.", code="no_share")
             return SharedSnapshot(share.title, json.loads(share.snapshot), share.created_at)

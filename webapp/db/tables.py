@@ -31,6 +31,9 @@ class Conversation(Base):
     title: Mapped[str] = mapped_column(String(200), nullable=False, default="")
     created_at: Mapped[float] = mapped_column(Float, nullable=False, default=time.time)
     updated_at: Mapped[float] = mapped_column(Float, nullable=False, default=time.time)
+    pinned: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False, server_default=false())
+    # Deleted from the page, hidden while the delete can be undone, then deleted for good (`db/keeping.py`).
+    deleted_at: Mapped[float | None] = mapped_column(Float)
 
     messages: Mapped[list[Message]] = relationship(
         back_populates="conversation", order_by="Message.id", cascade="all, delete-orphan", passive_deletes=True

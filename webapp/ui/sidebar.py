@@ -1,4 +1,4 @@
-"""The sidebar: new chat, search, the conversation list (open, rename, export, delete), the language."""
+"""The sidebar: new chat, search, the conversation list (open, pin, rename, export, delete), the language."""
 
 from __future__ import annotations
 
@@ -6,7 +6,9 @@ from typing import Any
 
 import gradio as gr
 
-from webapp.ui.chat_list import SCRIPT, TEMPLATE, chat_list
+from webapp.chat.keeping import UNDO_SECONDS
+from webapp.ui.chat_list import TEMPLATE, chat_list
+from webapp.ui.chat_list_script import SCRIPT
 from webapp.ui.context import PRIVATE, Page, shown
 from webapp.ui.i18n import DEFAULT_LANG, Lang, t
 
@@ -95,7 +97,11 @@ class Sidebar:
             self.on_open, [self.search, page.lang], [*opened, *listed], js=HOLD_SENDS, **PRIVATE
         ).then(None, js=RELEASE_SENDS, **PRIVATE)
         self.conversations.rename(self.on_rename, [self.search, page.current, page.lang], listed, **PRIVATE)
+        self.conversations.pin(self.on_pin, [self.search, page.current, page.lang], listed, **PRIVATE)
         self.conversations.delete(self.on_delete, [self.search, page.current, page.lang], [*opened, *listed], **PRIVATE)
+        self.conversations.restore(
+            self.on_restore, [self.search, page.current, page.lang], [*opened, *listed], **PRIVATE
+        )
         # A message sent while New chat's event is on its way would go with the old chat's id
         # (the page's state changes when the event returns): Enter and Send wait for it (`HOLD_SENDS`).
         self.new.click(None, js=HOLD_SENDS, **PRIVATE).then(
@@ -153,15 +159,42 @@ class Sidebar:
             await self.page.service.rename(owner, _picked(event, "id"), _picked(event, "title"))
         return await self.page.sidebar(owner, lang, current, search)
 
+    async def on_pin(
+        self, search: str, current: str | None, lang: Lang, event: gr.EventData, request: gr.Request
+    ) -> Any:
+        owner = await self.page.owner_of(request)
+        with shown(lang):
+            await self.page.service.pin(owner, _picked(event, "id"), (event._data or {}).get("pinned") is True)
+        return await self.page.sidebar(owner, lang, current, search)
+
     async def on_delete(
         self, search: str, current: str | None, lang: Lang, event: gr.EventData, request: gr.Request
     ) -> tuple[Any, ...]:
+        """Delete the chat so that the list offers to bring it back (`on_restore`) for a while."""
         page = self.page
         picked = _picked(event, "id")
         owner = await page.owner_of(request)
         with shown(lang):
-            await page.service.delete(owner, picked)
-        if picked != current:  # another chat went: the open one stays as it is
-            return gr.skip(), gr.skip(), gr.skip(), await page.sidebar(owner, lang, current, search)
+            deleted = await page.service.delete_undoably(owner, picked)
+        page.keep(page.service.purge_deleted(UNDO_SECONDS + 1), "purge-deleted")
+        was_open = picked == current
+        undo = {"id": deleted.id, "title": deleted.title or t("untitled", lang), "open": was_open}
+        listed = await page.sidebar(owner, lang, None if was_open else current, search) | {"deleted": undo}
+        if not was_open:  # another chat went: the open one stays as it is
+            return gr.skip(), gr.skip(), gr.skip(), listed
         page.acted.mark(request, None)
-        return None, [], "", await page.sidebar(owner, lang, None, search)
+        return None, [], "", listed
+
+    async def on_restore(
+        self, search: str, current: str | None, lang: Lang, event: gr.EventData, request: gr.Request
+    ) -> tuple[Any, ...]:
+        """Undo: the deleted chat comes back, opened again if it was open when deleted."""
+        page = self.page
+        picked = _picked(event, "id")
+        owner = await page.owner_of(request)
+        with shown(lang):
+            await page.service.restore(owner, picked)
+        if (event._data or {}).get("open") is not True or current is not None:
+            return gr.skip(), gr.skip(), gr.skip(), await page.sidebar(owner, lang, current, search)
+        opened = await self.on_select(picked, lang, request)
+        return *opened, await page.sidebar(owner, lang, picked, search)

@@ -19,12 +19,12 @@ from webapp.web.deps import Owner
 from webapp.web.schemas import (
     ERRORS,
     BranchMessage,
+    ConversationChange,
     ConversationDetail,
     ConversationOut,
     Created,
     NewConversation,
     NewMessage,
-    Rename,
     VersionOut,
 )
 
@@ -37,7 +37,9 @@ EVENTS_DOC = (
 
 
 def _out(info: ConversationInfo) -> ConversationOut:
-    return ConversationOut(id=info.id, title=info.title, created_at=info.created_at, updated_at=info.updated_at)
+    return ConversationOut(
+        id=info.id, title=info.title, created_at=info.created_at, updated_at=info.updated_at, pinned=info.pinned
+    )
 
 
 def _sse(data: dict[str, Any]) -> bytes:
@@ -85,7 +87,8 @@ def conversations_router(service: ChatService) -> APIRouter:
 
     @router.get("")
     async def list_(owner: Owner, search: Annotated[str, Query(max_length=200)] = "") -> list[ConversationOut]:
-        """Newest first, at most 200; `search` keeps those whose title or message text contains it."""
+        """Pinned ones first, then newest first, at most 200; `search` keeps those whose title or message
+        text contains it."""
         return [_out(c) for c in await service.conversations(owner, search)]
 
     @router.get("/{conversation_id}")
@@ -94,8 +97,14 @@ def conversations_router(service: ChatService) -> APIRouter:
         return await detail(service, owner, conversation_id, with_tree=tree)
 
     @router.patch("/{conversation_id}")
-    async def rename(owner: Owner, conversation_id: str, body: Rename) -> ConversationOut:
-        return _out(await service.rename(owner, conversation_id, body.title))
+    async def change(owner: Owner, conversation_id: str, body: ConversationChange) -> ConversationOut:
+        """Rename (`title`), pin to the top of the list or unpin (`pinned`), or both."""
+        info = await service.conversation(owner, conversation_id)
+        if body.title is not None:
+            info = await service.rename(owner, conversation_id, body.title)
+        if body.pinned is not None:
+            info = await service.pin(owner, conversation_id, body.pinned)
+        return _out(info)
 
     @router.delete("/{conversation_id}", status_code=204)
     async def delete(owner: Owner, conversation_id: str) -> Response:

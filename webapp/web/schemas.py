@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr, model_validator
 
 from webapp.db.records import MessageRecord
 from webapp.llm.sampling import MAX_THINKING_BUDGET, RECOMMENDED, Sampling
@@ -24,8 +24,17 @@ class NewConversation(StrictBody):
     title: StrictStr = Field("", max_length=200)
 
 
-class Rename(StrictBody):
-    title: StrictStr = Field(min_length=1, max_length=200)
+class ConversationChange(StrictBody):
+    """What a PATCH changes: the title, whether it is pinned, or both."""
+
+    title: StrictStr | None = Field(None, min_length=1, max_length=200)
+    pinned: StrictBool | None = Field(None, description="First in the list (true), or back among the others.")
+
+    @model_validator(mode="after")
+    def _something(self) -> ConversationChange:
+        if self.title is None and self.pinned is None:
+            raise ValueError("Give a title, pinned, or both.")
+        return self
 
 
 class SamplingOptions(StrictBody):
@@ -102,6 +111,7 @@ class ConversationOut(BaseModel):
     title: str
     created_at: float
     updated_at: float
+    pinned: bool = Field(description="Pinned to the top of the list.")
 
 
 class VersionOut(BaseModel):
