@@ -32,6 +32,12 @@ INFO_COLUMNS = (
 KEPT = Conversation.deleted_at.is_(None)
 
 
+def info_of(conversation: Conversation) -> ConversationInfo:
+    return ConversationInfo(
+        conversation.id, conversation.title, conversation.created_at, conversation.updated_at, conversation.pinned
+    )
+
+
 def no_such_conversation() -> NotFound:
     # The same answer for an unknown id and another owner's: neither says which it is.
     return NotFound("No such conversation.", hint="It may have been deleted.", code="no_conversation")
@@ -88,8 +94,10 @@ class Keeping:
                 "This chat is deleted for good: it can no longer be brought back.", code="not_restorable"
             ) from exc
 
-    def purge_deleted(self, before: float) -> int:
-        """Delete for good (messages and link too) the conversations `trash` deleted before `before`."""
+    def purge_deleted(self, before: float | None = None) -> int:
+        """Delete for good (messages and link too) the conversations `trash` deleted before `before`
+        (by default, those whose undo time is over)."""
+        before = time.time() - UNDO_SECONDS if before is None else before
         statement = delete(Conversation).where(Conversation.deleted_at.is_not(None), Conversation.deleted_at <= before)
         with self.database.transaction() as db:
             return int(getattr(db.execute(statement), "rowcount", 0) or 0)

@@ -30,7 +30,7 @@ from webapp.db import search as history_search
 from webapp.db.bulk import AUTO_TITLE_CHARS, insert_conversations
 from webapp.db.database import Database
 from webapp.db.feedback import FeedbackBook
-from webapp.db.keeping import INFO_COLUMNS, KEPT, UNDO_SECONDS, Keeping, no_such_conversation, pinned_first, trashed
+from webapp.db.keeping import INFO_COLUMNS, KEPT, Keeping, info_of, no_such_conversation, pinned_first, trashed
 from webapp.db.records import ConversationDraft, ConversationInfo, MessageRecord, SharedSnapshot, ShareInfo
 from webapp.db.tables import Conversation, Message, MessageState, OwnerSettings, Share
 from webapp.db.text import storable, title_text, unstorable
@@ -62,12 +62,6 @@ def _storable_fields(fields: dict[str, Any]) -> dict[str, Any]:
     """A message's columns with its texts storable (the model's answer may hold a NUL, as a user's message may)."""
     texts = {name: storable(fields[name]) for name in _MESSAGE_TEXTS if isinstance(fields.get(name), str)}
     return fields | texts if texts else fields
-
-
-def _info(conversation: Conversation) -> ConversationInfo:
-    return ConversationInfo(
-        conversation.id, conversation.title, conversation.created_at, conversation.updated_at, conversation.pinned
-    )
 
 
 # A turn reads and writes messages several times, through these: SQLAlchemy Core statements
@@ -144,7 +138,7 @@ class Store(Keeping):
         the conversations deleted before its end (their undo timer ended with it)."""
         self.database.migrate()
         self.close_interrupted()
-        self.purge_deleted(time.time() - UNDO_SECONDS)
+        self.purge_deleted()
 
     def close(self) -> None:
         self.database.close()
@@ -173,7 +167,7 @@ class Store(Keeping):
                         params={"kept": kept},
                     )
             session.add(conversation)
-        return _info(conversation)
+        return info_of(conversation)
 
     def add_conversations(
         self, owner: str, drafts: Sequence[ConversationDraft], *, most: int | None = None
@@ -192,7 +186,7 @@ class Store(Keeping):
         """Every conversation of the owner's, oldest first (an export of them all)."""
         query = select(Conversation).where(Conversation.owner == owner, KEPT).order_by(Conversation.created_at)
         with self.database.reading() as session:
-            return [_info(c) for c in session.scalars(query)]
+            return [info_of(c) for c in session.scalars(query)]
 
     def _owned(self, session: Session, owner: str, conversation_id: str) -> Conversation:
         if unstorable(conversation_id):  # no id holds one, and PostgreSQL would refuse the query
@@ -221,7 +215,7 @@ class Store(Keeping):
                 return pinned_first(session.connection(), owner, [ConversationInfo(*row) for row in found])
             query = select(Conversation).where(Conversation.owner == owner, KEPT)
             query = query.order_by(Conversation.pinned.desc(), Conversation.updated_at.desc()).limit(limit)
-            return [_info(c) for c in session.scalars(query)]
+            return [info_of(c) for c in session.scalars(query)]
 
     def rename(self, owner: str, conversation_id: str, title: str) -> ConversationInfo:
         title = title_text(title)
@@ -230,7 +224,7 @@ class Store(Keeping):
         with self.database.writing() as session:
             conversation = self._owned(session, owner, conversation_id)
             conversation.title = title
-            return _info(conversation)
+            return info_of(conversation)
 
     def delete_conversation(self, owner: str, conversation_id: str) -> None:
         with self.database.writing() as session:
