@@ -41,13 +41,15 @@ class FeedbackControls:
         self.ratings = Ratings(page.service.store)
         labels = page.labels
         self.rated = gr.State(None)  # the id of the answer last rated, whose note the box edits
-        with gr.Row(visible=False, elem_id="feedback-row") as self.row:
-            self.note = labels.add(
-                gr.Textbox(label=t("feedback_note", DEFAULT_LANG), max_lines=3, scale=6, elem_id="feedback-note"),
-                "feedback_note",
-            )
+        with gr.Row(visible=False, equal_height=True, elem_id="feedback-row") as self.row:
+            # One line, its label as placeholder: the row sits above the message box, which it pushes down.
+            self.note = labels.add_update(
+                gr.Textbox(label=t("feedback_note", DEFAULT_LANG), show_label=False, max_lines=3, scale=6,
+                           placeholder=t("feedback_note", DEFAULT_LANG), elem_id="feedback-note"),
+                lambda lang: gr.update(label=t("feedback_note", lang), placeholder=t("feedback_note", lang)),
+            )  # fmt: skip
             self.save = labels.add(
-                gr.Button(t("feedback_save", DEFAULT_LANG), size="sm", scale=1, elem_id="feedback-save"),
+                gr.Button(t("feedback_save", DEFAULT_LANG), scale=1, min_width=80, elem_id="feedback-save"),
                 "feedback_save", "value",
             )  # fmt: skip
 
