@@ -75,3 +75,27 @@ async def test_versions_switch_in_the_chat_and_an_edit_is_a_branch(fake_page: Pa
     await page.reload()
     await expect(chat).to_contain_text("Answer two.", timeout=10_000)
     await expect(chat.locator(".versions")).to_have_count(2)  # the question's and the answer's
+
+
+async def test_the_arrows_stay_after_a_stop(fake_page: Page, fake_app: FakeApp) -> None:
+    fake_app.fake.replies = [
+        Reply(["t"], ["Whole answer."]),
+        Reply(["t"], ["Second version."]),
+        Reply(["pondering "] * 5, ["word "] * 3000, interval=0.01),
+    ]
+    page, chat = fake_page, fake_page.locator("#chat")
+    await expect(page.locator("#send")).to_have_text("发送", timeout=15_000)
+    await send(page, "a question")
+    await expect(chat).to_contain_text("Whole answer.", timeout=10_000)
+    await expect(page.locator("#send")).to_be_enabled()
+    await chat.get_by_role("button", name="重试").click()
+    await expect(chat.locator(".version-count")).to_have_text("2/2", timeout=10_000)
+    await send(page, "write a lot")
+    await expect(chat).to_contain_text("word word", timeout=10_000)
+    await expect(page.locator("#stop")).to_be_visible()
+    await page.locator("#stop").click()
+    await expect(chat).to_contain_text("已停止", timeout=10_000)
+    await expect(chat.locator(".version-count")).to_have_text("2/2")  # the chat after a stop: the arrows too
+    await chat.get_by_role("button", name="上一个回答版本").click()
+    await expect(chat).to_contain_text("Whole answer.", timeout=10_000)
+    await expect(chat).not_to_contain_text("write a lot")

@@ -267,7 +267,8 @@ class Conversation:
         if not current:
             return gr.skip()
         owner = await self.page.owner_of(request)
-        return await self.page.view(owner, await self.page.service.settled_messages(owner, current), lang)
+        await self.page.service.settled_messages(owner, current)
+        return await self.page.open(owner, current, lang)  # with its versions' arrows
 
     async def on_edited(
         self, current: str | None, lang: Lang,
