@@ -133,16 +133,6 @@ def _screen_figures(screen: Screen) -> list[Figure]:
                     target=TTFT_TARGET_MS if q == 50 else None,
                 )
             )
-        if "own stream" in screen.ttft:
-            out.append(
-                Figure(
-                    "first token on screen added, p50, page reading the app's REST stream (plain text)",
-                    "fixed",
-                    "ms",
-                    screen.added("own stream", 50) * MS,
-                    baseline=screen.added("baseline", 50) * MS if "baseline" in screen.ttft else None,
-                )
-            )
     counts = sorted(screen.pages.get("app", {}))
     if len(counts) > 1:
         one, most = counts[0], counts[-1]

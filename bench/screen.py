@@ -32,52 +32,25 @@ from bench.upstream import END_MARK, THINK_TOKEN
 
 FIRST = THINK_TOKEN.strip()  # the upstream's first token (thinking): what a page must show first
 LAST = END_MARK.strip()
-CHAT = {"app": "#chat", "baseline": ".chatbot, [data-testid='chatbot'], main", "own stream": "#bench-live"}
-# The ways a page may show the first token: this app's page; the baseline's; and the app's page
-# reading the app's own REST stream at the keydown into a plain element (what a page could do).
-PAGES = {"app": "app", "baseline": "baseline", "own stream": "app"}
-PROMPT = {**render.PROMPT, "own stream": render.PROMPT["app"]}
+CHAT = {"app": "#chat", "baseline": ".chatbot, [data-testid='chatbot'], main"}
+# The ways a page may show the first token: this app's page (its script reads the app's own REST
+# stream, `static/live.js`), and the baseline's (Gradio's event path).
+PAGES = {"app": "app", "baseline": "baseline"}
+PROMPT = render.PROMPT
 WARM_UP = 3
 
-# Installed in every page before its own scripts. `__bench.arm(selector, text)` counts `text` in the
-# chat now; the first mutation after which it is there once more sets `shown`. The keydown of Enter
-# sets `keydown`; `fetch` and stream reads mark when the queue's (or API's) requests left and answered.
+# Installed in every page before its own scripts (so its keydown listener runs first). `__bench.arm(selector,
+# text)` counts `text` in the chat now; the first mutation after which it is there once more sets `shown`.
+# The keydown of Enter sets `keydown`; `fetch` and stream reads mark when the queue's (or the app's
+# stream's) requests left and answered.
 PROBE = """
 (() => {
   const b = window.__bench = {keydown: null, shown: null, marks: {}, armed: null};
   const now = () => performance.now();
   const mark = (name) => { if (b.armed && b.marks[name] === undefined) b.marks[name] = now(); };
   document.addEventListener('keydown', (e) => {
-    if (e.key === 'Enter' && !e.shiftKey && b.armed && b.keydown === null) {
-      b.keydown = now();
-      if (b.own) { e.preventDefault(); e.stopImmediatePropagation(); b.own(e.target.value); }
-    }
+    if (e.key === 'Enter' && !e.shiftKey && b.armed && b.keydown === null) b.keydown = now();
   }, {capture: true});
-  // The design the page could move to: its own request to the app's REST stream at the keydown,
-  // each piece's text appended to a plain element (no Gradio event).
-  b.ownStream = async (conversation) => {
-    const live = document.createElement('div');
-    live.id = 'bench-live';
-    document.body.append(live);
-    b.own = async (content) => {
-      const response = await fetch(`api/conversations/${conversation}/messages`, {
-        method: 'POST', headers: {'Content-Type': 'application/json'}, body: JSON.stringify({content}),
-      });
-      const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
-      let rest = '';
-      for (;;) {
-        const {value, done} = await reader.read();
-        if (done) break;
-        const lines = (rest + value).split('\\n');
-        rest = lines.pop();
-        for (const line of lines) {
-          if (!line.startsWith('data: ')) continue;
-          const event = JSON.parse(line.slice(6));
-          if (event.type === 'reasoning' || event.type === 'content') live.append(event.text);
-        }
-      }
-    };
-  };
   const count = (selector, text) => {
     let n = 0;
     for (const el of document.querySelectorAll(selector)) n += el.textContent.split(text).length - 1;
@@ -179,10 +152,6 @@ async def _settle(page: Page, way: str) -> None:
 
 async def first_tokens(browser: Browser, stand: Stand, samples: int, text: str, result: Screen) -> None:
     pages = {way: await _page(browser, stand.url(PAGES[way]), way) for way in PAGES}
-    conversation = await pages["own stream"].evaluate(
-        "fetch('api/conversations', {method: 'POST'}).then((r) => r.json()).then((c) => c.id)"
-    )
-    await pages["own stream"].evaluate("(c) => window.__bench.ownStream(c)", conversation)
     for way in pages:
         result.ttft[way], result.direct[way], result.parts[way] = [], [], []
     async with httpx.AsyncClient(timeout=TIMEOUT) as http:

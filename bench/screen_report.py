@@ -11,7 +11,7 @@ MS = 1e3
 MARKS = {
     "join_sent": "the page's request to start the turn leaves (Gradio: `queue/join`)",
     "join_answered": "its answer is back",
-    "stream_sent": "the request for the stream leaves (Gradio: `queue/data`; own stream: the POST)",
+    "stream_sent": "the request for the stream leaves (Gradio: `queue/data`; the app: the POST of the message)",
     "stream_answered": "the stream's headers are back",
     "bytes": "the stream's first bytes reach the page's script",
     "token_bytes": "the bytes with the first token reach the page's script",
@@ -26,7 +26,7 @@ def _cell(screen: Screen, way: str, name: str) -> str:
 
 def markdown(screen: Screen, table: Callable[[list[str], list[list[str]]], str]) -> list[str]:
     """Lines of the section; `table` makes a Markdown table of (header, rows)."""
-    ways = [way for way in ("app", "baseline", "own stream") if way in screen.ttft]
+    ways = [way for way in ("app", "baseline") if way in screen.ttft]
     parts = []
     if ways:
         direct = {way: sorted(screen.direct[way])[len(screen.direct[way]) // 2] * MS for way in ways}
@@ -39,10 +39,9 @@ def markdown(screen: Screen, table: Callable[[list[str], list[list[str]]], str])
             "each just after a direct streamed call to the same upstream; timed in the page, from the Enter "
             "keydown to a `MutationObserver` seeing the first token in the chat (`bench/screen.py`). Where the "
             "time goes, in ms from the Enter keydown (the median of the sends; a blank: the page made no such "
-            "request). *own stream*: the app's page, whose script sends the message to the app's REST stream "
-            "itself at the keydown and appends each piece's text to a plain element: what a page that reads "
-            "the app's own stream could reach, before any Markdown is rendered (its page still runs Gradio's own "
-            "events, such as the status timer, whose requests may fall in the window).",
+            "request). The app's page sends the message to the app's REST stream itself (`static/live.js`) and "
+            "renders the answer as it comes (Markdown, KaTeX); the baseline's goes through Gradio's events "
+            "(its page may also run other Gradio events, such as the status timer, within the window).",
             "",
             table(["mark", *ways], rows),
             "",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,9 +27,11 @@ from tests.helpers import (
     sse_events,
 )
 from webapp.application import create_app
+from webapp.chat.preferences import Preferences
 from webapp.chat.service import MAX_MESSAGE_CHARS
 from webapp.db.tables import Share
 from webapp.engine.tiny_model import SCRIPT_ANSWER, SCRIPT_REASONING
+from webapp.llm.sampling import Sampling
 
 
 @pytest.fixture
@@ -358,3 +361,23 @@ def test_a_chat_whose_answer_is_being_written_is_not_deleted_until_it_ends(
     assert fake_http.get(f"/api/conversations/{conversation_id}").json()["messages"][-1]["state"] == "complete"
     assert fake_http.delete(f"/api/conversations/{conversation_id}").status_code == 204
     assert fake_http.get(f"/api/conversations/{conversation_id}").status_code == 404
+
+
+def test_saved_settings_fill_in_what_a_message_leaves_out(fake_http: httpx.Client, fake_app: FakeApp) -> None:
+    """The chat page sends with `saved_settings`: its settings panel's, as the owner saved them."""
+    fake_app.fake.replies = [Reply(["t"], ["Done."])]
+    conversation_id = new_conversation(fake_http)
+    owner = fake_http.cookies["r1chat_owner"].rpartition(".")[0]
+    sampling = Sampling(temperature=1.3, top_p=0.5, max_tokens=77, math=True, persona="You are a pirate.")
+    asyncio.run(fake_app.service.save_preferences(owner, Preferences(sampling)))
+    sent = []
+    for body in ({"saved_settings": True}, {"saved_settings": True, "temperature": 0.2, "math": False}, {}):
+        before = len(fake_app.fake.requests)
+        assert sse_events(chat(fake_http, conversation_id, content="ahoy?", **body))[-1]["type"] == "done"
+        sent.append(fake_app.fake.requests[before])
+    saved, overridden, plain = sent
+    assert (saved["temperature"], saved["top_p"], saved["max_tokens"]) == (1.3, 0.5, 77)
+    assert "You are a pirate." in str(saved["messages"]) and "step by step" in str(saved["messages"])
+    assert (overridden["temperature"], overridden["top_p"]) == (0.2, 0.5)  # what the message gives wins
+    assert "step by step" not in str(overridden["messages"]).split("ahoy?")[-1]
+    assert plain["temperature"] == 0.6 and "You are a pirate." not in str(plain["messages"])  # the model card's

@@ -67,6 +67,8 @@ async def test_a_boxed_answer_shows_its_digit_in_light_and_dark(
     fake_app.fake.replies = [Reply(["1+1"], ["So the answer is $\\boxed{2}$."])]
     page = await open_page(scheme)
     await send(page, "1+1?")
+    await expect(page.locator("#chat .bot-row:not(.live-row) .katex .fbox")).to_be_visible(timeout=10_000)
+    await expect(page.locator("#send")).to_be_enabled(timeout=10_000)  # over: the chat as stored, held still
     box = page.locator("#chat .katex .fbox").last
     await expect(box).to_be_visible(timeout=10_000)
     await expect(box).to_have_css("border-top-color", "rgb(249, 115, 22)")

@@ -13,6 +13,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 
 from webapp.auth.accounts import Accounts
 from webapp.auth.authenticator import Authenticator, AuthMiddleware
@@ -72,6 +73,7 @@ def create_app(settings: Settings) -> FastAPI:
         os.environ.setdefault(name, value)
     import gradio as gr  # after the offline environment is set
 
+    from webapp.ui.live import STATIC_PATH, page_head
     from webapp.ui.page import build_ui
 
     secret = load_secret(settings.secret_key, settings.data_dir / "secret.key")
@@ -130,7 +132,9 @@ def create_app(settings: Settings) -> FastAPI:
         app.include_router(router)
     blocks = build_ui(service, auth, monitor)
     blocks.queue(default_concurrency_limit=None)
-    gr.mount_gradio_app(app, blocks, path="/", footer_links=[], css_paths=[STATIC_DIR / "style.css"])
+    # Before the page's mount at "/", which would take these paths: the page's own scripts.
+    app.mount(f"/{STATIC_PATH}", StaticFiles(directory=STATIC_DIR), name="static")
+    gr.mount_gradio_app(app, blocks, path="/", footer_links=[], css_paths=[STATIC_DIR / "style.css"], head=page_head())
     app.add_middleware(AuthMiddleware, authenticator=auth)
     # Added last, so outermost: a request refused here reaches neither authentication nor a route.
     app.add_middleware(

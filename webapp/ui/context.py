@@ -75,7 +75,7 @@ class Page:
     auth: Authenticator
     monitor: StatusMonitor
     lang: gr.State
-    current: gr.State  # the conversation shown (None: a new, empty chat)
+    current: gr.Textbox  # the conversation shown ("" or None: a new, empty chat), hidden in the page
     labels: Labels = field(default_factory=Labels)
     acted: PageSessions = field(default_factory=PageSessions)
     background: set[asyncio.Task[None]] = field(default_factory=set)  # tasks kept until they end

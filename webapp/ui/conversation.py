@@ -184,7 +184,7 @@ class Conversation:
             sampling = sampling_from(temperature, top_p, max_tokens, math, persona, budget)
             service.validate(text)
             page.admit(owner, request, lang)
-            if current is None:
+            if not current:
                 await service.quotas.check(owner)  # past the quota: no empty new chat left behind
                 current = (await service.new_conversation(owner)).id
                 page.acted.mark(request, current)

@@ -17,6 +17,7 @@ from webapp.ui.empty_state import picked
 from webapp.ui.evaluation import EvalTab
 from webapp.ui.folding import FOLD_JS, LANG_JS
 from webapp.ui.i18n import DEFAULT_LANG, Lang, t
+from webapp.ui.live import ScriptedSend
 from webapp.ui.settings_panel import SettingsPanel
 from webapp.ui.sidebar import Sidebar
 from webapp.ui.status_tab import StatusTab
@@ -36,7 +37,10 @@ def build_ui(service: ChatService, auth: Authenticator, monitor: StatusMonitor) 
     """The chat page, wired to `service`; `auth` says who each event comes from."""
     blocks = gr.Blocks(title="DeepSeek-R1 Chat", analytics_enabled=False)
     with blocks:
-        page = Page(blocks, service, auth, monitor, gr.State(DEFAULT_LANG), gr.State(None))
+        # The open conversation's id ("": a new chat) is in the page, not a server-side state: the page's
+        # script (`ui/live.py`) sends to it, and must see it change in the same update as the chat.
+        current = gr.Textbox(elem_id="current", visible="hidden", container=False, show_label=False)
+        page = Page(blocks, service, auth, monitor, gr.State(DEFAULT_LANG), current)
         labels = page.labels
         # Closed as built: a phone's first view is the chat and its message box; a wide screen opens it.
         with gr.Sidebar(elem_id="sidebar", open=False):
@@ -64,6 +68,7 @@ def build_ui(service: ChatService, auth: Authenticator, monitor: StatusMonitor) 
             with gr.Column(elem_id="saved-chat") as saved_chat:
                 conversation = Conversation(page)
                 versions = VersionSwitch(page)
+                live = ScriptedSend(page)
         with status_tab:
             status = StatusTab(page, status_tab, conversation.banner)
             if not auth.required:  # the admin is whoever is on this machine: no users tab
@@ -73,6 +78,7 @@ def build_ui(service: ChatService, auth: Authenticator, monitor: StatusMonitor) 
         sidebar.wire(conversation.chatbot)
         conversation.wire(sidebar, settings.sampling)
         versions.wire(conversation.chatbot)
+        live.wire(conversation.chatbot, conversation.send, conversation.resume, [sidebar.conversations, sidebar.title])
         settings.wire(sidebar, conversation.chatbot)
         temporary.wire(saved_chat, settings.sampling)
         conversation.feedback.wire(conversation.chatbot)

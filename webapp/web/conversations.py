@@ -15,6 +15,7 @@ from webapp.chat.service import ChatService
 from webapp.db.records import ConversationInfo
 from webapp.errors import AppError
 from webapp.llm.reasoning import Piece
+from webapp.llm.sampling import Sampling
 from webapp.web.deps import Owner
 from webapp.web.schemas import (
     ERRORS,
@@ -25,6 +26,7 @@ from webapp.web.schemas import (
     Created,
     NewConversation,
     NewMessage,
+    SamplingOptions,
     VersionOut,
 )
 
@@ -75,6 +77,11 @@ async def detail(service: ChatService, owner: str, conversation_id: str, *, with
         for m, v in zip(branch, tree.versions(branch), strict=True)
     ]
     return ConversationDetail(**_out(info).model_dump(), messages=messages, tree=tree.messages if with_tree else None)
+
+
+async def sampling_of(service: ChatService, owner: str, body: SamplingOptions) -> Sampling:
+    """How the answer is sampled: the body's fields, the rest the owner's saved settings if it asks."""
+    return body.sampling((await service.preferences(owner)).sampling if body.saved_settings else None)
 
 
 def conversations_router(service: ChatService) -> APIRouter:
@@ -147,7 +154,7 @@ def conversations_router(service: ChatService) -> APIRouter:
         """Send a message; the answer streams back as it is written."""
         # Everything that can be refused is refused before the stream starts, with its status.
         service.validate(body.content)
-        sampling = body.sampling()
+        sampling = await sampling_of(service, owner, body)
         service.engine.require_ready()
         service.admit(owner, request.client.host if request.client else None)
         history = await service.begin(owner, conversation_id, body.content)  # stored, or 404

@@ -43,19 +43,27 @@ class SamplingOptions(StrictBody):
     temperature: StrictFloat | StrictInt | None = Field(None, ge=0, le=2)
     top_p: StrictFloat | StrictInt | None = Field(None, gt=0, le=1)
     max_tokens: StrictInt | None = Field(None, ge=1, le=1_000_000)
-    math: StrictBool = False
+    math: StrictBool | None = Field(None, description="R1's math prompt; left out: false (or the saved setting).")
     thinking_budget: StrictInt | None = Field(
         None, ge=0, le=MAX_THINKING_BUDGET, description="Tokens the model may think for; 0 or null: no cap."
     )
+    saved_settings: StrictBool = Field(
+        False,
+        description="Fields left out take the owner's saved settings (the chat page's settings panel, "
+        "its persona too) instead of the model card's recommendations.",
+    )
 
-    def sampling(self) -> Sampling:
-        """The message's sampling settings: those it leaves out are the model card's."""
+    def sampling(self, saved: Sampling | None = None) -> Sampling:
+        """The message's sampling settings: those it leaves out are `saved`'s, or else the model card's
+        (and no max tokens: the engine gives what fits)."""
+        base = saved or RECOMMENDED
         return Sampling(
-            temperature=float(RECOMMENDED.temperature if self.temperature is None else self.temperature),
-            top_p=float(RECOMMENDED.top_p if self.top_p is None else self.top_p),
-            max_tokens=self.max_tokens,
-            math=self.math,
-            thinking_budget=self.thinking_budget or None,
+            temperature=float(base.temperature if self.temperature is None else self.temperature),
+            top_p=float(base.top_p if self.top_p is None else self.top_p),
+            max_tokens=(saved.max_tokens if saved else None) if self.max_tokens is None else self.max_tokens,
+            math=base.math if self.math is None else self.math,
+            persona=base.persona,
+            thinking_budget=base.thinking_budget if self.thinking_budget is None else self.thinking_budget or None,
         )
 
 

@@ -10,7 +10,7 @@ from pydantic import Field, StrictStr
 
 from webapp.chat.service import ChatService
 from webapp.chat.temporary import MAX_TEMPORARY_MESSAGES, answer_temporary, begin_temporary
-from webapp.web.conversations import EVENTS_DOC, SSE_HEADERS, events
+from webapp.web.conversations import EVENTS_DOC, SSE_HEADERS, events, sampling_of
 from webapp.web.deps import Owner
 from webapp.web.schemas import ERRORS, NewMessage, StrictBody
 
@@ -40,7 +40,7 @@ def temporary_router(service: ChatService) -> APIRouter:
         """Send a message of a temporary chat: answered like any other, with nothing stored (the `done`
         event's message has id 0); its tokens count in the owner's usage and quota."""
         # Everything that can be refused is refused before the stream starts, with its status.
-        sampling = body.sampling()
+        sampling = await sampling_of(service, owner, body)
         earlier = [message.model_dump() for message in body.history]
         messages = await begin_temporary(service, owner, earlier, body.content)
         service.engine.require_ready()

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 
 from webapp.chat.service import ChatService
-from webapp.web.conversations import EVENTS_DOC, SSE_HEADERS, detail, events
+from webapp.web.conversations import EVENTS_DOC, SSE_HEADERS, detail, events, sampling_of
 from webapp.web.deps import Owner
 from webapp.web.schemas import ERRORS, ConversationDetail, NewMessage, Regenerate, SamplingOptions
 
@@ -33,7 +33,7 @@ def versions_router(service: ChatService) -> APIRouter:
     ) -> StreamingResponse:
         """A new version of an answer (the last one shown, or `message_id`); the others are kept."""
         body = body or Regenerate()
-        sampling = body.sampling()
+        sampling = await sampling_of(service, owner, body)
         admitted(request, owner)
         history = await service.begin_again(owner, conversation_id, body.message_id)
         turn = service.answer(owner, conversation_id, history, sampling)
@@ -44,7 +44,7 @@ def versions_router(service: ChatService) -> APIRouter:
         request: Request, owner: Owner, conversation_id: str, body: SamplingOptions | None = None
     ) -> StreamingResponse:
         """Go on with the last answer shown, where the length limit cut it (422 if it was not cut)."""
-        sampling = (body or SamplingOptions()).sampling()
+        sampling = await sampling_of(service, owner, body or SamplingOptions())
         admitted(request, owner)
         history, cut = await service.begin_continuing(owner, conversation_id)
         turn = service.answer(owner, conversation_id, history, sampling, continuing=cut)
@@ -56,7 +56,7 @@ def versions_router(service: ChatService) -> APIRouter:
     ) -> StreamingResponse:
         """A new version of one of your messages, answered: a branch of its own (the old one is kept)."""
         service.validate(body.content)
-        sampling = body.sampling()
+        sampling = await sampling_of(service, owner, body)
         admitted(request, owner)
         history = await service.begin(owner, conversation_id, body.content, replacing=message_id)
         turn = service.answer(owner, conversation_id, history, sampling)
