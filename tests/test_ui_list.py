@@ -4,7 +4,9 @@ that brings the chat back whole, and without it the chat gone from the database 
 
 from __future__ import annotations
 
+import re
 import sqlite3
+import time
 from typing import Any
 
 import pytest
@@ -74,7 +76,7 @@ async def test_a_chat_pinned_from_its_menu_leads_the_list_until_unpinned_by_keys
     await page.locator("#conversations .chat-item", has_text="newer chat").hover()
     await page.locator("#conversations .chat-item", has_text="newer chat").locator(".chat-more").click()
     names = await page.locator(".chat-menu [role=menuitem]").all_inner_texts()
-    assert names == ["Pin to top", "Rename", "Export Markdown", "Export JSON", "Delete"]
+    assert names == ["Pin to top", "Rename", "Share", "Export Markdown", "Export JSON", "Delete"]
 
 
 def stored_rows(fake_app: FakeApp, title: str) -> list[int]:
@@ -136,3 +138,28 @@ async def test_the_open_chat_is_not_deleted_while_its_answer_is_written_and_is_o
     await delete_chat(page, title)
     await expect(listed).not_to_contain_text(title, timeout=10_000)
     await expect(page.locator(".chat-undo")).to_be_visible()
+
+
+async def test_share_in_a_chats_menu_opens_it_beside_the_share_panel_whose_list_shows_the_link_in_full(
+    fake_page: Page, fake_app: FakeApp
+) -> None:
+    page = fake_page
+    await expect(page.locator("#send")).to_have_text("发送", timeout=15_000)
+    await listed_chats(page, fake_app.url, "a chat to share", "the open chat")
+    await expect(page.locator("#conversations .chat-item.current")).to_contain_text("the open chat")
+    await chat_menu(page, "a chat to share", ".chat-share")
+    await expect(page.locator("#conversations .chat-item.current")).to_contain_text("a chat to share")
+    await expect(page.locator("#share")).to_be_focused()
+    await page.locator("#share-expiry input").click()
+    await page.get_by_role("option", name="7 天").click()
+    await page.locator("#share").click()
+    link = page.locator("#share-link textarea, #share-link input").first
+    await expect(link).to_have_value(re.compile(r"/s/[\w-]{40,}$"), timeout=10_000)
+    shared = await link.input_value()
+    listed = await (await page.request.get(f"{fake_app.url}/api/shares")).json()
+    assert [(s["title"], s["url"]) for s in listed] == [("a chat to share", shared.removeprefix(fake_app.url))]
+    expires = time.strftime("%Y-%m-%d %H:%M", time.localtime(listed[0]["expires_at"]))
+    await page.locator("#shared-links").locator("button").first.click()
+    item = page.locator("#shared-links-table li", has_text=shared)
+    await expect(item.locator(f'a[href="{shared}"]')).to_have_text("a chat to share")
+    await expect(item).to_contain_text(f"有效期: {expires}")  # the date and time, in full

@@ -25,13 +25,32 @@ const closeOnPhone = () => {
   const toggle = document.querySelector('.sidebar.open .toggle-button');
   if (toggle) toggle.click();
 };
-const open = (item) => {
+const open = (item, closeSidebar = true) => {
   items().forEach((other) => {
     other.classList.toggle('current', other === item);
     other.setAttribute('aria-selected', other === item ? 'true' : 'false');
   });
   trigger('open', {id: item.dataset.id});
-  closeOnPhone();
+  if (closeSidebar) closeOnPhone();
+};
+// Share: the chat opens (the sidebar stays, on a phone too) with the share panel open beside it, its
+// Share button focused: the expiry is chosen there, and the link and one's links are shown there.
+const share = (item) => {
+  if (!item.classList.contains('current')) open(item, false);
+  const panel = document.querySelector('#share-panel');
+  const toggle = panel && panel.querySelector('button');
+  if (toggle && !panel.querySelector('#share')?.checkVisibility?.()) toggle.click();
+  let tries = 0;
+  const focusShare = () => {
+    const button = document.querySelector('#share');
+    if (button && button.checkVisibility()) {
+      button.scrollIntoView({block: 'nearest'});
+      button.focus();
+    } else if (tries++ < 40) {
+      setTimeout(focusShare, 50);
+    }
+  };
+  focusShare();
 };
 const rename = (item) => {
   const title = item.querySelector('.chat-title');
@@ -104,7 +123,7 @@ watch('value', () => {
   }
 });
 const pin = (item) => trigger('pin', {id: item.dataset.id, pinned: item.dataset.pinned !== 'true'});
-const ACTIONS = {pin, rename, delete: remove};
+const ACTIONS = {pin, rename, share, delete: remove};
 let menu = null;
 const closeMenu = (focusBack) => {
   if (!menu) return;
@@ -119,6 +138,7 @@ const menuEntries = (item) => {
   return [
     ['pin', item.dataset.pinned === 'true' ? w.unpin : w.pin],
     ['rename', w.rename],
+    ['share', w.share],
     ['export', w.export, `/api/conversations/${id}/export?format=md`],
     ['export-json', w.export_json, `/api/conversations/${id}/export?format=json`],
     ['delete', w.delete],

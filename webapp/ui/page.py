@@ -22,6 +22,7 @@ from webapp.ui.settings_panel import SettingsPanel
 from webapp.ui.sidebar import Sidebar
 from webapp.ui.status_tab import StatusTab
 from webapp.ui.temporary_chat import TemporaryChat
+from webapp.ui.transfer import HistoryTransfer
 from webapp.ui.usage_panel import UsagePanel
 from webapp.ui.versions import VersionSwitch
 
@@ -50,6 +51,7 @@ def build_ui(service: ChatService, auth: Authenticator, monitor: StatusMonitor) 
             with labels.add(share_panel, "share_panel"):
                 labels.extend(build_share_controls(page))
             settings = SettingsPanel(page)
+            transfer = HistoryTransfer(page)
             sidebar.build_language()
             if auth.required:
                 labels.extend(build_account_controls(page))
@@ -76,6 +78,7 @@ def build_ui(service: ChatService, auth: Authenticator, monitor: StatusMonitor) 
         blocks.load(None, None, None, js=OPEN_SIDEBAR_WHEN_WIDE, **PRIVATE)
         blocks.load(None, None, None, js=FOLD_JS, **PRIVATE)
         sidebar.wire(conversation.chatbot)
+        transfer.wire(sidebar.search, sidebar.conversations)
         conversation.wire(sidebar, settings.sampling)
         versions.wire(conversation.chatbot)
         live.wire(conversation.chatbot, conversation.send, conversation.resume, [sidebar.conversations, sidebar.title])

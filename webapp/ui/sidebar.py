@@ -120,8 +120,10 @@ class Sidebar:
         lang = await page.language(request)  # the page's language, which another load event is setting
         owner = await page.owner_of(request)
         conversations = await page.service.conversations(owner)
-        if not conversations:  # nothing to restore: the page opens empty, and no update can race a send
-            return gr.skip(), chat_list([], lang, None), gr.skip(), gr.skip()
+        if not conversations:  # nothing to restore: the page opens empty, its list in its language
+            # ... unless the user acted meanwhile: a chat sent then is listed, not wiped by this list.
+            listed = gr.skip() if request in page.acted else chat_list([], lang, None)
+            return gr.skip(), listed, gr.skip(), gr.skip()
         latest = conversations[0]
         chat = await page.open(owner, latest.id, lang)
         if request in page.acted:  # checked last: the user may have acted while this load read
@@ -194,7 +196,7 @@ class Sidebar:
         owner = await page.owner_of(request)
         with shown(lang):
             await page.service.restore(owner, picked)
-        if (event._data or {}).get("open") is not True or current is not None:
+        if (event._data or {}).get("open") is not True or current:  # another chat is open now: it stays
             return gr.skip(), gr.skip(), gr.skip(), await page.sidebar(owner, lang, current, search)
         opened = await self.on_select(picked, lang, request)
         return *opened, await page.sidebar(owner, lang, picked, search)
