@@ -38,6 +38,8 @@ CHAT = {"app": "#chat", "baseline": ".chatbot, [data-testid='chatbot'], main"}
 PAGES = {"app": "app", "baseline": "baseline"}
 PROMPT = render.PROMPT
 WARM_UP = 3
+# The page's marks, in the order a send passes them (`bench/screen_report.py` names them).
+MARKS = ("join_sent", "join_answered", "stream_sent", "stream_answered", "bytes", "token_bytes", "shown")
 
 # Installed in every page before its own scripts (so its keydown listener runs first). `__bench.arm(selector,
 # text)` counts `text` in the chat now; the first mutation after which it is there once more sets `shown`.
@@ -198,6 +200,9 @@ async def measure(
                     await first_tokens(browser, stand, samples, text, result)
                     for way in result.ttft:
                         print(f"  screen {way:>8}: first token +{result.added(way, 50) * 1e3:.1f} ms (p50)", flush=True)
+                        marks = {name: result.part(way, name) for name in MARKS}
+                        shown = ", ".join(f"{name} {value:.1f}" for name, value in marks.items() if value is not None)
+                        print(f"  screen {way:>8}: ms from Enter, medians: {shown}", flush=True)
                 for way in ways:
                     result.pages[way] = {}
                     for count in counts:

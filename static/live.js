@@ -88,8 +88,6 @@
 
   const draw = (state) => {
     const view = state.view;
-    const place = scroller();
-    const following = place && place.scrollHeight - place.scrollTop - place.clientHeight < FOLLOW_WITHIN;
     if (state.reasoning && view.showThought) {
       view.thought.hidden = false;
       view.label.textContent = thoughtTitle(state);
@@ -112,7 +110,21 @@
       window.r1Markdown.patch(view.answer, window.r1Markdown.render(state.answer));
       state.drawn.answer = state.answer;
     }
-    if (following) place.scrollTop = place.scrollHeight;
+    follow(state);
+  };
+
+  // The view follows the answer while the reader is at its end: scrolled in the next frame, when the
+  // page lays itself out anyway (reading the layout here would force it, on every piece).
+  const follow = (state) => {
+    if (!state.follow || state.scrolling) return;
+    state.scrolling = true;
+    requestAnimationFrame(() => {
+      state.scrolling = false;
+      const place = scroller();
+      if (!place || !state.follow || state.detached) return;
+      place.scrollTop = place.scrollHeight;
+      state.scrolledTo = place.scrollTop;
+    });
   };
 
   // At most one drawing a frame, however many pieces came: the first piece at once.
@@ -174,19 +186,27 @@
     sendButton().click();
   };
 
+  const message = (state) =>
+    post(`api/conversations/${encodeURIComponent(state.conversation)}/messages`,
+      { content: state.text, saved_settings: true }, state.controller.signal);
+
   const start = async (text) => {
-    linkKatexStyles();
     const conversation = $("#current textarea").value.trim() || null;
-    const showThought = $("#show-reasoning input[type=checkbox]")?.checked ?? true;
+    const controller = new AbortController();
     const state = {
-      text, conversation, view: bubbles(text, showThought), reasoning: "", answer: "", notice: "",
-      started: performance.now(), answerBegan: null, drawn: { any: false }, queued: false,
-      detached: false, controller: new AbortController(), rows: storedRows(),
+      text, conversation, view: null, reasoning: "", answer: "", notice: "", started: performance.now(),
+      answerBegan: null, drawn: { any: false }, queued: false, detached: false, follow: true, controller,
+      rows: storedRows(),
     };
+    // The request leaves first; the page's own work (the bubbles, the box) is done while it travels.
+    const leaving = conversation === null ? post("api/conversations", {}, controller.signal) : message(state);
+    leaving.catch(() => {}); // awaited below: a failure is handled there
     live = state;
+    linkKatexStyles();
+    state.view = bubbles(text, $("#show-reasoning input[type=checkbox]")?.checked ?? true);
     $("#chat").classList.add("live-open");
     scroller().append(state.view.wrap);
-    scroller().scrollTop = scroller().scrollHeight;
+    follow(state);
     setBox("");
     sendButton().disabled = true; // Stop takes its place (static/style.css)
     const ticking = setInterval(() => {
@@ -196,17 +216,13 @@
     }, 1000);
     let sent = false;
     try {
-      if (state.conversation === null) {
-        const made = await post("api/conversations", {}, state.controller.signal);
-        if (!made.ok) return toGradio(state);
-        state.conversation = (await made.json()).id;
+      let response = await leaving;
+      if (conversation === null) {
+        if (!response.ok) return toGradio(state);
+        state.conversation = (await response.json()).id;
         state.made = true;
+        response = await message(state);
       }
-      const response = await post(
-        `api/conversations/${encodeURIComponent(state.conversation)}/messages`,
-        { content: text, saved_settings: true },
-        state.controller.signal,
-      );
       if (!response.ok) {
         if (state.made) fetch(`api/conversations/${state.conversation}`, { method: "DELETE" });
         return toGradio(state);
@@ -275,6 +291,14 @@
     $("#chat").classList.remove("live-open");
     sendButton().disabled = false;
   };
+
+  // Scrolled up, the reader stops the view following; back at the end, it follows again.
+  document.addEventListener("scroll", (event) => {
+    if (!live || event.target !== scroller()) return;
+    const place = event.target;
+    if (place.scrollHeight - place.scrollTop - place.clientHeight < FOLLOW_WITHIN) live.follow = true;
+    else if (place.scrollTop < (live.scrolledTo ?? 0) - 2) live.follow = false; // up from where it was taken
+  }, { capture: true, passive: true });
 
   // -- the page's keys and buttons --------------------------------------------------------------
 

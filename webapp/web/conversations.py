@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from typing import Annotated, Any, Literal
 
@@ -154,10 +155,13 @@ def conversations_router(service: ChatService) -> APIRouter:
         """Send a message; the answer streams back as it is written."""
         # Everything that can be refused is refused before the stream starts, with its status.
         service.validate(body.content)
-        sampling = await sampling_of(service, owner, body)
+        body.sampling()  # the body's own settings: refused here, before anything is stored
         service.engine.require_ready()
         service.admit(owner, request.client.host if request.client else None)
-        history = await service.begin(owner, conversation_id, body.content)  # stored, or 404
+        # Stored (or 404), while the owner's saved settings are read: the two reads at once.
+        history, sampling = await asyncio.gather(
+            service.begin(owner, conversation_id, body.content), sampling_of(service, owner, body)
+        )
 
         turn = service.answer(owner, conversation_id, history, sampling)
         return StreamingResponse(events(turn), media_type="text/event-stream", headers=SSE_HEADERS)
