@@ -223,3 +223,20 @@ def test_an_engine_not_ready_is_a_503_the_sdk_shows(tmp_path: Path) -> None:
         with pytest.raises(openai.InternalServerError) as refused:
             client.chat.completions.create(model=SERVED_NAME, messages=[{"role": "user", "content": "Hi"}])
         assert openai_shaped(refused.value, 503, "engine_not_ready")["type"] == "server_error"
+
+
+@pytest.mark.parametrize("field", ["thinking_budget", "thinking_token_budget"])
+def test_a_thinking_budget_by_either_name_cuts_the_thought_and_the_answer_follows(
+    live_app: LiveApp, field: str
+) -> None:
+    client = client_for(live_app.url)
+    messages: list[ChatCompletionMessageParam] = [{"role": "user", "content": "Hi"}]
+    cut = client.chat.completions.create(model=SERVED_NAME, messages=messages, extra_body={field: 3})
+    thought = extra(cut.choices[0].message, "reasoning_content")
+    assert cut.choices[0].message.content == SCRIPT_ANSWER
+    assert SCRIPT_REASONING.startswith(thought) and thought != SCRIPT_REASONING
+    whole = client.chat.completions.create(model=SERVED_NAME, messages=messages, extra_body={field: 0})
+    assert extra(whole.choices[0].message, "reasoning_content") == SCRIPT_REASONING  # 0: no cap
+    with pytest.raises(openai.BadRequestError) as refused:
+        client.chat.completions.create(model=SERVED_NAME, messages=messages, extra_body={field: -1})
+    assert field in openai_shaped(refused.value, 400, "invalid_request")["message"]

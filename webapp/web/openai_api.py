@@ -14,7 +14,7 @@ import secrets
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from contextlib import aclosing
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, cast
 
 import orjson
@@ -65,12 +65,14 @@ def sampling_of(body: ChatRequest) -> tuple[Sampling, list[str]]:
     temperature = float(RECOMMENDED.temperature if body.temperature is None else body.temperature)
     top_p = float(RECOMMENDED.top_p if body.top_p is None else body.top_p)
     requested = body.max_completion_tokens if body.max_completion_tokens is not None else body.max_tokens
-    sampling = Sampling(temperature=temperature, top_p=top_p, max_tokens=requested)  # refuses invalid values
+    budget = body.budget
+    # Refuses invalid values.
+    sampling = Sampling(temperature=temperature, top_p=top_p, max_tokens=requested, thinking_budget=budget)
     low, high = TOLERATED_TEMPERATURE
     tolerated = min(max(temperature, low), high)
     if tolerated == temperature:
         return sampling, []
-    return Sampling(temperature=tolerated, top_p=top_p, max_tokens=requested), [f"temperature={tolerated}"]
+    return replace(sampling, temperature=tolerated), [f"temperature={tolerated}"]
 
 
 def chat_messages(service: ChatService, body: ChatRequest) -> list[dict[str, str]]:
@@ -276,7 +278,7 @@ def openai_router(service: ChatService, *, accounts: bool, started: float) -> AP
         max_tokens = await fitted_max_tokens(service.client, messages, sampling.max_tokens)
         await service.quotas.check(who)  # past the day's quota: 429 `insufficient_quota`
         service.admit(who, request.client.host if request.client else None)
-        sampling = Sampling(temperature=sampling.temperature, top_p=sampling.top_p, max_tokens=max_tokens)
+        sampling = replace(sampling, max_tokens=max_tokens)
         completion = Completion.new(name)
         headers = {CLAMP_HEADER: ", ".join(clamped)} if clamped else {}
         service.metrics.requests.inc()

@@ -11,6 +11,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr
 
+from webapp.llm.sampling import MAX_THINKING_BUDGET
+
 # -- requests ---------------------------------------------------------------------------------
 
 
@@ -42,6 +44,17 @@ class ChatRequest(Lenient):
     stream: StrictBool | None = False
     stream_options: StreamOptions | None = None
     n: StrictInt | None = Field(None, ge=1, le=1, description="Only one choice is made.")
+    thinking_budget: StrictInt | None = Field(
+        None, ge=0, le=MAX_THINKING_BUDGET, description="Tokens R1 may think for; 0 or null: no cap."
+    )
+    thinking_token_budget: StrictInt | None = Field(
+        None, ge=0, le=MAX_THINKING_BUDGET, description="The same, by vLLM's name for it (`extra_body`)."
+    )
+
+    @property
+    def budget(self) -> int | None:
+        """The thinking budget asked for, by either name (None: no cap)."""
+        return self.thinking_budget or self.thinking_token_budget or None
 
 
 # -- answers ----------------------------------------------------------------------------------
