@@ -82,6 +82,7 @@ def test_a_thinking_budget_cuts_the_stored_thought_and_the_answer_follows(
     assert (stored["reasoning"] != SCRIPT_REASONING) is cut
     assert SCRIPT_REASONING.startswith(stored["reasoning"])
     assert stored["reasoning_tokens"] <= (budget or len(SCRIPT_REASONING))
+    assert stored["thinking_budget"] == (budget or None)  # kept: the page says when it cut the thought
 
 
 def test_a_message_sent_while_an_answer_streams_is_a_409_and_stores_nothing(fake_app: FakeApp) -> None:

@@ -137,3 +137,24 @@ def test_a_start_of_the_app_deletes_for_good_what_was_deleted_before(database_ur
     second = Store.open(database_url)
     assert rows(second, gone.id) == [0, 0, 0]
     second.close()
+
+
+def test_answers_from_before_their_budget_was_kept_have_none(database_url: str) -> None:
+    engine = create_sql_engine(database_url)
+    migrate_to(engine, "0012")
+    with engine.begin() as connection:
+        connection.execute(
+            text("INSERT INTO conversations (id, owner, title, created_at, updated_at) VALUES ('c1', 'a', '', 1, 1)")
+        )
+        connection.execute(
+            text(
+                "INSERT INTO messages (conversation_id, role, content, reasoning, state, math, created_at) "
+                "VALUES ('c1', 'assistant', 'old answer', 'old thought', 'complete', :no, 1)"
+            ),
+            {"no": False},
+        )
+    migrate(engine)
+    store = Store(Database(engine))
+    [answer] = store.messages("a", "c1")
+    assert (answer.content, answer.thinking_budget) == ("old answer", None)
+    engine.dispose()

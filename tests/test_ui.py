@@ -278,6 +278,8 @@ async def test_a_thinking_budget_set_in_the_panel_cuts_the_thought_and_is_kept(p
     chat = page.locator("#chat")
     await expect(chat).to_contain_text("Hello! I am a tiny scripted model.", timeout=30_000)
     await expect(chat).to_contain_text("思考 3 tok")  # the script thinks for 6 tokens: cut by the budget
+    await chat.get_by_text("思考过程").first.click()  # the thought, opened, says the budget cut it
+    await expect(chat).to_contain_text("思考预算（3 token）已用完，思考在此截断")
     await page.reload()
     await page.locator("#settings").get_by_text("设置").click()
     await expect(page.get_by_label("思考预算（token，0 = 不限）")).to_have_value("3", timeout=10_000)

@@ -119,4 +119,5 @@ def final_fields(
         "top_p": sampling.top_p,
         "max_tokens": sampling.max_tokens,
         "math": sampling.math,
+        "thinking_budget": sampling.thinking_budget,
     }

@@ -26,6 +26,17 @@ class ListKeeping:
         """Pin the conversation to the top of the owner's list (`pinned`), or unpin it."""
         return await asyncio.to_thread(self.store.set_pinned, owner, conversation_id, pinned)
 
+    async def change(
+        self, owner: str, conversation_id: str, *, title: str | None = None, pinned: bool | None = None
+    ) -> ConversationInfo:
+        """Rename the conversation (`title`), pin or unpin it (`pinned`), or both: it as it then is."""
+        info = await asyncio.to_thread(self.store.conversation, owner, conversation_id)
+        if title is not None:
+            info = await asyncio.to_thread(self.store.rename, owner, conversation_id, title)
+        if pinned is not None:
+            info = await self.pin(owner, conversation_id, pinned)
+        return info
+
     def refuse_while_answering(self, owner: str, conversation_id: str) -> None:
         """A chat whose answer is being written is not deleted (Conflict): its answer would be lost
         unseen, or written after the delete; stopping it first keeps what it had until then."""

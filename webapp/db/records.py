@@ -70,6 +70,7 @@ class MessageRecord:
     created_at: float
     parent_id: int | None = None  # the message it follows (None: the first of its branch)
     chosen_at: float | None = None  # when it was last chosen among its versions (None: never)
+    thinking_budget: int | None = None  # the cap its thought had (None: none)
 
     def as_dict(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in self.__slots__}

@@ -71,6 +71,7 @@ class Message(Base):
     # when it was last chosen among its versions, None if never (then its creation counts).
     parent_id: Mapped[int | None] = mapped_column(Integer)
     chosen_at: Mapped[float | None] = mapped_column(Float)
+    thinking_budget: Mapped[int | None] = mapped_column(Integer)  # the answer's cap on its thought (None: none)
 
     conversation: Mapped[Conversation] = relationship(back_populates="messages")
 

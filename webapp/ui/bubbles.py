@@ -37,18 +37,27 @@ def stats_line(message: MessageRecord, lang: Lang) -> str:
     return " · ".join(parts)
 
 
-def thought_block(reasoning: str, lang: Lang, *, done: bool, seconds: float) -> dict[str, Any]:
+def thought_block(reasoning: str, lang: Lang, *, done: bool, seconds: float, note: str = "") -> dict[str, Any]:
     metadata: dict[str, Any] = {"title": t("thought", lang), "status": "done", "duration": round(seconds, 1)}
     if not done:
         metadata = {"title": f"{t('thinking', lang)} {seconds:.0f}s", "status": "pending"}
-    return {"role": "assistant", "content": display(reasoning), "metadata": metadata}
+    content = display(reasoning) + (f"\n\n<sub>{note}</sub>" if note else "")
+    return {"role": "assistant", "content": content, "metadata": metadata}
+
+
+def budget_note(message: MessageRecord, lang: Lang) -> str:
+    """Said under a thought the thinking budget cut: one that had a budget and reached it."""
+    budget, spent = message.thinking_budget, message.reasoning_tokens
+    cut = budget is not None and spent is not None and spent >= budget
+    return f"✂ {t('budget_cut', lang).format(n=budget)}" if cut else ""
 
 
 def answer_bubbles(message: MessageRecord, lang: Lang, show_reasoning: bool = True, versions: str = "") -> Chat:
     """A stored answer as the chat shows it: thought block, answer, state, figures, `versions` (markup)."""
     out: Chat = []
     if message.reasoning and show_reasoning:
-        out.append(thought_block(message.reasoning, lang, done=True, seconds=message.thinking_s or 0.0))
+        seconds = message.thinking_s or 0.0
+        out.append(thought_block(message.reasoning, lang, done=True, seconds=seconds, note=budget_note(message, lang)))
     body = display(message.content)
     notes = []
     if message.state == MessageState.STOPPED:

@@ -32,6 +32,10 @@ TEXT: dict[str, dict[Lang, str]] = {
         "en": "Math mode (step by step, answer in \\boxed{})",
     },
     "thinking_budget": {"zh": "思考预算（token，0 = 不限）", "en": "Thinking budget (tokens, 0 = no cap)"},
+    "budget_cut": {
+        "zh": "思考预算（{n} token）已用完，思考在此截断",
+        "en": "Cut here by the thinking budget ({n} tokens)",
+    },
     "persona": {"zh": "角色设定（并入用户消息）", "en": "Persona (folded into your message)"},
     "thinking": {"zh": "思考中…", "en": "Thinking…"},
     "thought": {"zh": "思考过程", "en": "Thought"},

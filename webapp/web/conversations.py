@@ -107,12 +107,7 @@ def conversations_router(service: ChatService) -> APIRouter:
     @router.patch("/{conversation_id}")
     async def change(owner: Owner, conversation_id: str, body: ConversationChange) -> ConversationOut:
         """Rename (`title`), pin to the top of the list or unpin (`pinned`), or both."""
-        info = await service.conversation(owner, conversation_id)
-        if body.title is not None:
-            info = await service.rename(owner, conversation_id, body.title)
-        if body.pinned is not None:
-            info = await service.pin(owner, conversation_id, body.pinned)
-        return _out(info)
+        return _out(await service.change(owner, conversation_id, title=body.title, pinned=body.pinned))
 
     @router.delete("/{conversation_id}", status_code=204)
     async def delete(owner: Owner, conversation_id: str) -> Response:
