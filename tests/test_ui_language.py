@@ -8,7 +8,8 @@ import re
 import pytest
 from playwright.async_api import Browser, Page, expect
 
-from tests.helpers import FakeApp
+from tests.fakes import Reply
+from tests.helpers import FakeApp, send
 
 pytestmark = pytest.mark.browser
 
@@ -89,3 +90,28 @@ async def test_a_refusal_is_told_in_the_pages_language(browser: Browser, fake_ap
         await expect(toast.last).to_contain_text("The message is empty. Type a question first.", timeout=10_000)
     finally:
         await context.close()
+
+
+@pytest.mark.parametrize(("locale", "choice", "theirs"), [("en-US", "中文", "zh"), ("zh-CN", "English", "en")])
+async def test_the_chats_own_buttons_follow_the_pages_language_not_the_browsers(
+    browser: Browser, fake_app: FakeApp, locale: str, choice: str, theirs: str
+) -> None:
+    fake_app.fake.replies = [Reply(["t"], ["An answer to copy."])]
+    context = await browser.new_context(locale=locale)
+    page = await context.new_page()
+    await page.goto(fake_app.url)
+    await expect(page.locator("#send")).to_be_enabled(timeout=30_000)
+    await page.locator("#language").get_by_text(choice).click()
+    await expect(page.locator("#send")).to_have_text("发送" if theirs == "zh" else "Send")
+    await send(page, "a question")
+    chat = page.locator("#chat")
+    await expect(chat).to_contain_text("An answer to copy.", timeout=10_000)
+    await expect(page.locator("#send")).to_be_enabled()
+    names = " ".join(
+        await chat.locator("button").evaluate_all(
+            "(buttons) => buttons.map((b) => [b.getAttribute('aria-label'), b.title].join(' '))"
+        )
+    )
+    assert names.strip(), "the chat shows its own buttons"
+    assert bool(CJK.search(names)) is (theirs == "zh"), names
+    await context.close()

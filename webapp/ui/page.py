@@ -16,6 +16,7 @@ from webapp.ui.conversation import Conversation
 from webapp.ui.empty_state import picked
 from webapp.ui.evaluation import EvalTab
 from webapp.ui.folding import FOLD_JS, LANG_JS
+from webapp.ui.gradio_locale import GRADIO_LOCALE_JS
 from webapp.ui.i18n import DEFAULT_LANG, Lang, t
 from webapp.ui.live import ScriptedSend
 from webapp.ui.settings_panel import SettingsPanel
@@ -117,12 +118,14 @@ def switch_language(page: Page, sidebar: Sidebar, chatbot: gr.Chatbot) -> tuple[
 
     opened = page.blocks.load(on_load, None, [page.lang, sidebar.language, *components], **PRIVATE)
     opened.then(None, [sidebar.language], None, js=LANG_JS, **PRIVATE)
+    opened.then(None, [sidebar.language], None, js=GRADIO_LOCALE_JS, **PRIVATE)
     listed = (sidebar.on_search, [sidebar.search, page.current, page.lang], [sidebar.conversations])
     # `.input`: the load's choice above is not a switch (it has nothing to show again).
     switched = sidebar.language.input(
         relabel, [sidebar.language], [page.lang, *components], js=REMEMBER_LANGUAGE_JS, **PRIVATE
     )
     switched.then(None, [sidebar.language], None, js=LANG_JS, **PRIVATE)
+    switched.then(None, [sidebar.language], None, js=GRADIO_LOCALE_JS, **PRIVATE)
     switched.then(*listed, **PRIVATE)
     return opened, switched.then(
         sidebar.on_select, [page.current, page.lang], [page.current, chatbot, sidebar.title], **PRIVATE
