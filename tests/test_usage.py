@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 
 import pytest
 
-from tests.fakes import FakeEngine, Reply, serve_fake
-from tests.helpers import SERVED_NAME, LiveApp, make_settings
+from tests.fakes import FakeEngine, Reply
+from tests.helpers import SERVED_NAME, LiveApp, external_service, make_settings
 from webapp.chat.context import prompt_token_bound
 from webapp.chat.events import ChatEvent, TurnEnded
 from webapp.chat.service import ChatService
@@ -28,20 +27,6 @@ async def live_service(live_app: LiveApp, store: Store) -> AsyncIterator[ChatSer
     client = ModelClient(live_app.engine.base_url, api_key=live_app.engine.api_key, model=SERVED_NAME)
     yield ChatService(live_app.engine, client, store)
     await client.aclose()
-
-
-@asynccontextmanager
-async def fake_service(fake: FakeEngine, store: Store) -> AsyncIterator[ChatService]:
-    with serve_fake(fake) as url:
-        engine = Engine(make_settings(vllm_base_url=url))
-        await engine.start()
-        client = ModelClient(url)
-        try:
-            assert (await engine.wait_ready(within=10)).ready
-            yield ChatService(engine, client, store)
-        finally:
-            await client.aclose()
-            await engine.stop()
 
 
 async def ended(turn: AsyncIterator[ChatEvent]) -> TurnEnded:
@@ -73,7 +58,7 @@ async def test_a_real_turn_counts_the_engines_own_tokens(live_service: ChatServi
 
 async def test_a_stream_cut_short_counts_what_came_and_the_prompt_bound(store: Store) -> None:
     fake = FakeEngine([Reply(["half a ", "thought"], ["half an ", "answer"], die=True)])
-    async with fake_service(fake, store) as service:
+    async with external_service(fake, store) as service:
         conversation = await service.new_conversation(OWNER)
         assert (await ended(service.send(OWNER, conversation.id, "one"))).error is not None
     [today] = store.usage.days("0000-00-00")
