@@ -224,7 +224,9 @@
         response = await message(state);
       }
       if (!response.ok) {
-        if (state.made) fetch(`api/conversations/${state.conversation}`, { method: "DELETE" });
+        // The chat made for this message goes before Gradio's send says why: no empty chat is
+        // left in the list, even for a moment.
+        if (state.made) await fetch(`api/conversations/${state.conversation}`, { method: "DELETE" }).catch(() => {});
         return toGradio(state);
       }
       sent = true;

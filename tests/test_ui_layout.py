@@ -183,7 +183,10 @@ LOW_CONTRAST = r"""
     if (parseFloat(style.fontSize) >= 18) continue;
     const bg = ground(el);
     const color = parse(style.color);
-    color[3] *= opacity(el);
+    // Fully faded (Gradio's hidden progress timer, which it keeps at opacity 0): not text anyone sees.
+    const seen = opacity(el);
+    if (seen < 0.01) continue;
+    color[3] *= seen;
     const [a, b] = [lum(over(color, bg)), lum(bg)];
     const ratio = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
     if (ratio < 4.5) bad.push(`${text.slice(0, 30)} ${ratio.toFixed(2)}`);

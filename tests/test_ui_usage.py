@@ -49,8 +49,12 @@ async def test_an_admin_sees_usage_sets_a_quota_and_the_user_is_refused_in_their
         await expect(carol.locator("#chat")).not_to_contain_text("one more")
         # In a new chat too, and no empty chat is left in the list by the refusal.
         await carol.locator("#new-chat").click()
+        for close in await carol.locator(".toast-close").all():  # the last refusal's toast goes first
+            await close.click()
+        await expect(carol.locator(".toast-body")).to_have_count(0)
         await send(carol, "in a new chat")
         await expect(carol.locator(".toast-body").last).to_contain_text("额度已用完", timeout=10_000)
+        await expect(carol.locator("#prompt textarea")).to_have_value("in a new chat")
         assert len(await (await carol.request.get(f"{url}/api/conversations")).json()) == 1
     finally:
         await carol_context.close()

@@ -58,7 +58,7 @@ class FeedbackControls:
         quiet: dict[str, Any] = {"show_progress": "hidden", **PRIVATE}
         chatbot.like(self.on_like, [page.current, page.lang], [self.row, self.note, self.rated], **quiet)
         self.save.click(self.on_note, [page.current, self.rated, self.note, page.lang], [self.row], **quiet)
-        page.current.change(self.on_shown, [page.current], [chatbot, self.row], **quiet)
+        page.current.change(self.on_shown, [page.current, self.rated], [chatbot, self.row], **quiet)
 
     async def _history(self, owner: str, current: str) -> tuple[list[MessageRecord], bool]:
         history = await self.page.service.messages(owner, current)
@@ -94,12 +94,17 @@ class FeedbackControls:
                 await self.ratings.rate(owner, current, rated, "up" if kept.rating > 0 else "down", note)
         return gr.update(visible=False)
 
-    async def on_shown(self, current: str | None, request: gr.Request) -> tuple[Any, ...]:
-        """The chat opened shows the thumbs it was given (one value per answer, in order)."""
+    async def on_shown(self, current: str | None, noted: int | None, request: gr.Request) -> tuple[Any, ...]:
+        """The chat opened shows the thumbs it was given (one value per answer, in order).
+
+        The note box stays when the answer it is for is in the chat now shown: a new chat becomes
+        the page's current one just after its answer ends, and a thumb pressed in that moment
+        must not lose its box."""
         if not current:
             return gr.update(feedback_value=[]), gr.update(visible=False)
         owner = await self.page.owner_of(request)
         history = await self.page.service.messages(owner, current)
         rated = await self.ratings.of_conversation(owner, current)
         values = [SHOWN[rated[m.id].rating] if m.id in rated else None for m in history if m.role == "assistant"]
-        return gr.update(feedback_value=values), gr.update(visible=False)
+        here = noted is not None and any(m.id == noted for m in history)
+        return gr.update(feedback_value=values), gr.skip() if here else gr.update(visible=False)
