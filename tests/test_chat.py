@@ -22,7 +22,7 @@ from webapp.db.store import FinalAnswer, Store
 from webapp.db.tables import MessageState
 from webapp.engine.supervisor import Engine
 from webapp.engine.tiny_model import REASONING_PIECES, SCRIPT_ANSWER, SCRIPT_REASONING
-from webapp.errors import Conflict, ContextTooLong, EngineError, EngineNotReady, InvalidInput, NotFound
+from webapp.errors import Conflict, ContextTooLong, EngineError, EngineNotReady, InvalidInput, NotFound, QuotaExceeded
 from webapp.llm.client import ModelClient, TokenCount
 from webapp.llm.reasoning import Piece
 from webapp.llm.sampling import Sampling
@@ -164,6 +164,28 @@ async def test_turns_that_start_together_store_their_messages_in_few_commits(sto
         assert isinstance(history, list) and [m.content for m in history] == [f"question {i}"]
     assert len(commits) <= 3  # the first alone, the rest together (not 21 commits)
     assert await service.messages("owner-1", conversations[1].id) == histories[2]
+
+
+async def test_a_burst_of_turns_checks_its_quotas_in_the_transaction_that_stores_it(store: Store) -> None:
+    settings = make_settings(vllm_base_url="http://127.0.0.1:9/v1")
+    service = ChatService(Engine(settings), ModelClient("x"), store, daily_tokens=1_000)
+    conversations = [await service.new_conversation(f"owner-{i}") for i in range(12)]
+    store.usage.record("owner-3", 600, 400)  # the day's quota spent
+    await service.quotas.set("owner-5", None)  # an admin lifted hers
+    store.usage.record("owner-5", 600, 400)
+    checkouts: list[object] = []  # connections taken: each read or transaction of its own takes one
+    event.listen(store.database.sql, "checkout", lambda *_: checkouts.append(1))
+    histories = await asyncio.gather(
+        *(service.begin(f"owner-{i}", c.id, f"question {i}") for i, c in enumerate(conversations)),
+        return_exceptions=True,
+    )
+    assert isinstance(histories[3], QuotaExceeded) and "1,000 tokens" in str(histories[3])
+    for i, history in enumerate(histories):
+        if i != 3:
+            assert isinstance(history, list) and [m.content for m in history] == [f"question {i}"]
+    assert len(checkouts) == 1  # no read of its own before the turns' one transaction
+    assert await service.messages("owner-3", conversations[3].id) == []  # refused before it was stored
+    assert ("owner-3", conversations[3].id) not in service._claims  # and the conversation given back
 
 
 async def test_answers_that_end_together_are_written_together(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:

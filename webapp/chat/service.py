@@ -13,6 +13,7 @@ import time
 from collections.abc import AsyncGenerator, Callable
 from contextlib import aclosing
 from dataclasses import replace
+from functools import partial
 from typing import Any, TypeVar
 
 from webapp.chat.batches import Batches
@@ -84,7 +85,8 @@ class ChatService(ListKeeping):
         self.new_conversations = new_conversations or Admission(None, None)
         self.max_conversations = max_conversations
         self.quotas = Quotas(store.usage, daily_tokens)
-        self._turn_starts: Batches[tuple[str, str, str, int | None], list[MessageRecord]] = Batches(store.begin_turns)
+        starts = partial(store.begin_turns, daily_tokens=daily_tokens)  # a turn past its quota is refused there
+        self._turn_starts: Batches[tuple[str, str, str, int | None], list[MessageRecord]] = Batches(starts)
         self._answer_saves: Batches[FinalAnswer, MessageRecord] = Batches(store.save_answers)
         self._claims = TurnClaims()
 
@@ -195,14 +197,14 @@ class ChatService(ListKeeping):
         message shown with `replace_last`, of the user message `replacing` (its id) otherwise.
         """
         text = self.validate(content)
-        await self.quotas.check(owner)  # past the day's quota: refused before the message is stored
         with self._claims.claimed((owner, conversation_id)):
             if replace_last:
                 history = await self.messages(owner, conversation_id)
                 replacing = next((m.id for m in reversed(history) if m.role == "user"), None)
                 if replacing is None:
                     raise InvalidInput("There is no message to edit.", code="nothing_to_edit")
-            # Turns that start together store their messages in one transaction (`webapp.chat.batches`).
+            # Turns that start together store their messages in one transaction (`webapp.chat.batches`),
+            # nothing awaited before it (they would reach it apart); past the day's quota, refused there.
             return await self._turn_starts.call((owner, conversation_id, text, replacing))
 
     async def begin_again(self, owner: str, conversation_id: str, message_id: int | None = None) -> list[MessageRecord]:

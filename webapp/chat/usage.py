@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from webapp.db.usage import DayUsage, UsageBook, day_of, next_midnight
-from webapp.errors import InvalidInput, QuotaExceeded
+from webapp.errors import InvalidInput
 
 MAX_QUOTA = 10**12  # tokens a day: a bound for the input, far past what any engine makes
 MAX_DAYS = 366
@@ -75,20 +75,7 @@ class Quotas:
 
     async def check(self, owner: str, now: float | None = None) -> None:
         """Refuse (QuotaExceeded, 429) a turn of an owner who has spent their day's quota."""
-        now = time.time() if now is None else now
-        own, tokens, spent = await asyncio.to_thread(self.book.standing, owner, day_of(now))
-        limit = tokens if own else self.default
-        if limit is None or spent < limit:
-            return
-        resets = next_midnight(now)
-        stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(resets))
-        raise QuotaExceeded(
-            f"You have used your {limit:,} tokens for today ({spent:,} spent). The quota resets at {stamp} "
-            "(midnight UTC); your message was not sent.",
-            retry_after=resets - now,
-            quota=limit,
-            resets=stamp,
-        )
+        await asyncio.to_thread(self.book.check, owner, self.default, time.time() if now is None else now)
 
     async def set(self, owner: str, tokens: object) -> None:
         """An owner's own quota (None: no quota for them)."""

@@ -13,17 +13,7 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import (
-    Connection,
-    bindparam,
-    case,
-    delete,
-    func,
-    insert,
-    select,
-    text,
-    update,
-)
+from sqlalchemy import Connection, bindparam, case, delete, func, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from webapp.db import search as history_search
@@ -35,9 +25,9 @@ from webapp.db.records import ConversationDraft, ConversationInfo, MessageRecord
 from webapp.db.tables import Conversation, Message, MessageState, OwnerSettings, Share
 from webapp.db.text import storable, title_text, unstorable
 from webapp.db.tree import Tree, branch_of
-from webapp.db.usage import UsageBook, add_usage
+from webapp.db.usage import UsageBook, add_usage, check_quota
 from webapp.db.versions import MESSAGE_COLUMNS, MESSAGES_OF, choose, edit_point, read_tree
-from webapp.errors import Conflict, InvalidInput, NotFound
+from webapp.errors import Conflict, InvalidInput, NotFound, QuotaExceeded
 
 # The advisory locks (one per owner) under which an owner's conversations are counted and created:
 # the two-key form, a key space apart from STARTUP_LOCK's.
@@ -260,15 +250,20 @@ class Store(Keeping):
         with self.database.transaction() as db:
             return _add_message(db, owner, conversation_id, fields)
 
-    def begin_turns(self, turns: list[tuple[str, str, str, int | None]]) -> list[list[MessageRecord] | Exception]:
+    def begin_turns(
+        self, turns: list[tuple[str, str, str, int | None]], *, daily_tokens: int | None = None
+    ) -> list[list[MessageRecord] | Exception]:
         """Store each (owner, conversation id, user message, the user message it is a new version of
         or None) and return the branch it ends, all in one transaction (how turns begin: those that
-        start together commit together). A turn refused (an unknown conversation, no such message to
-        edit) fails alone: its checks come before any write, so nothing is undone."""
+        start together commit together). A turn refused (its owner past their day's quota, of which
+        `daily_tokens` is the default; an unknown conversation; no such message to edit) fails alone:
+        its checks come before any write, so nothing is undone."""
         out: list[list[MessageRecord] | Exception] = []
+        now = time.time()
         with self.database.transaction() as db:
             for owner, conversation_id, content, replacing in turns:
                 try:
+                    check_quota(db, owner, daily_tokens, now)
                     if replacing is not None:  # no message of another owner's is looked for
                         _owned_info(db, owner, conversation_id)
                     elif unstorable(conversation_id):
@@ -276,7 +271,7 @@ class Store(Keeping):
                     before = edit_point(read_tree(db, conversation_id), replacing)
                     fields = {"role": "user", "content": content, "parent_id": before[-1].id if before else None}
                     out.append([*before, _add_message(db, owner, conversation_id, fields)])
-                except (NotFound, InvalidInput) as exc:
+                except (QuotaExceeded, NotFound, InvalidInput) as exc:
                     out.append(exc)
         return out
 

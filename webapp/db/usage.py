@@ -16,6 +16,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from webapp.db.database import Database
 from webapp.db.tables import Quota, Usage
+from webapp.errors import QuotaExceeded
 
 
 def day_of(seconds: float) -> str:
@@ -78,6 +79,26 @@ SPENT = select(func.coalesce(func.sum(Usage.prompt_tokens + Usage.completion_tok
 OWN_QUOTA = select(Quota.daily_tokens).where(Quota.owner == bindparam("owner"))
 
 
+def check_quota(db: Connection, owner: str, default: int | None, now: float) -> None:
+    """Refuse (QuotaExceeded, 429) a turn of an owner who has spent their day's quota, on the caller's
+    connection: their own quota if an admin set one, else `default` (None: no quota, nothing to read)."""
+    own = db.execute(OWN_QUOTA, {"owner": owner}).first()
+    limit = own[0] if own is not None else default
+    if limit is None:
+        return
+    spent = int(db.scalar(SPENT, {"owner": owner, "day": day_of(now)}) or 0)
+    if spent < limit:
+        return
+    stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(next_midnight(now)))
+    raise QuotaExceeded(
+        f"You have used your {limit:,} tokens for today ({spent:,} spent). The quota resets at {stamp} "
+        "(midnight UTC); your message was not sent.",
+        retry_after=next_midnight(now) - now,
+        quota=limit,
+        resets=stamp,
+    )
+
+
 class UsageBook:
     """The usage table and the per-owner quotas."""
 
@@ -94,13 +115,10 @@ class UsageBook:
         with self.database.connection() as db:
             return int(db.scalar(SPENT, {"owner": owner, "day": day}) or 0)
 
-    def standing(self, owner: str, day: str) -> tuple[bool, int | None, int]:
-        """What a turn's quota check reads, on one connection: whether the owner has a quota of
-        their own, it, and what they spent on `day`."""
+    def check(self, owner: str, default: int | None, now: float) -> None:
+        """`check_quota` on a connection of its own (a turn that stores nothing before its answer)."""
         with self.database.connection() as db:
-            own = db.execute(OWN_QUOTA, {"owner": owner}).first()
-            spent = int(db.scalar(SPENT, {"owner": owner, "day": day}) or 0)
-        return (own is not None), (own[0] if own is not None else None), spent
+            check_quota(db, owner, default, now)
 
     def days(self, since: str, owner: str | None = None) -> list[DayUsage]:
         """Each owner's days from `since` on (one owner's alone, if named), newest first."""
