@@ -8,10 +8,11 @@ import json
 import pytest
 
 from tests.exports import chatgpt_conversation, node
+from webapp.chat.export_scan import MAX_VALUES, scan
 from webapp.chat.importing import epoch, parse_export
 from webapp.chat.transfer import decode, file_name, parse_file
 from webapp.db.records import ConversationDraft
-from webapp.errors import InvalidInput, MalformedBody
+from webapp.errors import InvalidInput, MalformedBody, TooLarge
 
 LIMIT = 1000
 
@@ -136,6 +137,43 @@ def test_a_list_is_read_one_entry_at_a_time_and_anything_else_whole() -> None:
     assert parsed.conversations[0][1].created_at == 1_700_000_000.5  # a float, not a Decimal
     one = json.dumps({"title": "One", "messages": [{"role": "user", "content": "Hi"}]}).encode()
     assert len(parse_file(io.BytesIO(one), max_user_chars=LIMIT).conversations) == 1
+    everything = {"format": "r1-chat-history", "version": 1, "conversations": [json.loads(one), {"x": 1}]}
+    raw = json.dumps(everything).encode()
+    assert scan(io.BytesIO(raw)).kind == "all"  # this app's export of everything is read entry by entry too
+    parsed = parse_file(io.BytesIO(raw), max_user_chars=LIMIT)
+    assert [index for index, _ in parsed.conversations] == [1] and [s.index for s in parsed.skipped] == [2]
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"[" * 100_000 + b"]" * 100_000,  # 200 KB that ijson's prefixes would make gigabytes of
+        b'{"conversations": ' + b"[" * 100_000 + b"]" * 100_000 + b"}",
+        b'{"a": ' * 100_000 + b"1" + b"}" * 100_000,
+    ],
+)
+def test_json_nested_deeper_than_any_export_is_refused_before_it_is_parsed(raw: bytes) -> None:
+    with pytest.raises(MalformedBody, match="nests deeper than 64 levels"):
+        parse_file(io.BytesIO(raw), max_user_chars=LIMIT)
+
+
+@pytest.mark.parametrize("wrap", [lambda inner: [inner], lambda inner: {"conversations": [inner]}, lambda inner: inner])
+def test_a_conversation_of_countless_tiny_values_is_refused_before_it_is_built(wrap: object) -> None:
+    # A few megabytes of `{},` would be hundreds of megabytes of Python objects once built.
+    tiny = {"title": "bomb", "messages": [{}] * MAX_VALUES}
+    raw = json.dumps(wrap(tiny)).encode()  # type: ignore[operator]
+    with pytest.raises(TooLarge, match="more than 500,000 JSON values"):
+        parse_file(io.BytesIO(raw), max_user_chars=LIMIT)
+
+
+def test_a_file_is_read_up_to_twice_the_cap_of_entries_and_says_where_it_stopped() -> None:
+    # Each entry that is no conversation is a line of the answer: their number is bounded too.
+    raw = json.dumps([chatgpt_conversation(), *({"x": n} for n in range(24))]).encode()
+    parsed = parse_file(io.BytesIO(raw), max_user_chars=LIMIT, most=10)
+    assert [s.index for s in parsed.skipped] == [*range(2, 21), 21]
+    assert "not read" in parsed.skipped[-1].reason and "MAX_CONVERSATIONS" in parsed.skipped[-1].reason
+    chats = json.dumps([chatgpt_conversation()] * 12).encode()
+    assert len(parse_file(io.BytesIO(chats), max_user_chars=LIMIT, most=10).conversations) == 12
 
 
 @pytest.mark.parametrize(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import itertools
 import re
 import unicodedata
 import zipfile
@@ -20,6 +21,7 @@ import ijson  # type: ignore[import-untyped]
 import orjson
 
 from webapp.chat.export import to_json, to_markdown
+from webapp.chat.export_scan import UTF8_HINT, malformed, scan
 from webapp.chat.importing import Parsed, Skipped, parse_export, parse_items
 from webapp.chat.service import ChatService
 from webapp.db.records import ConversationInfo, MessageRecord
@@ -29,7 +31,6 @@ EXPORT_FORMAT = "r1-chat-history"  # names this app's export of every conversati
 _UNSAFE_NAME = re.compile(r"[^\w\- ]+")
 NAME_CHARS = 60
 BATCH = 200  # conversations stored per transaction: a large ChatGPT export holds thousands
-UTF8_HINT = "Exports are UTF-8 JSON files: upload the file as it was exported."
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,30 +56,44 @@ def decode(raw: bytes) -> object:
         raise MalformedBody(f"The file is not valid JSON: {exc}.", hint="Upload the exported .json file.") from exc
 
 
-def parse_file(file: BinaryIO, *, max_user_chars: int) -> Parsed:
-    """The conversations of an uploaded export. A list (ChatGPT's, Open WebUI's: the large ones) is
-    parsed one entry at a time, so only the drafts are held, never the whole document; a single
-    object (this app's export) is read whole."""
-    head = file.read(3)
-    if head != b"\xef\xbb\xbf":  # a UTF-8 byte order mark, as some editors save
-        file.seek(0)
-    while (byte := file.read(1)) in b" \t\r\n" and byte:
-        pass
-    file.seek(-len(byte), io.SEEK_CUR)
-    if byte != b"[":
+def parse_file(file: BinaryIO, *, max_user_chars: int, most: int | None = None) -> Parsed:
+    """The conversations of an uploaded export, scanned first (`export_scan`). A list (ChatGPT's, Open
+    WebUI's: the large ones) and this app's export of every conversation are parsed one entry at a
+    time, so only the drafts are held, never the whole document; a single conversation is read
+    whole. At most twice `most` entries (the owner's MAX_CONVERSATIONS) are read: room for every
+    conversation one may keep and as many unusable entries beside them, and a bound on what is held."""
+    limit = None if most is None else 2 * most
+    start = 3 if file.read(3) == b"\xef\xbb\xbf" else 0  # a UTF-8 byte order mark, as some editors save
+    file.seek(start)
+    shape = scan(file, most=limit)
+    file.seek(start)
+    if shape.kind == "whole":
         return parse_export(decode(file.read()), max_user_chars=max_user_chars)
+    prefix = "item" if shape.kind == "list" else "conversations.item"
+    entries = ijson.items(file, prefix, use_float=True)
+    if limit is not None:
+        entries = itertools.islice(entries, limit)
     try:
-        return parse_items(ijson.items(file, "item", use_float=True), max_user_chars=max_user_chars)
+        parsed = parse_items(entries, max_user_chars=max_user_chars)
     except ijson.JSONError as exc:
-        detail = str(exc).splitlines()[0] if str(exc) else "it ends too soon"
-        if "UTF8" in detail:
-            raise MalformedBody(f"The file is not UTF-8 text ({detail}).", hint=UTF8_HINT) from exc
-        raise MalformedBody(f"The file is not valid JSON: {detail}.", hint="Upload the exported .json file.") from exc
+        raise malformed(exc) from exc
+    if shape.cut:
+        parsed.skipped.append(
+            Skipped(
+                (limit or 0) + 1,
+                "",
+                f"this entry and those after it were not read: a file is read up to {limit:,} entries "
+                "(twice MAX_CONVERSATIONS)",
+            )
+        )
+    return parsed
 
 
 async def import_history(service: ChatService, owner: str, file: BinaryIO) -> Imported:
     """Store the conversations of an exported file as new conversations of the owner's."""
-    parsed = await asyncio.to_thread(parse_file, file, max_user_chars=service.max_message_chars)
+    parsed = await asyncio.to_thread(
+        parse_file, file, max_user_chars=service.max_message_chars, most=service.max_conversations
+    )
     service.new_conversations.admit(owner, None)  # one import counts as one new conversation
     drafts = [draft for _index, draft in parsed.conversations]
     stored: list[ConversationInfo] = []
