@@ -347,6 +347,24 @@ def test_a_chat_is_pinned_and_unpinned_through_patch_and_listed_first(fake_http:
     assert fake_http.patch("/api/conversations/nope", json={"pinned": True}).status_code == 404
 
 
+def test_another_owner_can_neither_pin_share_nor_read_the_feedback_of_a_chat(
+    fake_http: httpx.Client, fake_app: FakeApp
+) -> None:
+    mine = new_conversation(fake_http)
+    with httpx.Client(base_url=fake_app.url, timeout=60) as other:
+        for response in (
+            other.patch(f"/api/conversations/{mine}", json={"pinned": True}),
+            other.post(f"/api/conversations/{mine}/share", json={}),
+            other.delete(f"/api/conversations/{mine}/share"),
+            other.get(f"/api/conversations/{mine}/feedback"),
+            other.get(f"/api/conversations/{mine}/export"),
+        ):
+            assert response.status_code == 404, response.request.url
+        assert other.get("/api/shares").json() == []
+    assert fake_http.get(f"/api/conversations/{mine}").json()["pinned"] is False
+    assert fake_http.get("/api/shares").json() == []
+
+
 def test_a_chat_whose_answer_is_being_written_is_not_deleted_until_it_ends(
     fake_http: httpx.Client, fake_app: FakeApp
 ) -> None:

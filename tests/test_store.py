@@ -21,7 +21,7 @@ from sqlalchemy.pool import NullPool
 from tests.helpers import migrate_to, on_postgres
 from webapp.chat.preferences import Preferences
 from webapp.db.database import Database, create_sql_engine, migrate
-from webapp.db.records import MessageRecord
+from webapp.db.records import ConversationDraft, MessageDraft, MessageRecord
 from webapp.db.search import in_models
 from webapp.db.store import Store
 from webapp.db.tables import Base, MessageState, Share
@@ -365,6 +365,13 @@ def test_titles_are_one_line_of_text_on_every_path(store: Store, given: str, sto
     titled = store.create_conversation("alice")
     store.add_message("alice", titled.id, role="user", content=given)
     assert store.conversation("alice", titled.id).title == stored
+    # Imported: a title of its own, and one taken from the first user message.
+    question = (MessageDraft("user", given),)
+    for imported in store.add_conversations(
+        "alice", [ConversationDraft(given, question), ConversationDraft("", question)]
+    ):
+        assert imported.title == stored
+        assert store.conversation("alice", imported.id).title == stored
 
 
 def test_a_title_of_nothing_but_control_characters_is_refused(store: Store) -> None:

@@ -53,12 +53,14 @@ REFUSED_PATHS = ("/gradio_api/upload",)
 
 
 def host_name(host: str) -> str:
-    """The name in a Host header, without its port, lower-case: `[::1]:7860` -> `::1`."""
+    """The name in a Host header, without its port, lower-case: `[::1]:7860` -> `::1`. A port that is
+    no number leaves the header whole (`localhost:1.evil.example` names no host of ours)."""
     host = host.strip().lower()
     if host.startswith("["):
-        return host[1 : host.find("]")] if "]" in host else host
-    name, _, _port = host.partition(":") if host.count(":") == 1 else (host, "", "")
-    return name.rstrip(".")
+        name, _, port = host[1:].partition("]")
+        return name if port == "" or (port.startswith(":") and port[1:].isdigit()) else host
+    name, _, port = host.partition(":") if host.count(":") == 1 else (host, "", "")
+    return name.rstrip(".") if port == "" or port.isdigit() else host
 
 
 def is_loopback(address: str | None) -> bool:
