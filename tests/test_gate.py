@@ -126,6 +126,16 @@ def test_a_rebound_host_name_is_refused_and_never_admin(http: httpx.Client) -> N
         assert "ALLOWED_HOSTS" in response.json()["error"]["hint"]
 
 
+def test_a_request_naming_two_hosts_is_refused(fake_app: FakeApp) -> None:
+    # Whichever Host a proxy in front routed by, the app must not read another one as its own.
+    port = int(fake_app.url.rsplit(":", 1)[1])
+    for hosts in (("evil.example", f"localhost:{port}"), (f"localhost:{port}", "evil.example")):
+        head = "GET /api/status HTTP/1.1\r\n" + "".join(f"Host: {h}\r\n" for h in hosts) + "Connection: close\r\n\r\n"
+        with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+            sock.sendall(head.encode())
+            assert sock.recv(4096).split(b" ", 2)[1] == b"421", hosts
+
+
 def test_a_proxy_on_this_machine_does_not_make_its_visitors_admin(http: httpx.Client) -> None:
     assert http.get("/api/status", headers={"X-Forwarded-For": "203.0.113.9"}).status_code == 403
     assert http.get("/api/status", headers={"X-Real-IP": "203.0.113.9"}).status_code == 403

@@ -165,6 +165,8 @@ class Gate:
     def _refusal(self, headers: Headers, scope: Scope) -> AppError | None:
         """Why this request may not go on, or None."""
         host = headers.get("host")
+        if len(headers.getlist("host")) > 1:  # a proxy in front may have routed by another of them
+            return UnknownHost("This request names more than one host.", hint="Send one Host header.")
         if not self.hosts.serves(host):
             return UnknownHost(
                 f"This app does not serve the host name {host_name(host or '')!r}.",
