@@ -188,6 +188,32 @@ async def test_a_burst_of_turns_checks_its_quotas_in_the_transaction_that_stores
     assert ("owner-3", conversations[3].id) not in service._claims  # and the conversation given back
 
 
+async def test_a_send_stores_its_message_and_reads_the_saved_settings_on_one_trip_to_the_database(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    service = ChatService(Engine(make_settings(vllm_base_url="http://127.0.0.1:9/v1")), ModelClient("x"), store)
+    conversation = await service.new_conversation(OWNER)
+    mine = Preferences(Sampling(temperature=0.3, persona="Be brief."), show_reasoning=False)
+    await service.save_preferences(OWNER, mine)
+    loop = asyncio.get_running_loop()
+    trips: list[object] = []  # calls handed to a worker thread (a busy machine makes each wait for a core)
+    handed = loop.run_in_executor
+
+    def counted(executor: Any, call: Any, *args: Any) -> Any:
+        trips.append(call)
+        return handed(executor, call, *args)
+
+    monkeypatch.setattr(loop, "run_in_executor", counted)
+    begun = await service.start(OWNER, conversation.id, "hi", settings=True)
+    assert len(trips) == 1
+    assert begun.preferences == mine and [m.content for m in begun.history] == ["hi"]
+    monkeypatch.undo()
+    another = await service.new_conversation(OWNER)
+    assert (await service.start(OWNER, another.id, "again")).preferences is None  # not asked for
+    theirs = await service.new_conversation("owner-2")  # never saved any: the model card's
+    assert (await service.start("owner-2", theirs.id, "x", settings=True)).preferences == Preferences()
+
+
 async def test_answers_that_end_together_are_written_together(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
     runs: list[int] = []  # answers written by each run, in one transaction each
     save_answers = store.save_answers

@@ -13,17 +13,18 @@ import time
 from collections.abc import AsyncGenerator, Callable
 from contextlib import aclosing
 from dataclasses import replace
-from functools import partial
 from typing import Any, TypeVar
 
 from webapp.chat.batches import Batches
 from webapp.chat.claims import TurnClaims
-from webapp.chat.context import answer_budget, cut_points, history_target, model_messages, prompt_token_bound
+from webapp.chat.context import model_messages
 from webapp.chat.draft import Draft, final_fields
 from webapp.chat.events import ChatEvent, Notice, TurnEnded
+from webapp.chat.fitting import fit
 from webapp.chat.keeping import ListKeeping
 from webapp.chat.metrics import ChatMetrics
 from webapp.chat.preferences import Preferences, language_of
+from webapp.chat.starts import Begun, TurnStart, TurnStarts
 from webapp.chat.usage import Quotas
 from webapp.db.records import ConversationInfo, MessageRecord, SharedSnapshot, ShareInfo
 from webapp.db.store import FinalAnswer, Store
@@ -33,7 +34,6 @@ from webapp.engine.supervisor import Engine
 from webapp.errors import AppError, InvalidInput, NotFound, TooLarge
 from webapp.limits import Admission
 from webapp.llm.client import ChatBackend, StreamEnd
-from webapp.llm.prompt import r1_messages
 from webapp.llm.sampling import RECOMMENDED, Sampling
 
 MAX_MESSAGE_CHARS = 32_000
@@ -85,8 +85,7 @@ class ChatService(ListKeeping):
         self.new_conversations = new_conversations or Admission(None, None)
         self.max_conversations = max_conversations
         self.quotas = Quotas(store.usage, daily_tokens)
-        starts = partial(store.begin_turns, daily_tokens=daily_tokens)  # a turn past its quota is refused there
-        self._turn_starts: Batches[tuple[str, str, str, int | None], list[MessageRecord]] = Batches(starts)
+        self._starts = TurnStarts(store, daily_tokens)
         self._answer_saves: Batches[FinalAnswer, MessageRecord] = Batches(store.save_answers)
         self._claims = TurnClaims()
 
@@ -190,11 +189,27 @@ class ChatService(ListKeeping):
         replace_last: bool = False,
         replacing: int | None = None,
     ) -> list[MessageRecord]:
-        """Store the user's message, before any model is called: the branch it ends, as the model sees it.
+        """Store the user's message, before any model is called: the branch it ends, as the model sees it."""
+        return (
+            await self.start(owner, conversation_id, content, replace_last=replace_last, replacing=replacing)
+        ).history
 
-        Refused (Conflict) while another turn of this conversation is under way. An edit is a new
-        version of a user message, a branch of its own (the old one is kept): of the last user
-        message shown with `replace_last`, of the user message `replacing` (its id) otherwise.
+    async def start(
+        self,
+        owner: str,
+        conversation_id: str,
+        content: object,
+        *,
+        replace_last: bool = False,
+        replacing: int | None = None,
+        settings: bool = False,
+    ) -> Begun:
+        """`begin`, with the owner's saved settings too if `settings`, read on the same trip (`webapp.chat.starts`).
+
+        Refused (Conflict) while another turn of this conversation is under way, and past the
+        owner's quota (QuotaExceeded). An edit is a new version of a user message, a branch of
+        its own (the old one is kept): of the last user message shown with `replace_last`, of
+        the user message `replacing` (its id) otherwise.
         """
         text = self.validate(content)
         with self._claims.claimed((owner, conversation_id)):
@@ -203,9 +218,8 @@ class ChatService(ListKeeping):
                 replacing = next((m.id for m in reversed(history) if m.role == "user"), None)
                 if replacing is None:
                     raise InvalidInput("There is no message to edit.", code="nothing_to_edit")
-            # Turns that start together store their messages in one transaction (`webapp.chat.batches`),
-            # nothing awaited before it (they would reach it apart); past the day's quota, refused there.
-            return await self._turn_starts.call((owner, conversation_id, text, replacing))
+            # Nothing awaited before the batch: turns that start together would reach it apart.
+            return await self._starts.begin(TurnStart(owner, conversation_id, text, replacing, settings))
 
     async def begin_again(self, owner: str, conversation_id: str, message_id: int | None = None) -> list[MessageRecord]:
         """Make ready for a new version of an answer (the others are kept): of `message_id` (an answer,
@@ -284,39 +298,8 @@ class ChatService(ListKeeping):
     async def fit(
         self, messages: list[dict[str, str]], sampling: Sampling, prefix: str | None
     ) -> tuple[list[dict[str, str]], int, int, int]:
-        """The newest turns that fit, how many messages were left out, the max tokens to ask for (0: all),
-        and the prompt's tokens (counted by the engine, or else their bound)."""
-        known = self.client.context_length
-        bound = prompt_token_bound(r1_messages(messages, math=sampling.math), prefix)
-        if known is not None:
-            requested = sampling.max_tokens
-            if bound <= history_target(known, requested) and (requested is None or bound + requested <= known):
-                # Surely fits, answer and all: no need to have the engine count it (a round trip
-                # and a tokenization per turn). With no max tokens asked, the engine gives the rest.
-                return messages, 0, requested or 0, bound
-        cost = await self.client.acount_tokens(messages, math=sampling.math, prefix=prefix)
-        if cost is None:  # not a vLLM server: no exact counts, the engine enforces its own limit
-            return messages, 0, sampling.max_tokens or 0, bound
-        target = history_target(cost.max_model_len, sampling.max_tokens)
-        fitted, count = messages, cost.count
-        cuts = cut_points(messages)
-        if count > target and cuts:
-            # Binary search for the fewest oldest turns to leave out: log2(turns) /tokenize calls.
-            measured: dict[int, int] = {}
-            low, high = 0, len(cuts) - 1
-            while low <= high:
-                middle = (low + high) // 2
-                tokens = await self.client.acount_tokens(messages[cuts[middle] :], math=sampling.math, prefix=prefix)
-                assert tokens is not None
-                measured[middle] = tokens.count
-                if tokens.count <= target:
-                    high = middle - 1
-                else:
-                    low = middle + 1
-            chosen = min(low, len(cuts) - 1)  # nothing fits: keep the newest message alone
-            fitted, count = messages[cuts[chosen] :], measured[chosen]
-        budget = answer_budget(count, cost.max_model_len, sampling.max_tokens)
-        return fitted, len(messages) - len(fitted), budget, count
+        """`webapp.chat.fitting.fit` on this service's engine."""
+        return await fit(self.client, messages, sampling, prefix)
 
     async def _answer(
         self,

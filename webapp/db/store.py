@@ -10,7 +10,7 @@ import hashlib
 import json
 import secrets
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, case, delete, func, insert, select, text, update
@@ -35,6 +35,9 @@ CREATION_LOCK_SPACE = 0x72316363  # "r1cc"
 OWNER_LOCK = text("SELECT pg_advisory_xact_lock(:space, :key)")
 # An owner's settings: the settings table's columns but its key and when they were saved.
 SETTING_FIELDS = tuple(c.name for c in OwnerSettings.__table__.columns if c.name not in ("owner", "updated_at"))
+SETTINGS_OF = select(OwnerSettings.owner, *(OwnerSettings.__table__.columns[name] for name in SETTING_FIELDS)).where(
+    OwnerSettings.owner.in_(bindparam("owners", expanding=True))
+)
 _MESSAGE_TEXTS = ("content", "reasoning", "error")
 
 
@@ -312,11 +315,15 @@ class Store(Keeping):
 
     def settings(self, owner: str) -> dict[str, Any] | None:
         """The owner's saved chat settings, or None if they never saved any."""
-        with self.database.reading() as session:
-            row = session.get(OwnerSettings, owner)
-            if row is None:
-                return None
-            return {name: getattr(row, name) for name in SETTING_FIELDS}
+        return self.settings_of({owner}).get(owner)
+
+    def settings_of(self, owners: Collection[str]) -> dict[str, dict[str, Any]]:
+        """The saved chat settings of those `owners` who saved some."""
+        if not owners:
+            return {}
+        with self.database.connection() as db:
+            rows = db.execute(SETTINGS_OF, {"owners": list(owners)})
+            return {row[0]: dict(zip(SETTING_FIELDS, row[1:], strict=True)) for row in rows}
 
     def save_settings(self, owner: str, changes: Mapping[str, Any], *, defaults: Mapping[str, Any]) -> dict[str, Any]:
         """Change `changes` of the owner's settings (one who has none yet starts from `defaults`); all of them after."""

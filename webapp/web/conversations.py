@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from typing import Annotated, Any, Literal
 
@@ -153,12 +152,10 @@ def conversations_router(service: ChatService) -> APIRouter:
         body.sampling()  # the body's own settings: refused here, before anything is stored
         service.engine.require_ready()
         service.admit(owner, request.client.host if request.client else None)
-        # Stored (or 404), while the owner's saved settings are read: the two reads at once.
-        history, sampling = await asyncio.gather(
-            service.begin(owner, conversation_id, body.content), sampling_of(service, owner, body)
-        )
-
-        turn = service.answer(owner, conversation_id, history, sampling)
+        # Stored (or refused), the owner's saved settings read on the same trip to the database.
+        begun = await service.start(owner, conversation_id, body.content, settings=body.saved_settings)
+        sampling = body.sampling(begun.preferences.sampling if begun.preferences else None)
+        turn = service.answer(owner, conversation_id, begun.history, sampling)
         return StreamingResponse(events(turn), media_type="text/event-stream", headers=SSE_HEADERS)
 
     return router
