@@ -1,6 +1,6 @@
 // Model or user text as the chat shows it, in the browser: the rules of webapp/chat/render.py
 // (HTML outside code escaped, Markdown images shown as links, bare \boxed{} typeset), then
-// Markdown (marked), math (KaTeX) and code blocks with a copy button; what comes out is
+// Markdown (marked), math (KaTeX) and code blocks, coloured, with a copy button; what comes out is
 // sanitized (DOMPurify), so nothing a message holds ever runs or fetches.
 (() => {
   "use strict";
@@ -101,10 +101,38 @@
     FORBID_ATTR: ["srcset", "background", "poster", "xlink:href", "formaction"],
   };
 
+  // Code blocks coloured as the stored chat colours them: by Gradio's own Prism (`window.Prism`, which the
+  // chat loads, with its colours). A language Prism has not loaded yet is imported from Gradio's own
+  // files (`R1_LIVE.grammars`, webapp/ui/live.py), as the chat imports it: plain until it is there.
+  const NEEDS = { php: ["markup-templating"], cpp: ["c"] }; // grammars built on another one
+  const loading = new Map();
+  const load = (name) => {
+    const file = (window.R1_LIVE?.grammars || {})[name];
+    if (!file || !window.Prism) return Promise.resolve();
+    if (!loading.has(name)) {
+      const url = new URL(file, document.baseURI).href;
+      const needed = Promise.all((NEEDS[name] || []).map(load));
+      loading.set(name, needed.then(() => import(url)).catch(() => {}));
+    }
+    return loading.get(name);
+  };
+  const coloured = ({ text, lang }) => {
+    const name = ((lang || "").match(/^[\w-]+/) || [""])[0].toLowerCase();
+    const grammar = name && window.Prism?.languages?.[name];
+    if (!grammar) {
+      if (name) load(name);
+      return false; // marked's own rendering
+    }
+    return `<pre><code class="language-${name}">${window.Prism.highlight(text, grammar, name)}</code></pre>\n`;
+  };
+  let parser = null;
+  const markdown = () =>
+    (parser ||= new window.marked.Marked({ gfm: true, breaks: true, async: false, renderer: { code: coloured } }));
+
   /** `text` (a message, or part of one) as safe HTML. */
   const render = (text) => {
-    const { markdown, spans } = prepare(text || "");
-    let html = window.marked.parse(markdown, { gfm: true, breaks: true, async: false });
+    const { markdown: source, spans } = prepare(text || "");
+    let html = markdown().parse(source);
     html = html.replace(MARKED, (_, n) => spans[Number(n) - 1] || "");
     html = html.replace(/<pre>/g, `<div class="code_wrap"><button type="button" class="copy_code_button" title="copy" aria-label="copy">${COPY_ICON}</button><pre>`)
       .replace(/<\/pre>/g, "</pre></div>");

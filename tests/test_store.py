@@ -374,6 +374,30 @@ def test_titles_are_one_line_of_text_on_every_path(store: Store, given: str, sto
         assert store.conversation("alice", imported.id).title == stored
 
 
+@pytest.mark.parametrize(
+    ("message", "title"),
+    [
+        ("short question", "short question"),
+        ("x" * 60, "x" * 60),  # fits whole
+        (
+            "Please explain in simple words why the sky looks blue during the day",
+            "Please explain in simple words why the sky looks blue…",
+        ),
+        ("word " * 11 + "word and more", "word " * 11 + "word…"),  # the cut falls at a word's end
+        ("word " * 11 + "wordy and more", "word " * 10 + "word…"),  # else at the last word's end before it
+        ("Why, " * 20, "Why, " * 11 + "Why…"),  # no comma before the ellipsis
+        ("a" * 40 + " " + "b" * 40, "a" * 40 + "…"),
+        ("a" * 20 + " " + "b" * 60, "a" * 20 + " " + "b" * 38 + "…"),  # the last space is too early: a character cut
+        ("请用简单的话解释为什么白天的天空是蓝色的" * 4, ("请用简单的话解释为什么白天的天空是蓝色的" * 4)[:59] + "…"),
+    ],
+)
+def test_a_first_message_titles_its_chat_cut_at_a_word_with_an_ellipsis(store: Store, message: str, title: str) -> None:
+    conversation = store.create_conversation("alice")
+    store.add_message("alice", conversation.id, role="user", content=message)
+    assert store.conversation("alice", conversation.id).title == title
+    assert len(title) <= 60
+
+
 def test_a_title_of_nothing_but_control_characters_is_refused(store: Store) -> None:
     conversation = store.create_conversation("alice", title="kept")
     with pytest.raises(InvalidInput, match="empty"):

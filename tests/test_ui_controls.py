@@ -1,11 +1,11 @@
 """The chat's controls follow its state (a fake engine: answers cut, long or quick on demand):
 Stop only while an answer is written, Continue only under a cut answer, the edit of an earlier
-message going on from there, and the trash that deletes the chat (asked first) rather than pretend."""
+message going on from there, and the trash that deletes the chat (with an undo) rather than pretend."""
 
 from __future__ import annotations
 
 import pytest
-from playwright.async_api import Dialog, Page, expect
+from playwright.async_api import Page, expect
 
 from tests.fakes import Reply
 from tests.helpers import FakeApp, send
@@ -76,23 +76,22 @@ async def test_an_earlier_message_edited_in_the_chat_goes_on_from_there(page: Pa
     assert "question one, edited" in shown and "Answer one." not in shown and "Answer two." not in shown
 
 
-async def test_the_trash_deletes_the_chat_once_confirmed(page: Page, fake_app: FakeApp) -> None:
+async def test_the_trash_deletes_the_chat_as_the_lists_delete_does_with_an_undo(page: Page, fake_app: FakeApp) -> None:
     fake_app.fake.replies = [Reply(["t"], ["Kept or not."])]
-    chat, listed = page.locator("#chat"), page.locator("#conversations")
+    chat, listed, bar = page.locator("#chat"), page.locator("#conversations"), page.locator(".chat-undo")
+    asked: list[str] = []
+    page.on("dialog", lambda dialog: asked.append(dialog.message))
     await send(page, "a chat to delete")
     await expect(chat).to_contain_text("Kept or not.", timeout=10_000)
     await expect(listed).to_contain_text("a chat to delete")
-    asked: list[str] = []
-    answers = [False, True]  # no, then yes
-
-    async def answer(dialog: Dialog) -> None:
-        asked.append(dialog.message)
-        await (dialog.accept() if answers.pop(0) else dialog.dismiss())
-
-    page.on("dialog", answer)
     await chat.get_by_role("button", name="清空对话").click()
-    await expect(chat).to_contain_text("Kept or not.", timeout=10_000)  # not deleted: the chat comes back
-    assert asked == ["删除此对话？此操作无法撤销。"]
+    await expect(listed).not_to_contain_text("a chat to delete", timeout=10_000)
+    await expect(bar).to_contain_text("已删除“a chat to delete”")
+    await bar.get_by_role("button", name="撤销").click()
+    await expect(listed).to_contain_text("a chat to delete", timeout=10_000)
+    await expect(chat).to_contain_text("Kept or not.")  # open again, as it was
+    assert asked == []  # no question: the undo is the way back
+
     await chat.get_by_role("button", name="清空对话").click()
     await expect(listed).not_to_contain_text("a chat to delete", timeout=10_000)
     await page.reload()

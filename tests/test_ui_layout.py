@@ -14,7 +14,7 @@ from playwright.async_api import TimeoutError as PlaywrightTimeout
 from tests.fakes import Reply
 from tests.helpers import FakeApp, make_settings, send
 from webapp.ui.empty_state import model_title
-from webapp.ui.i18n import t
+from webapp.ui.i18n import Lang, t
 from webapp.web.pages import login_page
 
 pytestmark = pytest.mark.browser
@@ -128,6 +128,71 @@ async def test_on_a_phone_the_message_box_is_free_at_first_and_after_picking_a_c
     await expect(page.locator("#chat")).to_contain_text("Done.")
     await expect(item).not_to_be_in_viewport()
     assert await uncovered(page, "#prompt textarea"), "picking a chat left the sidebar over the message box"
+
+
+# Each figure under an answer ("first token 40 ms"), by the lines its text takes once the line is as
+# narrow as it gets (at every space the browser may break at, it breaks; a word, or a run of Chinese
+# characters, is not split, as none of these short ones is on a phone): one each.
+FIGURE_LINES = """(sub) => {
+  sub.style.display = "inline-block";
+  sub.style.width = "1px";
+  sub.style.lineHeight = "1.5";  // normalize.css gives sub 0: its lines would share one top
+  sub.style.overflowWrap = "normal";
+  sub.style.wordBreak = "keep-all";
+  return sub.textContent.split(" · ").map((figure) => {
+    const text = [...sub.childNodes].find((node) => node.nodeType === 3 && node.data.includes(figure));
+    const range = document.createRange();
+    const start = text.data.indexOf(figure);
+    range.setStart(text, start);
+    range.setEnd(text, start + figure.length);
+    return [figure, new Set([...range.getClientRects()].map((rect) => Math.round(rect.top))).size];
+  });
+}"""
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+async def test_on_a_phone_the_sidebar_toggle_is_whole_and_an_answers_figures_break_between_not_inside(
+    browser: Browser, fake_app: FakeApp, lang: Lang
+) -> None:
+    fake_app.fake.replies = [Reply(["a ", "b ", "c "], ["Done ", "and ", "more ", "words."], interval=0.05)]
+    context = await browser.new_context(
+        viewport=PHONE, is_mobile=True, has_touch=True, locale="en-US" if lang == "en" else "zh-CN"
+    )
+    page = await context.new_page()
+    await page.goto(fake_app.url)
+    await expect(page.locator("#send")).to_have_text(t("send", lang), timeout=30_000)
+    toggle = await page.locator("#sidebar .toggle-button").bounding_box()
+    tabs = await page.locator("#tabs [role=tablist] button").first.bounding_box()
+    assert toggle is not None and tabs is not None
+    assert toggle["x"] >= 4, f"the sidebar's toggle is cut by the screen's left edge: {toggle}"
+    assert toggle["width"] >= 40 and toggle["height"] >= 40, f"too small to tap: {toggle}"
+    assert toggle["x"] + toggle["width"] <= tabs["x"], f"the toggle covers the tabs: {toggle}, {tabs}"
+    await send(page, "figures on a phone")
+    figures = page.locator("#chat .bot-row:not(.live-row) sub").last
+    await expect(figures).to_contain_text("tok", timeout=10_000)
+    await expect(page.locator("#send")).to_be_enabled()
+    await page.wait_for_timeout(500)  # the stored chat drawn for good (a row drawn again is a new element)
+    lines = await figures.evaluate(FIGURE_LINES)
+    assert len(lines) >= 3 and all(count == 1 for _, count in lines), f"a figure is broken across lines: {lines}"
+    await context.close()
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+async def test_a_quick_thought_says_how_long_it_took_under_a_tenth_of_a_second_too(
+    browser: Browser, fake_app: FakeApp, lang: Lang
+) -> None:
+    fake_app.fake.replies = [Reply(["quick"], ["Done."])]  # thought in a few ms on a quiet machine
+    context = await browser.new_context(viewport=DESKTOP, locale="en-US" if lang == "en" else "zh-CN")
+    page = await context.new_page()
+    await page.goto(fake_app.url)
+    await expect(page.locator("#send")).to_have_text(t("send", lang), timeout=30_000)
+    await send(page, "think fast")
+    thought = page.locator("#chat .bot-row:not(.live-row)").first
+    await expect(thought).to_contain_text(t("thought", lang), timeout=10_000)
+    # "< 0.1 s" in its title; or, when a loaded machine took longer, Gradio's own duration beside it.
+    quick = thought.get_by_text(f"{t('thought', lang)} ({t('thought_quick', lang)})")
+    await expect(quick.or_(thought.locator(".duration"))).to_be_visible()
+    await context.close()
 
 
 @pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])

@@ -163,3 +163,56 @@ async def test_share_in_a_chats_menu_opens_it_beside_the_share_panel_whose_list_
     item = page.locator("#shared-links-table li", has_text=shared)
     await expect(item.locator(f'a[href="{shared}"]')).to_have_text("a chat to share")
     await expect(item).to_contain_text(f"有效期: {expires}")  # the date and time, in full
+
+
+async def test_a_reload_opens_the_chat_last_open_not_the_pinned_one_listed_first(
+    fake_page: Page, fake_app: FakeApp
+) -> None:
+    page, chat = fake_page, fake_page.locator("#chat")
+    await expect(page.locator("#send")).to_have_text("发送", timeout=15_000)
+    fake_app.fake.replies = [Reply(["t"], ["Answer one."]), Reply(["t"], ["Answer two."])]
+    await send(page, "chat one")
+    await expect(chat).to_contain_text("Answer one.", timeout=10_000)
+    await page.locator("#new-chat").click()
+    await expect(chat).not_to_contain_text("Answer one.")
+    await send(page, "chat two")
+    await expect(chat).to_contain_text("Answer two.", timeout=10_000)
+    await expect(page.locator("#conversations .chat-item.current")).to_contain_text("chat two", timeout=10_000)
+    await expect(page.locator("#send")).to_be_enabled()
+    await chat_menu(page, "chat one", ".chat-pin")  # listed first from now on
+    await expect(page.locator("#conversations .chat-item").first).to_contain_text("chat one", timeout=10_000)
+    await page.evaluate("localStorage.clear()")  # as in a browser that has noted no chat: the newest activity
+    await page.reload()
+    await expect(chat).to_contain_text("Answer two.", timeout=15_000)
+    await expect(page.locator("#conversations .chat-item.current")).to_contain_text("chat two")
+
+    await page.locator("#conversations .chat-item", has_text="chat one").click()  # read an older chat
+    await expect(chat).to_contain_text("Answer one.", timeout=10_000)
+    opened = await page.locator("#current textarea").input_value()
+    await page.wait_for_function("(id) => localStorage.getItem('r1chat.open') === id", arg=opened)  # noted
+    await page.reload()
+    await expect(chat).to_contain_text("Answer one.", timeout=15_000)  # the reload keeps it open
+    await expect(chat).not_to_contain_text("Answer two.")
+
+
+LONG_EN = "Please explain in simple words why the sky looks blue during the day and red at sunset"
+LONG_ZH = "请用简单的话解释为什么白天的天空是蓝色的而日落时是红色的，并且说明光的散射原理、大气层的作用以及其他相关的物理现象，谢谢你们"
+
+
+async def test_a_long_first_message_titles_its_chat_cut_at_a_word_and_the_list_ellipsises_it(
+    fake_page: Page, fake_app: FakeApp
+) -> None:
+    page = fake_page
+    await expect(page.locator("#send")).to_have_text("发送", timeout=15_000)
+    fake_app.fake.replies = [Reply(["t"], ["Blue."])]
+    titles = page.locator("#conversations .chat-title")
+    await send(page, LONG_EN)
+    await expect(titles.first).to_have_text("Please explain in simple words why the sky looks blue…", timeout=10_000)
+    # The sidebar is narrower than the title: the list ends it with an ellipsis of its own.
+    clipped = await titles.first.evaluate(
+        "e => getComputedStyle(e).textOverflow === 'ellipsis' && e.scrollWidth > e.clientWidth"
+    )
+    assert clipped, "the list's title is not ellipsised"
+    await page.locator("#new-chat").click()
+    await send(page, LONG_ZH)  # no spaces: cut at a character
+    await expect(titles.first).to_have_text(LONG_ZH[:59] + "…", timeout=10_000)

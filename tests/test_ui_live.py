@@ -96,6 +96,25 @@ async def test_a_send_streams_over_the_apps_own_stream_drawn_as_the_chat_draws_i
     assert len([r for r in requests if r.url.endswith("/api/conversations")]) == 1
 
 
+async def test_code_being_written_is_coloured_as_the_stored_chat_colours_it(fake_page: Page, fake_app: FakeApp) -> None:
+    fake_app.fake.replies = [
+        Reply(
+            ["t"], ["Here:\n\n", "```python\ndef seven():\n    return 7\n```\n\n"] + ["and more "] * 20, interval=SLOW
+        )
+    ]
+    page, chat = fake_page, fake_page.locator("#chat")
+    await ready(page)
+    await send(page, "code please")
+    keyword = chat.locator(".live-wrap .live-answer code .token.keyword").first  # Gradio's Prism, as the chat's
+    await expect(keyword).to_have_text("def", timeout=10_000)
+    colour = await keyword.evaluate("e => getComputedStyle(e).color")
+    plain = await chat.locator(".live-wrap .live-answer code").first.evaluate("e => getComputedStyle(e).color")
+    assert colour != plain, "the keyword is not coloured"
+    stored = chat.locator(f"{STORED_ANSWER} code .token.keyword").first
+    await expect(stored).to_have_text("def", timeout=15_000)
+    await expect(stored).to_have_css("color", colour)
+
+
 # Each case: what the renderer is given, and a part of the HTML it must give (or must not).
 RENDERED = [
     ("<b>x</b>", "&lt;b&gt;x&lt;/b&gt;"),

@@ -10,9 +10,8 @@ from sqlalchemy import Connection, bindparam, insert, text, update
 
 from webapp.db.records import ConversationDraft, ConversationInfo
 from webapp.db.tables import Conversation, Message
-from webapp.db.text import storable, title_text
+from webapp.db.text import auto_title, storable, title_text
 
-AUTO_TITLE_CHARS = 60  # a conversation's title until it is renamed: the start of its first message
 # A conversation written whole is one branch (`webapp.db.tree`): each message follows the one before it.
 LINK_IN_ORDER = text(
     "UPDATE messages SET parent_id = (SELECT max(earlier.id) FROM messages AS earlier "
@@ -26,7 +25,7 @@ def _title(draft: ConversationDraft) -> str:
     if title:
         return title
     first = next((m.content for m in draft.messages if m.role == "user"), "")
-    return title_text(first, AUTO_TITLE_CHARS)
+    return auto_title(first)
 
 
 def insert_conversations(db: Connection, owner: str, drafts: Sequence[ConversationDraft]) -> list[ConversationInfo]:

@@ -17,13 +17,13 @@ from sqlalchemy import Connection, bindparam, case, delete, func, insert, select
 from sqlalchemy.orm import Session
 
 from webapp.db import search as history_search
-from webapp.db.bulk import AUTO_TITLE_CHARS, insert_conversations
+from webapp.db.bulk import insert_conversations
 from webapp.db.database import Database
 from webapp.db.feedback import FeedbackBook
 from webapp.db.keeping import INFO_COLUMNS, KEPT, Keeping, info_of, no_such_conversation, pinned_first, trashed
 from webapp.db.records import ConversationDraft, ConversationInfo, MessageRecord, SharedSnapshot, ShareInfo
 from webapp.db.tables import Conversation, Message, MessageState, OwnerSettings, Share
-from webapp.db.text import storable, title_text, unstorable
+from webapp.db.text import auto_title, storable, title_text, unstorable
 from webapp.db.tree import Tree, branch_of
 from webapp.db.usage import UsageBook, add_usage, check_quota
 from webapp.db.versions import MESSAGE_COLUMNS, MESSAGES_OF, choose, edit_point, read_tree
@@ -93,7 +93,7 @@ def _add_message(db: Connection, owner: str, conversation_id: str, fields: dict[
         raise no_such_conversation()
     now = time.time()
     fields = _storable_fields(fields)
-    title = title_text(str(fields.get("content", "")), AUTO_TITLE_CHARS) if fields.get("role") == "user" else ""
+    title = auto_title(str(fields.get("content", ""))) if fields.get("role") == "user" else ""
     touch = {"conversation": conversation_id, "owned_by": owner, "now": now, "first_title": title}
     if db.execute(TOUCH_OWNED, touch).first() is None:
         raise no_such_conversation()

@@ -25,6 +25,25 @@ def title_text(text: str, limit: int = TITLE_CHARS) -> str:
     return " ".join(spaced.split())[:limit].rstrip()
 
 
+AUTO_TITLE_CHARS = 60  # a conversation's title until it is renamed: the start of its first message
+# Where a cut title may end: after a word, at a space. Text without spaces (Chinese, Japanese) is cut
+# at a character, as it reads; so is a title whose last space is too early to keep most of the text.
+_MOST = 0.5
+
+
+def auto_title(message: str, limit: int = AUTO_TITLE_CHARS) -> str:
+    """A conversation's title from its first message: the whole line if it fits, else its start cut
+    where a word ends, with an ellipsis (at most `limit` characters with it)."""
+    line = title_text(message, len(message))
+    if len(line) <= limit:
+        return line
+    cut = line[: limit - 1]
+    space = cut.rfind(" ")
+    if space >= limit * _MOST and line[limit - 1] != " ":  # not at a word's end: go back to the last one
+        cut = cut[:space]
+    return cut.rstrip(" ,.;:!?-—，。；：、！？") + "…"
+
+
 def unstorable(text: str) -> bool:
     """True when `text` holds what no database keeps: no stored id or text can equal it."""
     return _UNSTORABLE.search(text) is not None

@@ -23,9 +23,13 @@ LATEX_DELIMITERS: list[dict[str, str | bool]] = [
 Chat = list[dict[str, Any]]
 
 
+# Inside a figure ("first token 40 ms"): a narrow screen breaks the line between figures, not in one.
+KEEP_TOGETHER = "\u00a0"
+
+
 def stats_line(message: MessageRecord, lang: Lang) -> str:
     """Time to first token, tokens/s, thinking and answer tokens, under an answer."""
-    parts = []
+    parts: list[str] = []
     if message.ttft_ms is not None:
         parts.append(f"{t('ttft', lang)} {message.ttft_ms:.0f} ms")
     if message.tokens_per_s is not None:
@@ -34,12 +38,18 @@ def stats_line(message: MessageRecord, lang: Lang) -> str:
         parts.append(f"{t('reasoning_tokens', lang)} {message.reasoning_tokens} tok")
     if message.answer_tokens is not None:
         parts.append(f"{t('answer_tokens', lang)} {message.answer_tokens} tok")
-    return " · ".join(parts)
+    return " · ".join(part.replace(" ", KEEP_TOGETHER) for part in parts)
 
 
-def thought_block(reasoning: str, lang: Lang, *, done: bool, seconds: float, note: str = "") -> dict[str, Any]:
-    metadata: dict[str, Any] = {"title": t("thought", lang), "status": "done", "duration": round(seconds, 1)}
+def thought_block(reasoning: str, lang: Lang, *, done: bool, seconds: float | None, note: str = "") -> dict[str, Any]:
+    """`seconds`: how long the thinking took (None: not known, as in histories from before it was kept)."""
+    metadata: dict[str, Any] = {"title": t("thought", lang), "status": "done"}
+    if seconds is not None and seconds < 0.1:  # Gradio shows no duration that rounds to 0: the title says it
+        metadata["title"] += f" ({t('thought_quick', lang)})"
+    elif seconds is not None:
+        metadata["duration"] = round(seconds, 1)
     if not done:
+        seconds = seconds or 0.0
         metadata = {"title": f"{t('thinking', lang)} {seconds:.0f}s", "status": "pending"}
     content = display(reasoning) + (f"\n\n<sub>{note}</sub>" if note else "")
     return {"role": "assistant", "content": content, "metadata": metadata}
@@ -56,8 +66,8 @@ def answer_bubbles(message: MessageRecord, lang: Lang, show_reasoning: bool = Tr
     """A stored answer as the chat shows it: thought block, answer, state, figures, `versions` (markup)."""
     out: Chat = []
     if message.reasoning and show_reasoning:
-        seconds = message.thinking_s or 0.0
-        out.append(thought_block(message.reasoning, lang, done=True, seconds=seconds, note=budget_note(message, lang)))
+        note = budget_note(message, lang)
+        out.append(thought_block(message.reasoning, lang, done=True, seconds=message.thinking_s, note=note))
     body = display(message.content)
     notes = []
     if message.state == MessageState.STOPPED:

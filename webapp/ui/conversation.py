@@ -2,7 +2,8 @@
 
 Each control is there only where it applies: Stop while an answer is written (it takes Send's
 place, `static/style.css`), Continue under an answer cut by the length limit, regenerate on the
-last answer and edit on one's own messages (the chat's own buttons), the trash deletes the chat.
+last answer and edit on one's own messages (the chat's own buttons), the trash deletes the chat
+(as the list's Delete does: an undo bar follows).
 """
 
 from __future__ import annotations
@@ -78,21 +79,21 @@ class Conversation:
             self.stop = self._button("stop", elem_id="stop", scale=1, min_width=80)
         with gr.Row():
             self.resume = self._button("continue", elem_id="continue", size="sm", visible=False)
-        self.confirmed = gr.Checkbox(visible=False)  # the trash's answer to "delete this chat?"
+        self.veiled = gr.Checkbox(visible=False)  # never shown: where a refused turn's progress goes
 
     def _button(self, key: str, **options: Any) -> gr.Button:
         return self.page.labels.add(gr.Button(t(key, DEFAULT_LANG), **options), key, "value")
 
     def wire(self, sidebar: Sidebar, sampling: list[Any]) -> None:
         """Every way a turn starts; Send comes back once its event is over, however it ended."""
-        page = self.page
+        page, self.sidebar = self.page, sidebar
         send_inputs = [self.box, page.current, page.lang, *sampling]
         send_outputs = [self.box, page.current, self.chatbot, sidebar.conversations, sidebar.title]
         turn_inputs = [page.current, page.lang, *sampling]
         turn_outputs = [page.current, self.chatbot, self.send]
         # A refused turn says why in a toast; Gradio would also mark the chat "Error" over all it
         # shows (whatever show_progress says): its progress goes to a component that is never shown.
-        streaming: dict[str, Any] = {**STREAMING, "show_progress_on": [self.confirmed]}
+        streaming: dict[str, Any] = {**STREAMING, "show_progress_on": [self.veiled]}
         turns: list[Any] = [
             trigger(self.on_send, send_inputs, [*send_outputs, self.send], **streaming)
             for trigger in (self.box.submit, self.send.click)
@@ -108,9 +109,8 @@ class Conversation:
         page.current.change(self.on_shown, [page.current], [self.resume], **PRIVATE)
         self.chatbot.clear(
             self.on_clear,
-            [page.current, sidebar.language, self.confirmed, sidebar.search],  # the switch: states stay unseen to JS
+            [page.current, page.lang, sidebar.search],
             [page.current, self.chatbot, sidebar.title, sidebar.conversations],
-            js=CONFIRM_DELETE_JS,
             **PRIVATE,
         )
 
@@ -301,25 +301,8 @@ class Conversation:
         async for update in self.stream_turn(owner, current, lang, await page.view(owner, kept, lang), turn, request):
             yield update
 
-    async def on_clear(
-        self, current: str | None, lang: Lang, confirmed: bool, search: str, request: gr.Request
-    ) -> tuple[Any, ...]:
-        """The trash deletes the chat, once confirmed; otherwise the chat comes back as it was."""
-        page = self.page
-        owner = await page.owner_of(request)
+    async def on_clear(self, current: str | None, lang: Lang, search: str, request: gr.Request) -> tuple[Any, ...]:
+        """The trash deletes the open chat as the list's Delete does (`Sidebar.delete`): an undo bar follows."""
         if not current:
             return None, [], "", gr.skip()
-        if not confirmed:
-            return current, await page.open(owner, current, lang), gr.skip(), gr.skip()
-        page.acted.mark(request, None)
-        with shown(lang):
-            await page.service.delete(owner, current)
-        return None, [], "", await page.sidebar(owner, lang, None, search or "")
-
-
-# The trash of the chat deletes it: asked first, in the page's language (the chat is already
-# emptied on the screen; `on_clear` shows it again when the answer is no).
-CONFIRM_DELETE_JS = """(current, lang, confirmed, search) => {
-  const ask = lang === "zh" ? "删除此对话？此操作无法撤销。" : "Delete this chat? This cannot be undone.";
-  return [current, lang, window.confirm(ask), search];
-}"""
+        return await self.sidebar.delete(current, current, search or "", lang, request)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,7 @@ STATIC_DIR = Path(__file__).resolve().parents[2] / "static"
 STATIC_PATH = "app-static"  # where the app serves `static/` (webapp/application.py)
 # In load order: the renderer's libraries, the renderer, the send path.
 SCRIPTS = ("vendor/purify.min.js", "vendor/marked.min.js", "vendor/katex.min.js", "markdown.js", "live.js")
-_WORDS = ("thinking", "thought")
+_WORDS = ("thinking", "thought", "thought_quick")
 
 # The conversation's id, from the script: the one it began in (`#live-began`) or ended (`#live-over`).
 BEGAN_JS = "(ended, lang) => [window.r1Live?.began ?? ended, lang]"
@@ -40,6 +41,18 @@ def katex_stylesheet() -> str | None:
     return f"assets/{found[0].name}" if found else None
 
 
+# Gradio's Prism grammar for one language, one module each (`prism-python-<hash>.js`): the chat imports
+# one when it first shows a code block in that language; the live answer imports the same file.
+_GRAMMAR = re.compile(r"prism-(.+)-[\w-]{8}\.js")
+
+
+def prism_grammars() -> dict[str, str]:
+    """Gradio's Prism grammars, by language, as the page addresses them."""
+    assets = Path(gr.__file__).parent / "templates" / "frontend" / "assets"
+    named = ((_GRAMMAR.fullmatch(path.name), path.name) for path in sorted(assets.glob("prism-*.js")))
+    return {found[1]: f"assets/{name}" for found, name in named if found}
+
+
 def _versioned(name: str) -> str:
     digest = hashlib.sha256((STATIC_DIR / name).read_bytes()).hexdigest()[:12]
     return f"{STATIC_PATH}/{name}?v={digest}"  # a changed file is a new address: no stale copy in a cache
@@ -50,6 +63,7 @@ def page_head() -> str:
     config = {
         "words": {lang: {key: TEXT[key][lang] for key in _WORDS} for lang in ("zh", "en")},
         "katexCss": katex_stylesheet(),
+        "grammars": prism_grammars(),
     }
     data = json.dumps(config, ensure_ascii=False).replace("<", "\\u003c")
     scripts = "".join(f'<script src="{_versioned(name)}" defer></script>' for name in SCRIPTS)

@@ -51,6 +51,18 @@ RELEASE_SENDS = """() => {
 }"""
 
 
+# A reload opens the chat that was open in this browser, as a person expects of a reload (kept in the
+# browser: another device's chats open there, not here), or else the one with the newest activity
+# (not the first listed: a pinned chat is first without being the one in use).
+REMEMBERED = "r1chat.open"
+REMEMBER_OPEN_JS = f"""(id) => {{
+  try {{ if (id) localStorage.setItem("{REMEMBERED}", id); }} catch {{}}
+}}"""
+RECALL_OPEN_JS = f"""() => {{
+  try {{ return [localStorage.getItem("{REMEMBERED}") || ""]; }} catch {{ return [""]; }}
+}}"""
+
+
 class Sidebar:
     """Built inside `gr.Sidebar`; `wire` connects it to the chat it opens."""
 
@@ -92,7 +104,10 @@ class Sidebar:
         page = self.page
         opened = [page.current, chatbot, self.title]
         listed = [self.conversations]
-        page.blocks.load(self.on_load, None, [page.current, *listed, chatbot, self.title], **PRIVATE)
+        page.blocks.load(
+            self.on_load, [page.current], [page.current, *listed, chatbot, self.title], js=RECALL_OPEN_JS, **PRIVATE
+        )
+        page.current.change(None, [page.current], None, js=REMEMBER_OPEN_JS, **PRIVATE)
         self.conversations.open(
             self.on_open, [self.search, page.lang], [*opened, *listed], js=HOLD_SENDS, **PRIVATE
         ).then(None, js=RELEASE_SENDS, **PRIVATE)
@@ -114,8 +129,9 @@ class Sidebar:
             self.on_search, [self.search, page.current, page.lang], listed, trigger_mode="always_last", **PRIVATE
         )
 
-    async def on_load(self, request: gr.Request) -> tuple[Any, ...]:
-        """Open the latest conversation, unless the user acted first (their chat stays as it is)."""
+    async def on_load(self, remembered: str, request: gr.Request) -> tuple[Any, ...]:
+        """Open the conversation last open in this browser (`remembered`), or else the latest one,
+        unless the user acted first (their chat stays as it is)."""
         page = self.page
         lang = await page.language(request)  # the page's language, which another load event is setting
         owner = await page.owner_of(request)
@@ -124,7 +140,8 @@ class Sidebar:
             # ... unless the user acted meanwhile: a chat sent then is listed, not wiped by this list.
             listed = gr.skip() if request in page.acted else chat_list([], lang, None)
             return gr.skip(), listed, gr.skip(), gr.skip()
-        latest = conversations[0]
+        latest = next((c for c in conversations if c.id == remembered), None)
+        latest = latest or max(conversations, key=lambda c: c.updated_at)
         chat = await page.open(owner, latest.id, lang)
         if request in page.acted:  # checked last: the user may have acted while this load read
             return gr.skip(), gr.skip(), gr.skip(), gr.skip()
@@ -172,9 +189,14 @@ class Sidebar:
     async def on_delete(
         self, search: str, current: str | None, lang: Lang, event: gr.EventData, request: gr.Request
     ) -> tuple[Any, ...]:
-        """Delete the chat so that the list offers to bring it back (`on_restore`) for a while."""
+        return await self.delete(_picked(event, "id"), current, search, lang, request)
+
+    async def delete(
+        self, picked: str, current: str | None, search: str, lang: Lang, request: gr.Request
+    ) -> tuple[Any, ...]:
+        """Delete a chat so that the list offers to bring it back (`on_restore`) for a while: the list's
+        Delete and the chat's trash both. The open chat, the chat shown, its title, the list."""
         page = self.page
-        picked = _picked(event, "id")
         owner = await page.owner_of(request)
         with shown(lang):
             deleted = await page.service.delete_undoably(owner, picked)
