@@ -194,6 +194,7 @@ def app_server(
         CHAT_RATE_PER_USER="0",
         CHAT_RATE_PER_IP="0",
         CONVERSATION_RATE="0",
+        CONVERSATION_RATE_PER_IP="0",
         VLLM_LOG_FILE=str(logs / "no-engine-log.log"),
     )
     with running(name or f"app-{upstream.key}", command, url=url, probe=url + probe, logs=logs, env=env) as server:

@@ -155,7 +155,10 @@ def fake_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FakeApp]:
     fake = FakeEngine()
     work = tmp_path_factory.mktemp("fake-app")
     with serve_fake(fake) as engine_url:
-        settings = make_settings(vllm_base_url=engine_url, port=free_port(), host="127.0.0.1", data_dir=work)
+        # Every test of the session starts conversations on it from 127.0.0.1: no limit per address.
+        settings = make_settings(
+            vllm_base_url=engine_url, port=free_port(), host="127.0.0.1", data_dir=work, conversation_rate_per_ip="0"
+        )
         app = create_app(settings)
         with serve(app, settings.port) as url:
             with httpx.Client() as http:

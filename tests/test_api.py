@@ -22,6 +22,7 @@ from tests.helpers import (
     make_settings,
     new_conversation,
     rate_or_too_quick,
+    running,
     serve,
     sign_in,
     sse_events,
@@ -223,6 +224,28 @@ def test_new_conversations_are_rate_limited_per_owner(fake_http: httpx.Client, f
     assert len(fake_http.get("/api/conversations").json()) == 60
     with httpx.Client(base_url=fake_app.url) as someone_else:
         new_conversation(someone_else)
+
+
+def test_new_conversations_are_rate_limited_per_address_however_many_owners_it_plays(tmp_path: Path) -> None:
+    # In open mode a browser that drops its cookie is a new owner, with a fresh rate and cap of its own.
+    settings = make_settings(
+        vllm_base_url="http://127.0.0.1:9/v1", port=free_port(), host="127.0.0.1", data_dir=tmp_path,
+        conversation_rate_per_ip="3/minute",
+    )  # fmt: skip
+    with running(settings) as url:
+        owners = [httpx.Client(base_url=url, timeout=30) for _ in range(4)]
+        try:
+            assert [owner.post("/api/conversations").status_code for owner in owners[:2]] == [201, 201]
+            imported = owners[2].post("/api/import", files={"file": ("c.json", b"[]", "application/json")})
+            assert imported.status_code == 201  # an import counts as one new conversation
+            refused = owners[3].post("/api/conversations")
+            assert refused.status_code == 429 and int(refused.headers["retry-after"]) >= 1
+            assert refused.json()["error"]["message"] == (
+                "Too many new conversations: your network address may start 3 per minute."
+            )
+        finally:
+            for owner in owners:
+                owner.close()
 
 
 def test_an_owner_past_the_cap_of_conversations_is_told_to_delete_some(

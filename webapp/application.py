@@ -166,7 +166,10 @@ def chat_service(settings: Settings, engine: Engine, client: ChatBackend, store:
         admission=admission,
         max_message_chars=settings.max_message_chars,
         new_conversations=Admission(
-            parse_rate(settings.conversation_rate), None, acts="new conversations", verb="start"
+            parse_rate(settings.conversation_rate),
+            parse_rate(settings.conversation_rate_per_ip),
+            acts="new conversations",
+            verb="start",
         ),
         max_conversations=settings.max_conversations,
         daily_tokens=settings.daily_tokens_per_user,

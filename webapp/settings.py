@@ -185,6 +185,11 @@ class Settings(BaseSettings):
         validation_alias="CONVERSATION_RATE",
         description="New conversations one user (or anonymous browser) may start (`0` for no limit).",
     )
+    conversation_rate_per_ip: str = Field(
+        "120/minute",
+        validation_alias="CONVERSATION_RATE_PER_IP",
+        description="New conversations one network address may start, whoever starts them (`0` for no limit).",
+    )
     daily_tokens_per_user: int | None = Field(
         None,
         ge=0,
@@ -262,7 +267,9 @@ class Settings(BaseSettings):
             return None
         return value
 
-    @field_validator("login_rate", "chat_rate_per_user", "chat_rate_per_ip", "conversation_rate")
+    @field_validator(
+        "login_rate", "chat_rate_per_user", "chat_rate_per_ip", "conversation_rate", "conversation_rate_per_ip"
+    )
     @classmethod
     def _is_rate(cls, value: str) -> str:
         parse_rate(value)  # fails fast with an example of what is expected

@@ -104,9 +104,9 @@ class ChatService(ListKeeping):
 
     # -- conversations --------------------------------------------------------
 
-    async def new_conversation(self, owner: str, title: str = "") -> ConversationInfo:
-        """A new conversation of the owner's: refused past their rate (RateLimited) or their cap (Conflict)."""
-        self.new_conversations.admit(owner, None)
+    async def new_conversation(self, owner: str, title: str = "", *, address: str | None = None) -> ConversationInfo:
+        """A new conversation of the owner's: refused past their or their address's rate, or their cap."""
+        self.new_conversations.admit(owner, address)
         return await self._db(self.store.create_conversation, owner, title=title, most=self.max_conversations)
 
     async def conversations(self, owner: str, search: str = "") -> list[ConversationInfo]:

@@ -89,12 +89,12 @@ def parse_file(file: BinaryIO, *, max_user_chars: int, most: int | None = None) 
     return parsed
 
 
-async def import_history(service: ChatService, owner: str, file: BinaryIO) -> Imported:
+async def import_history(service: ChatService, owner: str, file: BinaryIO, *, address: str | None = None) -> Imported:
     """Store the conversations of an exported file as new conversations of the owner's."""
     parsed = await asyncio.to_thread(
         parse_file, file, max_user_chars=service.max_message_chars, most=service.max_conversations
     )
-    service.new_conversations.admit(owner, None)  # one import counts as one new conversation
+    service.new_conversations.admit(owner, address)  # one import counts as one new conversation
     drafts = [draft for _index, draft in parsed.conversations]
     stored: list[ConversationInfo] = []
     for start in range(0, len(drafts), BATCH):  # a transaction each: others' writes wait for one batch only

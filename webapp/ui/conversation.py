@@ -186,7 +186,8 @@ class Conversation:
             page.admit(owner, request, lang)
             if not current:
                 await service.quotas.check(owner)  # past the quota: no empty new chat left behind
-                current = (await service.new_conversation(owner)).id
+                address = request.client.host if request.client else None
+                current = (await service.new_conversation(owner, address=address)).id
                 page.acted.mark(request, current)
             # Stored (or refused: a turn of this conversation still under way) before the box is
             # cleared, so a refused message stays where it was typed.

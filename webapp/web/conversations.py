@@ -88,8 +88,9 @@ def conversations_router(service: ChatService) -> APIRouter:
     router = APIRouter(prefix="/api/conversations", tags=["conversations"], responses=ERRORS)
 
     @router.post("", status_code=201)
-    async def create(owner: Owner, body: NewConversation | None = None) -> Created:
-        info = await service.new_conversation(owner, (body or NewConversation()).title)
+    async def create(request: Request, owner: Owner, body: NewConversation | None = None) -> Created:
+        address = request.client.host if request.client else None
+        info = await service.new_conversation(owner, (body or NewConversation()).title, address=address)
         return Created(id=info.id)
 
     @router.get("")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, File, UploadFile
+from fastapi import APIRouter, File, Request, UploadFile
 from fastapi.responses import StreamingResponse
 
 from webapp.chat.service import ChatService
@@ -27,9 +27,10 @@ def histories_router(service: ChatService) -> APIRouter:
 
     @router.post("/import", status_code=201, description=IMPORT_DOC)
     async def import_(
-        owner: Owner, file: Annotated[UploadFile, File(description="The exported .json file.")]
+        request: Request, owner: Owner, file: Annotated[UploadFile, File(description="The exported .json file.")]
     ) -> ImportedOut:
-        imported = await import_history(service, owner, file.file)
+        address = request.client.host if request.client else None
+        imported = await import_history(service, owner, file.file, address=address)
         skipped = [SkippedOut(index=s.index, title=s.title, reason=s.reason) for s in imported.skipped]
         return ImportedOut(imported=len(imported.ids), ids=imported.ids, skipped=skipped)
 
