@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import inspect
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute
 
 from tests.helpers import make_settings
 from webapp.application import create_app
@@ -47,3 +52,21 @@ def test_the_answers_name_their_fields(tmp_path: Path) -> None:
     )
     me = spec["paths"]["/api/me"]["get"]["responses"]["200"]["content"]["application/json"]["schema"]["$ref"]
     assert me.endswith("/Me")
+
+
+def test_no_route_hands_its_request_to_a_worker_thread_before_it_starts(tmp_path: Path) -> None:
+    # FastAPI runs an endpoint or a dependency that is a plain function in a worker thread: a hop
+    # per request, which on a busy machine waits for a core (the first token's time pays it).
+    app = create_app(make_settings(data_dir=tmp_path, vllm_base_url="http://127.0.0.1:9/v1", admin_password="x" * 8))
+
+    def calls(dependant: Dependant) -> Iterator[Callable[..., Any]]:
+        for sub in dependant.dependencies:
+            if sub.call is not None:
+                yield sub.call
+            yield from calls(sub)
+
+    routes = [route for route in app.routes if isinstance(route, APIRoute)]
+    assert len(routes) >= 30
+    for route in routes:
+        for call in (route.endpoint, *calls(route.dependant)):
+            assert inspect.iscoroutinefunction(call), f"{route.path}: {call.__qualname__} runs in a worker thread"

@@ -1,4 +1,8 @@
-"""Who may call a route, as FastAPI dependencies: a route names `Asker`, `Owner`, `AccountHolder` or `Admin`."""
+"""Who may call a route, as FastAPI dependencies: a route names `Asker`, `Owner`, `AccountHolder` or `Admin`.
+
+Each is a coroutine though none waits for anything: FastAPI hands a plain function to a worker
+thread, a hop per request that on a busy machine waits for a core before the route even starts.
+"""
 
 from __future__ import annotations
 
@@ -12,15 +16,19 @@ from webapp.auth.authenticator import identity
 from webapp.errors import Forbidden
 
 
-def _owner(request: Request) -> str:
+async def _asker(request: Request) -> Identity:
+    return identity(request)
+
+
+async def _owner(request: Request) -> str:
     return identity(request).owner
 
 
-def _admin(request: Request) -> Identity:
+async def _admin(request: Request) -> Identity:
     return require_admin(identity(request))
 
 
-def _account(request: Request) -> Identity:
+async def _account(request: Request) -> Identity:
     """A signed-in user (API tokens belong to accounts, not to anonymous browsers)."""
     found = identity(request)
     if found.user_id is None:
@@ -28,7 +36,7 @@ def _account(request: Request) -> Identity:
     return found
 
 
-Asker = Annotated[Identity, Depends(identity)]
+Asker = Annotated[Identity, Depends(_asker)]
 Owner = Annotated[str, Depends(_owner)]  # whose conversations the request reaches
 AccountHolder = Annotated[Identity, Depends(_account)]
 Admin = Annotated[Identity, Depends(_admin)]

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from contextlib import aclosing
 from dataclasses import dataclass, replace
 from typing import Any, cast
@@ -42,11 +42,11 @@ SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 OWNED_BY = "deepseek-ai"
 
 
-def caller(accounts: bool) -> Callable[[Request], str]:
+def caller(accounts: bool) -> Callable[[Request], Awaitable[str]]:
     """Whose turns these are for the rate limits: a signed-in user's (an API token, or a session), or,
     without accounts, this machine's alone (Forbidden from anywhere else)."""
 
-    def key(request: Request) -> str:
+    async def key(request: Request) -> str:  # a coroutine: no worker thread (`webapp.web.deps`)
         asker = identity(request)
         if accounts:
             return asker.owner
