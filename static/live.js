@@ -48,6 +48,12 @@
 
   const storedRows = () => document.querySelectorAll("#chat .message-row:not(.live-row)").length;
 
+  // A new chat's empty state gives way to the live bubbles. Styled on its own node: a class on the
+  // chat would have the browser restyle the whole conversation just as the request leaves.
+  const emptyState = (shown) => {
+    for (const node of document.querySelectorAll("#chat .placeholder-content")) node.style.display = shown ? "" : "none";
+  };
+
   // -- the live bubbles ------------------------------------------------------------------------
 
   // Rows and bodies as the chat's (`.message-row`, `.message > [data-testid]`): the page's folding
@@ -180,7 +186,7 @@
   // (and says why it cannot, in the page's words).
   const toGradio = (state) => {
     state.view.wrap.remove();
-    $("#chat").classList.remove("live-open");
+    emptyState(true);
     live = null;
     sendButton().disabled = false;
     setBox(state.text);
@@ -205,7 +211,7 @@
     live = state;
     linkKatexStyles();
     state.view = bubbles(text, $("#show-reasoning input[type=checkbox]")?.checked ?? true);
-    $("#chat").classList.add("live-open");
+    emptyState(false);
     scroller().append(state.view.wrap);
     follow(state);
     setBox("");
@@ -257,7 +263,7 @@
   const finish = (state) => {
     if (live === state) live = null;
     state.view.wrap.remove();
-    if (!document.querySelector(".live-wrap")) $("#chat")?.classList.remove("live-open");
+    if (!document.querySelector(".live-wrap")) emptyState(true);
     if (!state.detached) sendButton().disabled = false;
   };
 
@@ -291,7 +297,7 @@
     const state = live;
     live = null;
     state.view.wrap.remove();
-    $("#chat").classList.remove("live-open");
+    emptyState(true);
     sendButton().disabled = false;
   };
 

@@ -58,6 +58,7 @@ async def test_a_send_streams_over_the_apps_own_stream_drawn_as_the_chat_draws_i
     await send(page, "what is *seven*?")
     live = chat.locator(".live-wrap")
     await expect(live.locator(".live-user em")).to_have_text("seven")  # the message at once, Markdown
+    await expect(chat.locator(".placeholder-content")).to_be_hidden()  # the new chat's empty state gives way
     await expect(live.locator(".live-thought")).to_contain_text("思考中", timeout=10_000)  # open while thinking
     await expect(live.locator(".live-thought-body strong")).to_have_text("weigh")
     await expect(live.locator(".live-thought-body .katex")).to_be_visible()
@@ -225,6 +226,7 @@ async def test_a_refused_message_is_said_in_the_pages_words_and_stays_in_the_box
     await expect(page.locator("#prompt textarea")).to_have_value(too_long)  # nothing lost
     await expect(page.locator("#chat .live-wrap")).to_have_count(0)
     await expect(page.locator("#send")).to_be_enabled()
+    await expect(page.locator("#chat .placeholder-content")).to_be_visible()  # the empty state back
     refused = [r for r in requests if r.url.endswith(STREAM)]
     assert len(refused) == 1  # tried over the stream first
     response = await refused[0].response()
