@@ -348,5 +348,12 @@
     }
   }, true);
 
-  window.r1Live = { began: null, handedOver: null, busy: () => live !== null };
+  // A send the page held while it loaded (webapp/ui/sidebar.py): it goes now, to the chat the load opened.
+  const sendHeld = () => {
+    if (live || sendButton()?.disabled || !capable() || !box().value.trim()) return false;
+    start(box().value).catch((error) => console.error("live answer:", error));
+    return true;
+  };
+
+  window.r1Live = { began: null, handedOver: null, busy: () => live !== null, sendHeld };
 })();

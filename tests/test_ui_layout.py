@@ -174,6 +174,15 @@ async def test_on_a_phone_the_sidebar_toggle_is_whole_and_an_answers_figures_bre
     await page.wait_for_timeout(500)  # the stored chat drawn for good (a row drawn again is a new element)
     lines = await figures.evaluate(FIGURE_LINES)
     assert len(lines) >= 3 and all(count == 1 for _, count in lines), f"a figure is broken across lines: {lines}"
+    # The trash's undo bar: above the message box, not over it; its button's word on one line.
+    await page.locator("#chat").get_by_role("button", name="Clear" if lang == "en" else "清空对话").click()
+    bar = page.locator(".chat-undo")
+    await expect(bar).to_be_visible(timeout=10_000)
+    shown, box = await bar.bounding_box(), await page.locator("#prompt textarea").bounding_box()
+    undo = await bar.get_by_role("button").bounding_box()
+    assert shown is not None and box is not None and undo is not None
+    assert shown["y"] + shown["height"] <= box["y"], f"the undo bar covers the message box: {shown}, {box}"
+    assert undo["height"] < 40, f"the undo button's word is broken across lines: {undo}"
     await context.close()
 
 

@@ -5,12 +5,13 @@ answer, Gradio takes over with the stored conversation, refusals come in the pag
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.async_api import Browser, Page, Request, expect
+from playwright.async_api import Browser, Page, Request, Route, expect
 
 from tests.fakes import Reply
 from tests.helpers import ADMIN_PASSWORD, FakeApp, LiveApp, app_beside, send, signed_in, until
@@ -284,3 +285,36 @@ async def test_with_accounts_the_signed_in_page_streams_and_lists_the_new_chat(
             await expect(page.locator("#conversations .chat-item.current")).to_contain_text("你好")
         finally:
             await context.close()
+
+
+async def test_a_send_before_the_page_has_loaded_goes_to_the_chat_the_load_opens_and_stays_in_sight(
+    fake_page: Page, fake_app: FakeApp
+) -> None:
+    page, chat = fake_page, fake_page.locator("#chat")
+    fake_app.fake.replies = [Reply(["t"], ["Old answer."])]
+    await ready(page)
+    await send(page, "an older chat")
+    await expect(chat.locator(STORED_ANSWER)).to_contain_text("Old answer.", timeout=10_000)
+    older = await page.locator("#current textarea").input_value()
+    # The page's events wait (Gradio's queue) while a message is sent over the app's own stream.
+    joined, released = asyncio.Event(), asyncio.Event()
+
+    async def hold(route: Route) -> None:
+        joined.set()
+        await released.wait()
+        await route.continue_()
+
+    await page.route("**/gradio_api/queue/join*", hold)
+    await page.reload()
+    await asyncio.wait_for(joined.wait(), 15)  # the page's load is under way
+    await page.wait_for_function("window.r1Live", timeout=15_000)
+    fake_app.fake.replies = [Reply(["t "] * 3, ["Fresh ", "answer."], interval=SLOW)]
+    box = page.locator("#prompt textarea")
+    await box.fill("a question typed at once")
+    await box.press("Enter")
+    await page.wait_for_timeout(500)  # time for a send that would not wait to be under way
+    released.set()
+    await expect(chat.locator(STORED_ANSWER).last).to_contain_text("Fresh answer.", timeout=15_000)
+    await expect(chat).to_contain_text("Old answer.")  # the chat the load opened, the message in it
+    assert await page.locator("#current textarea").input_value() == older
+    await expect(page.locator("#conversations .chat-item")).to_have_count(1)

@@ -58,9 +58,21 @@ REMEMBERED = "r1chat.open"
 REMEMBER_OPEN_JS = f"""(id) => {{
   try {{ if (id) localStorage.setItem("{REMEMBERED}", id); }} catch {{}}
 }}"""
+# The page's load holds sends too (`HOLD_SENDS`): one sent before it is over went to a new chat while
+# the load then showed the last one, and the answer was lost from sight. Held, it goes to the chat
+# the load opened, by the page's script (`static/live.js`), once the load has drawn it.
 RECALL_OPEN_JS = f"""() => {{
+  ({HOLD_SENDS})();
   try {{ return [localStorage.getItem("{REMEMBERED}") || ""]; }} catch {{ return [""]; }}
 }}"""
+RELEASE_LOADED_SENDS = """() => {
+  const held = window.heldSends;
+  if (!held) return;
+  held.pending = Math.max(0, held.pending - 1);
+  if (held.pending || !held.send) return;
+  held.send = false;
+  setTimeout(() => window.r1Live?.sendHeld?.() || document.querySelector("#send")?.click(), 0);
+}"""
 
 
 class Sidebar:
@@ -106,7 +118,7 @@ class Sidebar:
         listed = [self.conversations]
         page.blocks.load(
             self.on_load, [page.current], [page.current, *listed, chatbot, self.title], js=RECALL_OPEN_JS, **PRIVATE
-        )
+        ).then(None, js=RELEASE_LOADED_SENDS, **PRIVATE)
         page.current.change(None, [page.current], None, js=REMEMBER_OPEN_JS, **PRIVATE)
         self.conversations.open(
             self.on_open, [self.search, page.lang], [*opened, *listed], js=HOLD_SENDS, **PRIVATE
