@@ -305,7 +305,8 @@ async def test_a_send_before_the_page_has_loaded_goes_to_the_chat_the_load_opens
         await route.continue_()
 
     await page.route("**/gradio_api/queue/join*", hold)
-    await page.reload()
+    await page.reload(wait_until="commit")
+    joined.clear()  # what the page before the reload still sent does not count
     await asyncio.wait_for(joined.wait(), 15)  # the page's load is under way
     await page.wait_for_function("window.r1Live", timeout=15_000)
     fake_app.fake.replies = [Reply(["t "] * 3, ["Fresh ", "answer."], interval=SLOW)]
