@@ -167,6 +167,9 @@ async def test_on_a_phone_the_sidebar_toggle_is_whole_and_an_answers_figures_bre
     assert toggle["x"] >= 4, f"the sidebar's toggle is cut by the screen's left edge: {toggle}"
     assert toggle["width"] >= 40 and toggle["height"] >= 40, f"too small to tap: {toggle}"
     assert toggle["x"] + toggle["width"] <= tabs["x"], f"the toggle covers the tabs: {toggle}, {tabs}"
+    chat, welcome = await page.locator("#chat").bounding_box(), await page.locator("#chat h3").bounding_box()
+    assert chat is not None and welcome is not None
+    assert welcome["x"] >= chat["x"] + 8, f"the empty chat's title touches the chat's edge: {welcome}, {chat}"
     await send(page, "figures on a phone")
     figures = page.locator("#chat .bot-row:not(.live-row) sub").last
     await expect(figures).to_contain_text("tok", timeout=10_000)
