@@ -35,8 +35,8 @@ def test_a_thought_the_budget_cut_says_so_under_it(budget: int | None, spent: in
 @pytest.mark.parametrize(
     ("seconds", "en", "zh", "duration"),
     [
-        (0.03, "Thought (< 0.1 s)", "思考过程 (<0.1 秒)", None),  # Gradio shows no duration of 0.0
-        (0.0, "Thought (< 0.1 s)", "思考过程 (<0.1 秒)", None),
+        (0.03, "Thought (<0.1s)", "思考过程 (<0.1s)", None),  # Gradio shows no duration of 0.0
+        (0.0, "Thought (<0.1s)", "思考过程 (<0.1s)", None),
         (0.5, "Thought", "思考过程", 0.5),
         (None, "Thought", "思考过程", None),  # not known (an old history): nothing said
     ],

@@ -201,7 +201,7 @@ async def test_a_quick_thought_says_how_long_it_took_under_a_tenth_of_a_second_t
     await send(page, "think fast")
     thought = page.locator("#chat .bot-row:not(.live-row)").first
     await expect(thought).to_contain_text(t("thought", lang), timeout=10_000)
-    # "< 0.1 s" in its title; or, when a loaded machine took longer, Gradio's own duration beside it.
+    # "<0.1s" in its title; or, when a loaded machine took longer, Gradio's own duration beside it.
     quick = thought.get_by_text(f"{t('thought', lang)} ({t('thought_quick', lang)})")
     await expect(quick.or_(thought.locator(".duration"))).to_be_visible()
     await context.close()

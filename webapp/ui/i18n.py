@@ -39,7 +39,8 @@ TEXT: dict[str, dict[Lang, str]] = {
     "persona": {"zh": "角色设定（并入用户消息）", "en": "Persona (folded into your message)"},
     "thinking": {"zh": "思考中…", "en": "Thinking…"},
     "thought": {"zh": "思考过程", "en": "Thought"},
-    "thought_quick": {"zh": "<0.1 秒", "en": "< 0.1 s"},
+    # Written as Gradio writes a thought's duration ("0.6s") in both languages, so quick and slow thoughts match.
+    "thought_quick": {"zh": "<0.1s", "en": "<0.1s"},
     "show_more": {"zh": "显示更多", "en": "Show more"},
     "show_less": {"zh": "收起", "en": "Show less"},
     "stopped": {"zh": "已停止", "en": "Stopped"},
