@@ -89,7 +89,7 @@
   const thoughtTitle = (state) => {
     const seconds = ((state.answerBegan ?? performance.now()) - state.started) / 1000;
     if (state.answerBegan === null) return `${words().thinking} ${seconds.toFixed(0)}s`;
-    // As the stored chat's (webapp/ui/bubbles.py): a quick thought says "< 0.1 s", not "0.0s".
+    // As the stored chat's (webapp/ui/bubbles.py): a quick thought says "<0.1s", not "0.0s".
     return `${words().thought} (${seconds < 0.1 ? words().thought_quick : `${seconds.toFixed(1)}s`})`;
   };
 
