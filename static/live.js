@@ -285,8 +285,17 @@
       finish(state);
     }, HANDOFF_WAIT);
     watch.observe(chat, { subtree: true, childList: true });
-    window.r1Live.handedOver = state.conversation;
-    $("#live-over").click();
+    // A new chat: its listing (`#live-began`) is the page's first, so that the app knows the page shows
+    // it and may leave the page alone if the person goes elsewhere before the stored chat comes
+    // (webapp/ui/live.py `on_over`). Then the stored chat is asked for.
+    const asked = performance.now();
+    const ask = () => {
+      const listed = !state.made || $("#current textarea")?.value === String(state.conversation);
+      if (!listed && performance.now() - asked < HANDOFF_WAIT) return void setTimeout(ask, 20);
+      window.r1Live.handedOver = state.conversation;
+      $("#live-over").click();
+    };
+    ask();
   };
 
   // The page opens another chat (or a new one) while an answer is written: it goes on unseen,

@@ -319,3 +319,33 @@ async def test_a_send_before_the_page_has_loaded_goes_to_the_chat_the_load_opens
     await expect(chat).to_contain_text("Old answer.")  # the chat the load opened, the message in it
     assert await page.locator("#current textarea").input_value() == older
     await expect(page.locator("#conversations .chat-item")).to_have_count(1)
+
+
+async def test_a_new_chat_chosen_before_the_stored_chat_comes_stays_chosen(fake_page: Page, fake_app: FakeApp) -> None:
+    """The stream is over and the stored chat asked for (`#live-over`), but the person presses New chat
+    before it comes: the stored chat, coming late, must not take the page back."""
+    page, chat = fake_page, fake_page.locator("#chat")
+    fake_app.fake.replies = [Reply(["t"], ["First answer."]), Reply(["t"], ["Second answer."])]
+    await ready(page)
+    await send(page, "first question")
+    await expect(chat.locator(STORED_ANSWER)).to_contain_text("First answer.", timeout=10_000)
+    over = await page.evaluate("window.gradio_config.components.find((c) => c.props?.elem_id === 'live-over').id")
+    asked, released = asyncio.Event(), asyncio.Event()
+
+    async def hold_the_stored_chat(route: Route) -> None:
+        if (route.request.post_data_json or {}).get("trigger_id") == over:
+            asked.set()
+            await released.wait()
+        await route.continue_()
+
+    await page.route("**/gradio_api/queue/join*", hold_the_stored_chat)
+    await send(page, "second question")
+    await asyncio.wait_for(asked.wait(), 15)
+    await page.locator("#new-chat").click()
+    await expect(page.locator("#current textarea")).to_have_value("", timeout=10_000)
+    await expect(chat).not_to_contain_text("first question")
+    released.set()
+    await page.wait_for_timeout(1_500)  # time for the stored chat to come, were it to be shown
+    await expect(chat).not_to_contain_text("first question")
+    assert await page.locator("#current textarea").input_value() == ""
+    await expect(page.locator("#send")).to_be_enabled()

@@ -104,6 +104,10 @@ class ScriptedSend:
     async def on_over(self, conversation_id: str, lang: Lang, request: gr.Request) -> tuple[Any, ...]:
         """The stream is over: the conversation as stored (a stopped answer once it is saved), listed and open."""
         page = self.page
+        if not page.acted.shows(request, conversation_id):
+            # The user went on (New chat, another chat) while this arrived: their choice stands. The
+            # stream's script has already given the page its Send back.
+            return gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.update(interactive=True), gr.skip()
         owner = await page.owner_of(request)
         with shown(lang):
             info = await page.service.conversation(owner, conversation_id)
