@@ -5,8 +5,6 @@ from __future__ import annotations
 import asyncio
 import itertools
 import re
-import sys
-import threading
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -18,7 +16,6 @@ from playwright.async_api import Browser, Page, expect
 
 from tests.fakes import Reply
 from tests.helpers import FakeApp, LiveApp, delete_chat, rename_chat, send
-from webapp.db.records import ConversationInfo
 from webapp.engine.tiny_model import REASONING_PIECES
 from webapp.ui.sessions import PageSessions
 
@@ -301,44 +298,6 @@ def test_page_sessions_remember_who_acted_what_they_show_and_forget_the_oldest()
     assert sessions.shows(first, "a")  # forgotten: streamed to as it was
     sessions.mark(gr.Request(), "d")  # a request without a session (the API) is no page's
     assert len([r for r in (first, second, third) if r in sessions]) == 2
-
-
-async def test_a_message_sent_while_the_page_still_loads_stays_in_the_chat(
-    browser: Browser, fake_app: FakeApp, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The page reopens the owner's latest conversation as it loads; a send that began first wins."""
-    fake_app.fake.replies = [Reply(["hm"], ["An earlier answer."]), Reply(["2+2"], ["The answer is \\boxed{4}."])]
-    context = await browser.new_context(viewport={"width": 1200, "height": 900})
-    try:
-        page = await context.new_page()
-        await page.goto(fake_app.url)
-        await send(page, "an earlier question")
-        chat = page.locator("#chat")
-        await expect(chat).to_contain_text("An earlier answer.", timeout=10_000)
-
-        service, read = fake_app.service, fake_app.service.conversations
-        load_returned = threading.Event()
-
-        async def slow_load(owner: str, search: str = "") -> list[ConversationInfo]:
-            loading = sys._getframe(1).f_code.co_name == "on_load"  # not the sidebar of a turn
-            found = await read(owner, search)
-            if loading:  # the reloaded page's load: reads before the send, returns long after
-                await asyncio.sleep(3)
-                load_returned.set()
-            return found
-
-        monkeypatch.setattr(service, "conversations", slow_load)
-        await page.reload()
-        await send(page, "2+2?")
-        await expect(chat.locator(".katex .fbox")).to_be_visible(timeout=10_000)
-        assert not load_returned.is_set()  # the answer came while the load still read
-        assert await asyncio.to_thread(load_returned.wait, 30)
-        await page.wait_for_timeout(1_000)  # time for the load's output to reach the page, were there any
-        await expect(chat).to_contain_text("2+2?")
-        await expect(chat.locator(".katex .fbox")).to_be_visible()
-        await expect(chat).not_to_contain_text("An earlier answer.")
-    finally:
-        await context.close()
 
 
 async def test_a_boxed_answer_is_typeset_and_stands_out(fake_page: Page, fake_app: FakeApp) -> None:
