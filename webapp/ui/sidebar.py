@@ -41,14 +41,21 @@ HOLD_SENDS = """(...inputs) => {
   held.pending += 1;
   return inputs;
 }"""
-RELEASE_SENDS = """() => {
+
+
+def _release_sends(send: str) -> str:
+    """The script that ends one hold (`HOLD_SENDS`) and, the last one over, sends what was held by `send`."""
+    return f"""() => {{
   const held = window.heldSends;
   if (!held) return;
   held.pending = Math.max(0, held.pending - 1);
   if (held.pending || !held.send) return;
   held.send = false;
-  document.querySelector("#send")?.click();
-}"""
+  {send}
+}}"""
+
+
+RELEASE_SENDS = _release_sends('document.querySelector("#send")?.click();')
 
 
 # A reload opens the chat that was open in this browser, as a person expects of a reload (kept in the
@@ -65,14 +72,9 @@ RECALL_OPEN_JS = f"""() => {{
   ({HOLD_SENDS})();
   try {{ return [localStorage.getItem("{REMEMBERED}") || ""]; }} catch {{ return [""]; }}
 }}"""
-RELEASE_LOADED_SENDS = """() => {
-  const held = window.heldSends;
-  if (!held) return;
-  held.pending = Math.max(0, held.pending - 1);
-  if (held.pending || !held.send) return;
-  held.send = false;
-  setTimeout(() => window.r1Live?.sendHeld?.() || document.querySelector("#send")?.click(), 0);
-}"""
+RELEASE_LOADED_SENDS = _release_sends(
+    'setTimeout(() => window.r1Live?.sendHeld?.() || document.querySelector("#send")?.click(), 0);'
+)
 
 
 class Sidebar:
